@@ -1,0 +1,75 @@
+# The project's front door. Every target creates .venv/ from the package registries on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# Training and wheel building always run from the source tree, even after `make run` installed a wheel.
+SRC_ENV := PYTHONPATH=$(CURDIR)/case_model/src:$(CURDIR)
+DATA := data
+DIST := dist
+INDEX_PORT ?= 8090
+INDEX_DIR ?= $(DIST)/index
+
+.PHONY: venv model run test lint bench index publish demo-data batch clean constraints
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml case_model/pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e "./case_model[train]" -e ".[dev]"
+	touch $(STAMP)
+
+$(DATA)/cases.parquet: | $(STAMP)
+	$(SRC_ENV) $(PY) -m case_model.cli demo-data --out $(DATA)
+
+demo-data: $(DATA)/cases.parquet
+
+## make model: build the demo model wheel into dist/ (once; delete dist/ to rebuild)
+model: $(DATA)/cases.parquet
+	@if ls $(DIST)/case_model-*.whl >/dev/null 2>&1; then \
+		echo "model wheel present: $$(ls $(DIST)/case_model-*.whl | tail -n1)"; \
+	else \
+		$(SRC_ENV) $(PY) -m case_model.cli train --data $(DATA)/cases.parquet \
+			--validation $(DATA)/validation.parquet --feedback $(DATA)/feedback.csv \
+			--out $(DIST) --synthetic; \
+	fi
+
+## make run: the local stack (language service, predictor, transformer)
+run: model
+	$(PY) -m localstack
+
+## make test: lint, then the whole offline suite
+test: lint
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## make bench: the benchmark table
+bench: model
+	$(PY) -m bench
+
+## make batch: the Ray batch pipeline on the demo data
+batch: model
+	$(PY) -m batch --input $(DATA)/validation.parquet --output $(DIST)/predictions.parquet
+
+## make index: a local private package index (pypiserver) on 127.0.0.1:$(INDEX_PORT)
+index: $(STAMP)
+	mkdir -p $(INDEX_DIR)
+	$(VENV)/bin/pypi-server run -i 127.0.0.1 -p $(INDEX_PORT) -a . -P . $(INDEX_DIR)
+
+## make publish: upload the model wheel to $(MODEL_INDEX_URL) (credentials from TWINE_USERNAME/TWINE_PASSWORD)
+publish: model
+	$(VENV)/bin/twine upload --non-interactive --repository-url $${MODEL_INDEX_URL:-http://127.0.0.1:$(INDEX_PORT)/} \
+		$$(ls $(DIST)/case_model-*.whl | tail -n1)
+
+clean:
+	rm -rf $(DIST) $(DATA) .pytest_cache .ruff_cache
+
+## make constraints: re-pin every dependency from the current .venv
+constraints: $(STAMP)
+	(echo "# Exact versions for every environment (dev venv, images, CI). Regenerate: make constraints"; \
+	 $(PY) -m pip freeze --exclude-editable | grep -v "^-e\|case[-_]model\|case[-_]classifier" | sort -f) > constraints.txt

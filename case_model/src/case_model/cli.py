@@ -1,0 +1,130 @@
+"""``case-model``: make demo data, train and build the model wheel, verify a wheel."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("case_model")
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from case_model.demo_data import generate_cases, noisy_labels
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cases = generate_cases(args.n, seed=args.seed, prefix="C")
+    labels, feedback = noisy_labels(cases, seed=args.seed)
+    frame = pd.DataFrame({"case_id": [c.case_id for c in cases], "text": [c.text for c in cases], "label": labels})
+    frame.to_parquet(out / "cases.parquet", index=False)
+    validation = generate_cases(args.validation_n, seed=args.seed + 1000, prefix="V")
+    pd.DataFrame(
+        {
+            "case_id": [c.case_id for c in validation],
+            "text": [c.text for c in validation],
+            "label": [c.label for c in validation],
+        }
+    ).to_parquet(out / "validation.parquet", index=False)
+    pd.DataFrame(feedback, columns=["case_id", "corrected_label", "timestamp"]).to_csv(
+        out / "feedback.csv", index=False
+    )
+    print(
+        f"wrote {len(cases)} cases, {len(validation)} validation cases and {len(feedback)} corrections "
+        f"to {out} (synthetic)"
+    )
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from case_model.training import FEEDBACK_COLUMNS, DataError, QualityGateError, check_quality, read_table, train
+    from case_model.versioning import known_versions, next_version, resolve_baseline, wheel_metadata
+    from case_model.wheelbuild import build_wheel, write_artifact
+
+    out = Path(args.out)
+    try:
+        cases = read_table(Path(args.data))
+        validation = read_table(Path(args.validation))
+        feedback = read_table(Path(args.feedback), FEEDBACK_COLUMNS) if args.feedback else None
+        baseline_f1 = baseline_version = None
+        existing = known_versions(out)
+        if args.baseline:
+            baseline_path = resolve_baseline(args.baseline, out)
+            baseline_meta = wheel_metadata(baseline_path)
+            baseline_f1 = float(baseline_meta["metrics"]["macro_f1"])
+            baseline_version = str(baseline_meta["model_version"])
+            existing.append(baseline_version)
+        version = next_version(existing, args.version)
+        result = train(cases, validation, feedback, seed=args.seed)
+        print(f"corrections applied from feedback: {result.corrections_applied}")
+        print(
+            f"trained on {result.n_train} cases ({result.n_filtered} filtered out); "
+            f"validation macro-F1 {result.evaluation.macro_f1:.4f}, accuracy {result.evaluation.accuracy:.4f}"
+        )
+        check_quality(result.evaluation.macro_f1, args.min_macro_f1, baseline_f1, baseline_version)
+    except (DataError, QualityGateError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="case-model-artifact-") as tmp:
+        write_artifact(result, version, Path(tmp), {"synthetic_data": args.synthetic})
+        wheel = build_wheel(Path(tmp), version, out)
+    print(f"built {wheel}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from case_model.wheelcheck import check_wheel
+
+    failed = False
+    for name in args.wheels:
+        problems = check_wheel(Path(name))
+        failed |= bool(problems)
+        print(f"{name}: {'FAILED' if problems else 'ok'}")
+        for problem in problems:
+            print(f"  - {problem}")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``case-model`` command line."""
+    parser = argparse.ArgumentParser(prog="case-model", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo-data", help="write synthetic cases, validation set and feedback")
+    demo.add_argument("--out", default="data", help="output directory")
+    demo.add_argument("--n", type=int, default=20_000, help="number of training cases")
+    demo.add_argument("--validation-n", type=int, default=4_000, help="number of validation cases")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(run=_demo_data)
+
+    train = commands.add_parser("train", help="train, evaluate, gate and build the model wheel")
+    train.add_argument("--data", required=True, help="training cases (.csv or .parquet: case_id, text, label)")
+    train.add_argument("--validation", required=True, help="held-out cases, same columns")
+    train.add_argument("--feedback", help="agent corrections (.csv or .parquet: case_id, corrected_label, timestamp)")
+    train.add_argument("--out", default="dist", help="where wheels are written (and earlier versions looked up)")
+    train.add_argument("--baseline", help="wheel file or version the new model must not be worse than")
+    train.add_argument("--min-macro-f1", type=float, default=0.80, help="absolute quality gate on validation macro-F1")
+    train.add_argument("--version", help="explicit version; must be above every known version")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--synthetic", action="store_true", help="mark the model card as trained on synthetic data")
+    train.set_defaults(run=_train)
+
+    check = commands.add_parser("check-wheel", help="verify RECORD hashes, model SHA-256 and version of wheels")
+    check.add_argument("wheels", nargs="+")
+    check.set_defaults(run=_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``case-model`` command."""
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

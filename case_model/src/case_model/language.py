@@ -1,0 +1,76 @@
+"""Offline language detection, and the gate that keeps detectors from guessing on codes.
+
+Used by the reference language-detection service, by the transformer's ``local`` mode and
+fallback, and by the batch pipeline, so all three answer alike. The detector is py3langid: its
+model ships inside its wheel (nothing is downloaded), it loads in about half a second and takes
+about 20 microseconds per short text; ``bench/langdetect_compare.py`` holds the comparison.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+UNKNOWN = "unknown"
+
+#: Letters-only words of two or more letters that are not placeholders such as ``[EMAIL]``.
+_WORD = re.compile(r"(?<![\[\w])[^\W\d_]{2,}(?![\]\w])")
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
+#: Fewer real words than this and a detector only guesses: answer ``unknown``.
+MIN_WORDS = 2
+MIN_LETTERS = 8
+
+
+def has_real_words(text: str) -> bool:
+    """Tell whether ``text`` holds enough natural-language words to detect a language.
+
+    Every detector tried names a language, with high confidence, for ``0x0000007B 7XK2M3Q
+    https://x.y``; such texts must come back ``unknown`` instead of a guess.
+    """
+    words = _WORD.findall(_URL.sub(" ", text))
+    return len(words) >= MIN_WORDS and sum(map(len, words)) >= MIN_LETTERS
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One text's language (ISO 639-1, or ``unknown``) and the detector's confidence in it."""
+
+    language: str
+    confidence: float
+
+
+_UNKNOWN = Detection(UNKNOWN, 0.0)
+
+
+class LocalDetector:
+    """py3langid, restricted to a set of candidate languages, behind the real-words gate.
+
+    Restricting the candidates matters for short noisy texts: with all 97 languages a two-line
+    English case with error codes is often called Latin or Malay.
+    """
+
+    def __init__(self, languages: Sequence[str] | None = None, min_confidence: float = 0.5) -> None:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        if languages:
+            self._identifier.set_languages(list(languages))
+        self._min_confidence = min_confidence
+        # The identifier keeps scratch state per call; one lock makes it safe to share.
+        self._lock = threading.Lock()
+
+    def detect(self, text: str) -> Detection:
+        """Detect one text's language; ``unknown`` without real words or below the confidence floor."""
+        if not has_real_words(text):
+            return _UNKNOWN
+        with self._lock:
+            language, confidence = self._identifier.classify(text)
+        if confidence < self._min_confidence:
+            return Detection(UNKNOWN, float(confidence))
+        return Detection(str(language), float(confidence))
+
+    def detect_many(self, texts: Iterable[str]) -> list[Detection]:
+        """Detect a batch of texts, in order."""
+        return [self.detect(text) for text in texts]

@@ -1,0 +1,241 @@
+"""Training: read cases, apply agents' corrections, fit, evaluate, and gate on quality.
+
+Kept apart from serving: nothing here is imported by the predictor, transformer or batch job.
+Needs the ``train`` extra (pandas, pyarrow, matplotlib).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from case_model.classifier import build_pipeline
+from case_model.prepare import prepare_many
+from case_model.verdict import Verdict
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+
+REQUIRED_COLUMNS = ("case_id", "text", "label")
+FEEDBACK_COLUMNS = ("case_id", "corrected_label", "timestamp")
+
+
+class DataError(ValueError):
+    """An input file is unreadable or lacks the columns training needs."""
+
+
+class QualityGateError(RuntimeError):
+    """The trained model is not good enough to be shipped."""
+
+
+def read_table(path: Path, columns: tuple[str, ...] = REQUIRED_COLUMNS) -> pd.DataFrame:
+    """Read a CSV or Parquet file and check that it has ``columns``.
+
+    Raises:
+        DataError: unknown format, unreadable file, or missing columns.
+    """
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif suffix in (".csv", ".tsv"):
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+        else:
+            raise DataError(f"{path}: expected a .csv, .tsv or .parquet file")
+    except (OSError, ValueError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{path}: cannot read: {error}") from error
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}")
+    return frame
+
+
+def apply_feedback(cases: pd.DataFrame, feedback: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Override labels with agents' corrections; the latest correction per case wins.
+
+    Returns:
+        The cases with corrected labels, and how many labels actually changed.
+    """
+    import pandas as pd
+
+    latest = (
+        feedback.assign(_when=pd.to_datetime(feedback["timestamp"], utc=True, format="ISO8601"))
+        .sort_values(["case_id", "_when"], kind="stable")
+        .drop_duplicates("case_id", keep="last")
+        .set_index("case_id")["corrected_label"]
+    )
+    corrected = cases["case_id"].map(latest)
+    changed = corrected.notna() & (corrected != cases["label"])
+    result = cases.copy()
+    result.loc[changed, "label"] = corrected[changed]
+    return result, int(changed.sum())
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of the training rows (id, text, label), independent of row order."""
+    digest = hashlib.sha256()
+    rows = sorted(zip(frame["case_id"].astype(str), frame["text"].astype(str), frame["label"].astype(str), strict=True))
+    for row in rows:
+        digest.update("\x1f".join(row).encode("utf-8"))
+        digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
+def classifiable(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Clean every text and keep those the service would classify, with their labels."""
+    prepared = prepare_many(frame["text"].astype(str))
+    keep = [i for i, p in enumerate(prepared) if p.verdict is Verdict.OK]
+    labels = frame["label"].astype(str).tolist()
+    return [prepared[i].text for i in keep], [labels[i] for i in keep]
+
+
+@dataclass
+class Evaluation:
+    """Validation-set quality of a fitted pipeline."""
+
+    macro_f1: float
+    accuracy: float
+    per_class: dict[str, dict[str, float]]
+    labels: list[str]
+    confusion: list[list[int]]
+    n_validation: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as stored in the model metadata."""
+        return {
+            "macro_f1": self.macro_f1,
+            "accuracy": self.accuracy,
+            "per_class": self.per_class,
+            "n_validation": self.n_validation,
+        }
+
+
+def evaluate(pipeline: Pipeline, texts: list[str], labels: list[str]) -> Evaluation:
+    """Macro-F1, accuracy, per-class precision/recall and the confusion matrix."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    predicted = pipeline.predict(texts)
+    classes = sorted(set(labels) | set(pipeline.classes_))
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
+    return Evaluation(
+        macro_f1=round(float(f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)), 4),
+        accuracy=round(float(accuracy_score(labels, predicted)), 4),
+        per_class={
+            c: {
+                "precision": round(float(p), 4),
+                "recall": round(float(r), 4),
+                "f1": round(float(f), 4),
+                "support": int(s),
+            }
+            for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+        },
+        labels=classes,
+        confusion=confusion_matrix(labels, predicted, labels=classes).tolist(),
+        n_validation=len(labels),
+    )
+
+
+def plot_confusion(evaluation: Evaluation, path: Path) -> None:
+    """Write the confusion matrix as a PNG (rows: true label, columns: predicted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.asarray(evaluation.confusion)
+    figure, axes = plt.subplots(figsize=(9, 8))
+    axes.imshow(matrix, cmap="Blues")
+    ticks = range(len(evaluation.labels))
+    axes.set_xticks(ticks, evaluation.labels, rotation=60, ha="right", fontsize=8)
+    axes.set_yticks(ticks, evaluation.labels, fontsize=8)
+    for (row, column), value in np.ndenumerate(matrix):
+        if value:
+            color = "white" if value > matrix.max() / 2 else "black"
+            axes.text(column, row, str(value), ha="center", va="center", fontsize=7, color=color)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(f"validation confusion matrix (macro-F1 {evaluation.macro_f1:.3f})")
+    figure.tight_layout()
+    # A fixed creation date keeps the PNG byte-identical across runs of the same training.
+    figure.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(figure)
+
+
+@dataclass
+class TrainingResult:
+    """A fitted pipeline with everything the wheel's metadata records about it."""
+
+    pipeline: Pipeline
+    evaluation: Evaluation
+    data_fingerprint: str
+    n_train: int
+    n_filtered: int
+    corrections_applied: int
+    seed: int
+    label_counts: dict[str, int] = field(default_factory=dict)
+
+
+def train(
+    cases: pd.DataFrame,
+    validation: pd.DataFrame,
+    feedback: pd.DataFrame | None = None,
+    seed: int = 0,
+) -> TrainingResult:
+    """Apply feedback, fit the pipeline on the classifiable cases and evaluate it.
+
+    Args:
+        cases: Training rows with ``case_id``, ``text``, ``label``.
+        validation: Held-out rows with the same columns; never trained on.
+        feedback: Agents' corrections (``case_id``, ``corrected_label``, ``timestamp``).
+        seed: Seed of every random step; the same data and seed give the same model.
+    """
+    corrections = 0
+    if feedback is not None and len(feedback):
+        cases, corrections = apply_feedback(cases, feedback)
+    texts, labels = classifiable(cases)
+    if len(set(labels)) < 2:
+        raise DataError("training needs at least two labels among the classifiable cases")
+    pipeline = build_pipeline(seed)
+    pipeline.fit(texts, labels)
+    val_texts, val_labels = classifiable(validation)
+    if not val_texts:
+        raise DataError("the validation set has no classifiable case")
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    return TrainingResult(
+        pipeline=pipeline,
+        evaluation=evaluate(pipeline, val_texts, val_labels),
+        data_fingerprint=fingerprint(cases),
+        n_train=len(texts),
+        n_filtered=len(cases) - len(texts),
+        corrections_applied=corrections,
+        seed=seed,
+        label_counts=dict(sorted(counts.items())),
+    )
+
+
+def check_quality(macro_f1: float, threshold: float, baseline_f1: float | None, baseline_version: str | None) -> None:
+    """Refuse a model below the absolute threshold or below the model it replaces.
+
+    Raises:
+        QualityGateError: with the figures that failed the gate.
+    """
+    if macro_f1 < threshold:
+        raise QualityGateError(
+            f"quality gate: macro-F1 {macro_f1:.4f} is below the threshold {threshold:.4f}; no wheel built"
+        )
+    if baseline_f1 is not None and macro_f1 < baseline_f1:
+        raise QualityGateError(
+            f"quality gate: macro-F1 {macro_f1:.4f} is below the baseline model "
+            f"{baseline_version} ({baseline_f1:.4f}); no wheel built"
+        )

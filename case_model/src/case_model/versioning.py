@@ -1,0 +1,67 @@
+"""Model versions: they only go up, and a wheel's version is read without installing it."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from packaging.version import Version
+
+FIRST_VERSION = "1.0.0"
+_WHEEL_NAME = re.compile(r"^case_model-(?P<version>[^-]+)-py3-none-any\.whl$")
+_METADATA_IN_WHEEL = "case_model/_artifact/metadata.json"
+
+
+def wheel_version(path: Path) -> str | None:
+    """The version in a ``case_model-<version>-py3-none-any.whl`` file name, else ``None``."""
+    match = _WHEEL_NAME.match(path.name)
+    return match.group("version") if match else None
+
+
+def known_versions(directory: Path) -> list[str]:
+    """Versions of the case-model wheels in ``directory``, lowest first."""
+    if not directory.is_dir():
+        return []
+    versions = [v for v in (wheel_version(p) for p in directory.glob("case_model-*.whl")) if v]
+    return sorted(versions, key=Version)
+
+
+def next_version(existing: list[str], requested: str | None = None) -> str:
+    """The version for a new model: ``requested`` if higher than every existing one, else a bump.
+
+    Raises:
+        ValueError: ``requested`` is not higher than the highest existing version.
+    """
+    highest = max((Version(v) for v in existing), default=None)
+    if requested is not None:
+        if highest is not None and Version(requested) <= highest:
+            raise ValueError(f"version {requested} is not above the latest model version {highest}")
+        return requested
+    if highest is None:
+        return FIRST_VERSION
+    return f"{highest.major}.{highest.minor + 1}.0"
+
+
+def wheel_metadata(path: Path) -> dict[str, Any]:
+    """Read the model metadata straight out of a wheel file (no install, no unpickling)."""
+    try:
+        with zipfile.ZipFile(path) as wheel:
+            return json.loads(wheel.read(_METADATA_IN_WHEEL))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a case-model wheel with model metadata ({error})") from error
+
+
+def resolve_baseline(baseline: str, search_dir: Path) -> Path:
+    """Find the baseline wheel: a path to a wheel, or a version looked up in ``search_dir``."""
+    candidate = Path(baseline)
+    if candidate.suffix == ".whl":
+        if not candidate.is_file():
+            raise ValueError(f"baseline wheel {candidate} does not exist")
+        return candidate
+    path = search_dir / f"case_model-{baseline}-py3-none-any.whl"
+    if not path.is_file():
+        raise ValueError(f"baseline version {baseline}: no {path.name} in {search_dir}")
+    return path

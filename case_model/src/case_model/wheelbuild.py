@@ -1,0 +1,111 @@
+"""Build the versioned wheel that carries the code, the trained artifact and its metadata.
+
+The wheel is built from this package's own source tree (a checkout of the project), with the
+fitted pipeline written by joblib into ``case_model/_artifact/`` and its SHA-256 recorded in
+``metadata.json`` beside it, so every consumer can verify the artifact before unpickling it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess  # nosec B404 - runs the Python build frontend on our own source tree
+import sys
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from case_model.artifact import CONFUSION_MATRIX_FILE, METADATA_FILE, MODEL_CARD_FILE, MODEL_FILE, sha256_file
+from case_model.modelcard import render_model_card
+from case_model.text import DEFAULT_MAX_CHARS
+from case_model.training import TrainingResult, plot_confusion
+
+_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "py3langid")
+
+
+def source_root() -> Path:
+    """The case_model project directory (holding ``pyproject.toml`` and ``src/``)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file() or not (root / "src" / "case_model").is_dir():
+        raise RuntimeError(
+            f"cannot build a wheel: {root} is not a case_model source tree; run training from a checkout"
+        )
+    return root
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries the pickled pipeline depends on."""
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def write_artifact(result: TrainingResult, version: str, directory: Path, extra: dict[str, Any]) -> dict[str, Any]:
+    """Dump the pipeline, then write metadata (with its SHA-256), confusion matrix and model card."""
+    import joblib
+
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILE
+    joblib.dump(result.pipeline, model_path, compress=3)
+    metadata: dict[str, Any] = {
+        "model_name": "case-classifier",
+        "model_version": version,
+        "labels": [str(label) for label in result.pipeline.classes_],
+        "trained_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "data_fingerprint": result.data_fingerprint,
+        "seed": result.seed,
+        "n_train": result.n_train,
+        "n_filtered_out": result.n_filtered,
+        "corrections_applied": result.corrections_applied,
+        "label_counts": result.label_counts,
+        "metrics": result.evaluation.as_dict(),
+        "library_versions": library_versions(),
+        "text_steps": {"max_chars": DEFAULT_MAX_CHARS},
+        "sha256": sha256_file(model_path),
+        **extra,
+    }
+    (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    plot_confusion(result.evaluation, directory / CONFUSION_MATRIX_FILE)
+    (directory / MODEL_CARD_FILE).write_text(render_model_card(metadata, result.evaluation), encoding="utf-8")
+    return metadata
+
+
+def build_wheel(artifact_dir: Path, version: str, out_dir: Path) -> Path:
+    """Build ``case_model-<version>-py3-none-any.whl`` into ``out_dir`` with the artifact inside."""
+    root = source_root()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="case-model-build-") as tmp:
+        staging = Path(tmp)
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(root / name, staging / name)
+        package = staging / "src" / "case_model"
+        shutil.copytree(
+            root / "src" / "case_model",
+            package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_artifact"),
+        )
+        (package / "_version.py").write_text(
+            f'"""Package version; rewritten by the wheel builder with the trained model\'s version."""\n\n'
+            f'__version__ = "{version}"\n',
+            encoding="utf-8",
+        )
+        shutil.copytree(artifact_dir, package / "_artifact")
+        env = {**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "1767225600")}
+        subprocess.run(  # nosec B603 - fixed argv, our own interpreter
+            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out_dir), str(staging)],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+    wheel = out_dir / f"case_model-{version}-py3-none-any.whl"
+    if not wheel.is_file():
+        raise RuntimeError(f"the build did not produce {wheel}")
+    return wheel
