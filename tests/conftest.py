@@ -54,3 +54,44 @@ def model_wheel(artifact_dir, tmp_path_factory) -> Path:
     from case_model.wheelbuild import build_wheel
 
     return build_wheel(artifact_dir, "1.0.0", tmp_path_factory.mktemp("wheels"))
+
+
+@pytest.fixture(scope="session")
+def index_credentials() -> tuple[str, str]:
+    """A user and a random password for the test package index, generated per session."""
+    import secrets
+
+    return "ci-uploader", secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="session")
+def package_index(tmp_path_factory, index_credentials):
+    """A real pypiserver on a loopback port, uploads guarded by htpasswd; yields its base URL."""
+    from passlib.apache import HtpasswdFile
+
+    from localstack.processes import LOOPBACK, Service, free_port, python_module, start
+
+    root = tmp_path_factory.mktemp("index")
+    packages = root / "packages"
+    packages.mkdir()
+    htpasswd = HtpasswdFile(str(root / "htpasswd"), new=True)
+    htpasswd.set_password(*index_credentials)
+    htpasswd.save()
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    argv = python_module(
+        "pypiserver",
+        "run",
+        "-i",
+        LOOPBACK,
+        "-p",
+        str(port),
+        "-P",
+        str(root / "htpasswd"),
+        "-a",
+        "update",
+        str(packages),
+    )
+    running = start(Service("pypiserver", argv, f"{url}/health"), root / "logs")
+    yield url
+    running.stop()

@@ -14,6 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 UNKNOWN = "unknown"
+#: Languages the classifier is trained and trusted on; configuration may narrow or widen it.
+DEFAULT_SUPPORTED: tuple[str, ...] = ("en", "de", "fr", "es")
+#: Candidate languages of the detector: those the CRM sees, a superset of the supported ones.
+DETECTOR_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "da")
 
 #: Letters-only words of two or more letters that are not placeholders such as ``[EMAIL]``.
 _WORD = re.compile(r"(?<![\[\w])[^\W\d_]{2,}(?![\]\w])")

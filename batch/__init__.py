@@ -1,0 +1,1 @@
+"""The batch prediction pipeline: the model wheel's text steps and classifier on Ray Data."""

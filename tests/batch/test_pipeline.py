@@ -1,0 +1,68 @@
+"""The batch job on a real local Ray: one row out per row in, the same predictions as in-process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from batch.pipeline import BatchJob, run
+from batch.scoring import CaseScorer, ScoringConfig
+from case_model import Verdict, load, prepare
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
+
+
+@pytest.fixture(scope="module")
+def cases(demo_cases) -> pd.DataFrame:
+    validation = demo_cases[2][["case_id", "text"]].head(400).astype(object)
+    bad = pd.DataFrame({"case_id": ["BAD-1", "BAD-2", None], "text": [None, 42, "a case with no id at all here"]})
+    return pd.concat([validation, bad], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def predictions(cases, artifact_dir, tmp_path_factory) -> pd.DataFrame:
+    root = tmp_path_factory.mktemp("batch")
+    source = root / "cases.parquet"
+    cases.assign(text=cases["text"].map(lambda t: t if t is None or isinstance(t, str) else str(t))).to_parquet(source)
+    # Parquet cannot hold an int among strings: the wrong-type row is exercised in-process below.
+    output = root / "predictions.parquet"
+    job = BatchJob(str(source), str(output), batch_size=128, scoring=ScoringConfig(model_dir=str(artifact_dir)))
+    assert run(job) == len(cases)
+    return pd.read_parquet(output)
+
+
+def test_one_output_row_per_input_row(cases, predictions):
+    assert sorted(predictions["case_id"]) == sorted("" if c is None else c for c in cases["case_id"])
+
+
+def test_same_predictions_as_the_in_process_model(cases, predictions, artifact_dir):
+    model = load(artifact_dir)
+    scored = predictions[predictions["status"] == "ok"].set_index("case_id")
+    assert len(scored) > 300
+    texts = cases.set_index("case_id").loc[scored.index, "text"]
+    expected = model.predict([prepare(t).text for t in texts])
+    assert scored["label"].tolist() == expected.labels
+    np.testing.assert_allclose(scored["confidence"].to_numpy(), expected.confidences, rtol=1e-6)
+    assert (scored["model_version"] == model.version).all()
+    assert all(len(top) == 3 for top in scored["top_labels"])
+
+
+def test_filtered_and_foreign_cases_keep_their_reason(predictions):
+    statuses = set(predictions["status"])
+    assert {"ok", "unsupported_language"} <= statuses
+    assert statuses & {"empty", "auto_reply", "too_short"}
+    assert (predictions.loc[predictions["status"] != "ok", "label"] == "").all()
+
+
+def test_bad_rows_are_kept_with_a_reason(predictions):
+    bad = predictions[predictions["status"] == Verdict.INVALID.value].set_index("error")
+    assert "missing text" in bad.index
+    assert "missing case_id" in bad.index
+
+
+def test_wrong_type_is_reported_not_dropped(artifact_dir):
+    scorer = CaseScorer(ScoringConfig(model_dir=str(artifact_dir)))
+    out = scorer(pd.DataFrame({"case_id": ["a", "b"], "text": [42, "The fan of my laptop is very loud."]}))
+    assert out["status"].tolist() == ["invalid", "ok"]
+    assert out["error"].tolist()[0] == "text is int, not a string"

@@ -1,0 +1,103 @@
+"""The wheel goes through a real package index: upload with twine, install by version, predict."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from case_model.wheelbuild import build_wheel, write_artifact
+from case_model.wheelcheck import check_wheel
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
+ROOT = Path(__file__).resolve().parents[2]
+# What the wheel needs at run time, pinned like the images pin it.
+RUNTIME = ["scikit-learn", "joblib", "numpy", "scipy", "py3langid", "threadpoolctl"]
+
+
+def _run(argv, **kwargs):
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs)
+
+
+def _upload(wheel: Path, url: str, credentials: tuple[str, str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TWINE_USERNAME": credentials[0], "TWINE_PASSWORD": credentials[1]}
+    return _run(
+        [sys.executable, "-m", "twine", "upload", "--non-interactive", "--repository-url", f"{url}/", str(wheel)],
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory) -> Path:
+    """A virtualenv with only the wheel's pinned runtime dependencies from the package registry."""
+    venv = tmp_path_factory.mktemp("venv") / "v"
+    _run([sys.executable, "-m", "venv", str(venv)])
+    python = venv / "bin" / "python"
+    _run([str(python), "-m", "pip", "install", "-q", "-c", str(ROOT / "constraints.txt"), *RUNTIME])
+    return python
+
+
+def test_wheel_passes_the_release_check(model_wheel):
+    assert check_wheel(model_wheel) == []
+
+
+def test_upload_install_by_version_and_predict(model_wheel, package_index, index_credentials, fresh_venv):
+    _upload(model_wheel, package_index, index_credentials)
+    _run(
+        [
+            str(fresh_venv),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--index-url",
+            f"{package_index}/simple/",
+            "case-model==1.0.0",
+        ]
+    )
+    script = (
+        "import case_model; m = case_model.load(); "
+        "p = m.predict([case_model.clean_text('The battery of my laptop does not charge any more.')]); "
+        "print(m.version, p.labels[0])"
+    )
+    out = _run([str(fresh_venv), "-c", script], cwd="/").stdout.split()
+    assert out == ["1.0.0", "battery_power"]
+
+
+def test_upload_without_credentials_is_refused(model_wheel, package_index):
+    with pytest.raises(subprocess.CalledProcessError) as failure:
+        _upload(model_wheel, package_index, ("nobody", "wrong"))
+    assert "403" in failure.value.stdout + failure.value.stderr or "401" in failure.value.stdout + failure.value.stderr
+
+
+def test_wheel_whose_version_differs_from_its_metadata_is_refused(
+    trained, tmp_path, package_index, index_credentials, fresh_venv
+):
+    artifact = tmp_path / "artifact"
+    write_artifact(trained, "0.9.0", artifact, {})  # metadata claims 0.9.0 ...
+    wheel = build_wheel(artifact, "2.0.0", tmp_path / "dist")  # ... the wheel is 2.0.0
+    assert any("model metadata says version 0.9.0" in problem for problem in check_wheel(wheel))
+    _upload(wheel, package_index, index_credentials)
+    _run(
+        [
+            str(fresh_venv),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--force-reinstall",
+            "--index-url",
+            f"{package_index}/simple/",
+            "case-model==2.0.0",
+        ]
+    )
+    result = subprocess.run(
+        [str(fresh_venv), "-c", "import case_model; case_model.load()"], capture_output=True, text=True, cwd="/"
+    )
+    assert result.returncode != 0
+    assert "refusing a mislabelled wheel" in result.stderr
