@@ -8,7 +8,7 @@ predict, so the per-row cost is the in-process batched cost plus Ray's transfer.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from batch.scoring import CaseScorer, ScoringConfig
@@ -23,7 +23,7 @@ class BatchJob:
     address: str | None = None
     batch_size: int = 1024
     concurrency: int | None = None
-    scoring: ScoringConfig = ScoringConfig()
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
 
 # Reading and writing are IO-bound; without a CPU slot of their own they cannot be starved by

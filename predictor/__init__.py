@@ -1,0 +1,1 @@
+"""The predictor: a KServe ``Model`` hosting the case_model classifier."""

@@ -1,0 +1,53 @@
+"""``python -m predictor``: flags and wiring only; the container's entrypoint too.
+
+Takes KServe's standard flags (``--http_port``, ``--grpc_port``, ``--model_name``, ...) and ours
+(``--model_dir``, ``--max_batch_cases``, ...; see ``predictor/settings.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from case_model import ArtifactError, read_metadata
+from observability import logs
+from predictor.settings import PredictorSettings
+from serviceconfig import load_settings
+
+log = logging.getLogger("predictor")
+DEFAULT_MODEL_NAME = "model"  # KServe's default for --model_name
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the model, load it (verified) and serve it; exit 3 if the artifact is refused."""
+    from kserve import ModelServer, model_server
+
+    from predictor.model import CaseClassifierModel
+
+    parser = argparse.ArgumentParser(prog="predictor", parents=[model_server.parser])
+    settings, args = load_settings(PredictorSettings, parser, argv)
+    logs.configure("predictor", settings.log_level)
+    try:
+        from pathlib import Path
+
+        metadata = read_metadata(Path(settings.model_dir) if settings.model_dir else None)
+        name = args.model_name if args.model_name != DEFAULT_MODEL_NAME else metadata["model_name"]
+        model = CaseClassifierModel(name, settings)
+        model.load()
+    except ArtifactError as error:
+        log.error("model refused; the predictor will not become ready", extra={"reason": str(error)})
+        return 3
+    server = ModelServer(
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        workers=args.workers,
+        enable_grpc=args.enable_grpc,
+        enable_latency_logging=args.enable_latency_logging,
+    )
+    server.start([model])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

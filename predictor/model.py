@@ -1,0 +1,90 @@
+"""The predictor's KServe ``Model``: load (verified) and predict, nothing else.
+
+The texts it receives were cleaned by the transformer with the same wheel's text steps; it only
+caps their length, so a direct caller cannot make it score a megabyte.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from kserve import Model
+from kserve.protocol.infer_type import InferRequest, InferResponse
+
+from case_model import CaseClassifier, load
+from case_model.text import cap_length
+from contract import schema
+from contract.tensors import (
+    bytes_output,
+    check_batch_size,
+    fp32_output,
+    named_inputs,
+    top_k_outputs,
+    wants_explanation,
+)
+from observability.logs import REQUEST_ID_HEADER, request_id
+from predictor.settings import PredictorSettings
+
+log = logging.getLogger("predictor")
+
+
+class CaseClassifierModel(Model):
+    """Classifies a batch of cleaned case texts in one vectorised call."""
+
+    def __init__(self, name: str, settings: PredictorSettings) -> None:
+        super().__init__(name)
+        self.settings = settings
+        self.classifier: CaseClassifier | None = None
+
+    def load(self) -> bool:
+        """Verify and unpickle the artifact, then warm up; ready only after both."""
+        self.classifier = load(Path(self.settings.model_dir) if self.settings.model_dir else None)
+        self.classifier.predict(["warm-up: the first real request must not pay for lazy initialisation"])
+        self.ready = True
+        log.info("model loaded", extra={"model_version": self.classifier.version})
+        return self.ready
+
+    @property
+    def version(self) -> str:
+        """Version of the loaded model (also the wheel's)."""
+        return self.classifier.version if self.classifier else ""
+
+    def get_input_types(self) -> list[dict]:
+        """V2 model metadata: inputs."""
+        return schema.PREDICTOR_INPUTS
+
+    def get_output_types(self) -> list[dict]:
+        """V2 model metadata: outputs."""
+        return schema.PREDICTOR_OUTPUTS
+
+    async def predict(self, payload: InferRequest, headers: dict[str, str] | None = None) -> InferResponse:
+        """Classify every text of the request; ``explain`` in the parameters adds explanations."""
+        request_id.set((headers or {}).get(REQUEST_ID_HEADER) or payload.id or "-")
+        texts = named_inputs(payload, [schema.TEXT], [])[schema.TEXT]
+        check_batch_size(len(texts), self.settings.max_batch_cases)
+        texts = [cap_length(text, self.settings.max_text_chars) for text in texts]
+        predictions = self.classifier.predict(texts)
+        outputs = [
+            bytes_output(schema.LABEL, predictions.labels),
+            fp32_output(schema.CONFIDENCE, predictions.confidences),
+            *top_k_outputs(
+                schema.TOP_LABELS, schema.TOP_PROBABILITIES, predictions.top_labels, predictions.top_probabilities
+            ),
+        ]
+        if wants_explanation(payload):
+            explanations = [
+                json.dumps(self.classifier.explain(text, label, self.settings.explain_terms))
+                for text, label in zip(texts, predictions.labels, strict=True)
+            ]
+            outputs.append(bytes_output(schema.EXPLANATION, explanations))
+        return InferResponse(
+            response_id=payload.id or "",
+            model_name=self.name,
+            model_version=self.version,
+            infer_outputs=outputs,
+            # KServe 0.21's REST client drops model_version when it parses a response; the
+            # transformer reads it from here too.
+            parameters={schema.MODEL_VERSION_PARAMETER: self.version},
+        )

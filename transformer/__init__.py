@@ -1,0 +1,1 @@
+"""The transformer: text steps, filtering and language detection in front of the predictor."""

@@ -1,0 +1,105 @@
+"""``python -m transformer``: flags and wiring only; the container's entrypoint too.
+
+KServe's flags (``--http_port``, ``--grpc_port``, ``--predictor_host``, ``--predictor_protocol``,
+...) plus ours (see ``transformer/settings.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import httpx
+
+from case_model import ArtifactError, LocalDetector, read_metadata
+from observability import logs
+from serviceconfig import load_settings
+from transformer import metrics
+from transformer.breaker import CircuitBreaker
+from transformer.language import (
+    ExternalDetection,
+    LanguageDetection,
+    LocalDetection,
+    LruCache,
+    NoDetection,
+    breaker_metrics,
+)
+from transformer.settings import TransformerSettings
+
+log = logging.getLogger("transformer")
+MODEL_NAME = "case-classifier"
+
+
+def build_language(settings: TransformerSettings) -> tuple[LanguageDetection, httpx.AsyncClient | None]:
+    """The configured language detection, and the pooled HTTP client it owns (external mode)."""
+    if settings.language_mode == "off":
+        return NoDetection(), None
+    local = LocalDetection(LocalDetector(settings.detector_languages))
+    if settings.language_mode == "local":
+        return local, None
+    client = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        timeout=httpx.Timeout(settings.language_timeout_ms / 1000),
+    )
+    fallback = local if settings.language_fallback == "local" else NoDetection()
+    breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds, on_change=breaker_metrics)
+    detection = ExternalDetection(
+        settings.language_url,
+        client,
+        fallback,
+        timeout=settings.language_timeout_ms / 1000,
+        retries=settings.language_retries,
+        backoff=settings.language_backoff_ms / 1000,
+        breaker=breaker,
+        cache=LruCache(settings.language_cache_size),
+    )
+    return detection, client
+
+
+def installed_model_version() -> str | None:
+    """The version of the installed case-model wheel's model, if one is installed."""
+    try:
+        return str(read_metadata()["model_version"])
+    except ArtifactError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Wire the transformer and serve it."""
+    from kserve import ModelServer, model_server
+
+    from transformer.model import CaseTransformer
+
+    parser = argparse.ArgumentParser(prog="transformer", parents=[model_server.parser])
+    settings, args = load_settings(TransformerSettings, parser, argv)
+    logs.configure("transformer", settings.log_level)
+    if not args.predictor_host:
+        parser.error("--predictor_host is required (host:port of the predictor)")
+    language, _client = build_language(settings)
+    version = installed_model_version()
+    if version:
+        metrics.MODEL_INFO.labels(version).set(1)
+    name = args.model_name if args.model_name != "model" else MODEL_NAME
+    model = CaseTransformer(name, settings, language, version)
+    log.info(
+        "starting",
+        extra={
+            "predictor_host": args.predictor_host,
+            "predictor_protocol": args.predictor_protocol,
+            "language_mode": settings.language_mode,
+            "supported_languages": list(settings.supported_languages),
+        },
+    )
+    ModelServer(
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        workers=args.workers,
+        enable_grpc=args.enable_grpc,
+        enable_latency_logging=args.enable_latency_logging,
+    ).start([model])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

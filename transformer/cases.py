@@ -1,0 +1,169 @@
+"""The transformer's logic as plain functions: plan a request, build the predictor's, merge answers.
+
+A :class:`Plan` carries one request from ``preprocess`` through ``predict`` to ``postprocess``: the
+cleaned texts, each case's status and language, and which cases go to the predictor. Filtered
+and foreign cases are answered from the plan alone; a plan with nothing to classify never
+reaches the predictor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
+
+from case_model import UNKNOWN, Verdict, prepare
+from contract import schema
+from contract.tensors import (
+    bytes_output,
+    check_batch_size,
+    fp32_output,
+    named_inputs,
+    top_k_outputs,
+    wants_explanation,
+)
+
+_EMPTY_TOP = ["", "", ""]
+
+
+@dataclass
+class Plan:
+    """One request on its way through the transformer."""
+
+    request_id: str
+    texts: list[str]
+    statuses: list[str]
+    languages: list[str]
+    case_ids: list[str]
+    explain: bool
+    labels: list[str] = field(default_factory=list)
+    confidences: np.ndarray | None = None
+    top_labels: list[list[str]] = field(default_factory=list)
+    top_probabilities: np.ndarray | None = None
+    explanations: list[str] = field(default_factory=list)
+    model_version: str | None = None
+
+    @property
+    def candidates(self) -> list[int]:
+        """Cases that passed the filter and wait for language detection."""
+        return [i for i, status in enumerate(self.statuses) if status == Verdict.OK]
+
+    @property
+    def forward(self) -> list[int]:
+        """Cases the predictor must classify."""
+        return self.candidates
+
+
+def plan_request(request: InferRequest, max_cases: int, max_chars: int) -> Plan:
+    """Decode and validate the CRM's request, clean every text and give each case its verdict.
+
+    Raises:
+        InvalidInput: anything wrong with the request, before any case is processed.
+    """
+    inputs = named_inputs(request, [schema.TEXT], [schema.CASE_ID])
+    texts = inputs[schema.TEXT]
+    check_batch_size(len(texts), max_cases)
+    case_ids = inputs.get(schema.CASE_ID, [""] * len(texts))
+    if len(case_ids) != len(texts):
+        raise InvalidInput(f"input 'case_id' has {len(case_ids)} elements but 'text' has {len(texts)}")
+    prepared = [prepare(text, max_chars) for text in texts]
+    return Plan(
+        request_id=request.id or "",
+        texts=[p.text for p in prepared],
+        statuses=[p.verdict.value for p in prepared],
+        languages=[UNKNOWN] * len(texts),
+        case_ids=case_ids,
+        explain=wants_explanation(request),
+    )
+
+
+def apply_languages(plan: Plan, indices: Sequence[int], languages: Sequence[str], supported: frozenset[str]) -> None:
+    """Record detected languages; a known language outside ``supported`` is not classified."""
+    for i, language in zip(indices, languages, strict=True):
+        plan.languages[i] = language
+        if language != UNKNOWN and language not in supported:
+            plan.statuses[i] = Verdict.UNSUPPORTED_LANGUAGE.value
+
+
+def predictor_request(plan: Plan, model_name: str) -> InferRequest:
+    """The request for the predictor: only the cases to classify, cleaned."""
+    texts = [plan.texts[i] for i in plan.forward]
+    parameters = {schema.EXPLAIN_PARAMETER: True} if plan.explain else None
+    return InferRequest(
+        model_name=model_name,
+        request_id=plan.request_id,
+        infer_inputs=[InferInput(schema.TEXT, [len(texts)], "BYTES", texts)],
+        parameters=parameters,
+    )
+
+
+def _values(response: InferResponse, name: str) -> list:
+    output = response.get_output_by_name(name)
+    if output is None:
+        raise ValueError(f"predictor response has no output '{name}'")
+    values = output.as_numpy().ravel().tolist()
+    return [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
+
+
+def apply_predictions(plan: Plan, response: InferResponse, threshold: float) -> None:
+    """Take the predictor's answers for the forwarded cases; flag the unsure ones."""
+    n = len(plan.texts)
+    forward = plan.forward
+    labels, confidences = _values(response, schema.LABEL), _values(response, schema.CONFIDENCE)
+    top_labels, top_probabilities = _values(response, schema.TOP_LABELS), _values(response, schema.TOP_PROBABILITIES)
+    if len(labels) != len(forward):
+        raise ValueError(f"predictor answered {len(labels)} cases for {len(forward)}")
+    plan.labels = [""] * n
+    plan.confidences = np.zeros(n, dtype=np.float32)
+    plan.top_labels = [list(_EMPTY_TOP) for _ in range(n)]
+    plan.top_probabilities = np.zeros((n, schema.TOP_K), dtype=np.float32)
+    k = schema.TOP_K
+    for j, i in enumerate(forward):
+        plan.labels[i] = labels[j]
+        plan.confidences[i] = confidences[j]
+        plan.top_labels[i] = top_labels[j * k : (j + 1) * k]
+        plan.top_probabilities[i] = top_probabilities[j * k : (j + 1) * k]
+        if confidences[j] < threshold:
+            plan.statuses[i] = Verdict.LOW_CONFIDENCE.value
+    if plan.explain:
+        explanations = _values(response, schema.EXPLANATION) if response.get_output_by_name(schema.EXPLANATION) else []
+        plan.explanations = ["[]"] * n
+        for j, i in enumerate(forward[: len(explanations)]):
+            plan.explanations[i] = explanations[j]
+    plan.model_version = response.model_version or _parameter(response, schema.MODEL_VERSION_PARAMETER)
+
+
+def _parameter(response: InferResponse, name: str) -> str | None:
+    value = (response.parameters or {}).get(name)
+    if hasattr(value, "string_param"):  # a gRPC InferParameter
+        value = value.string_param
+    return str(value) if value else None
+
+
+def response_for(plan: Plan, model_name: str, model_version: str | None) -> InferResponse:
+    """The CRM's answer, every case in its original order."""
+    n = len(plan.texts)
+    if plan.confidences is None:  # nothing was classified
+        plan.labels = [""] * n
+        plan.confidences = np.zeros(n, dtype=np.float32)
+        plan.top_labels = [list(_EMPTY_TOP) for _ in range(n)]
+        plan.top_probabilities = np.zeros((n, schema.TOP_K), dtype=np.float32)
+    outputs: list[InferOutput] = [
+        bytes_output(schema.LABEL, plan.labels),
+        fp32_output(schema.CONFIDENCE, plan.confidences),
+        bytes_output(schema.STATUS, plan.statuses),
+        bytes_output(schema.LANGUAGE, plan.languages),
+        *top_k_outputs(schema.TOP_LABELS, schema.TOP_PROBABILITIES, plan.top_labels, plan.top_probabilities),
+        bytes_output(schema.CASE_ID, plan.case_ids),
+    ]
+    if plan.explain:
+        outputs.append(bytes_output(schema.EXPLANATION, plan.explanations or ["[]"] * n))
+    return InferResponse(
+        response_id=plan.request_id,
+        model_name=model_name,
+        model_version=plan.model_version or model_version,
+        infer_outputs=outputs,
+    )

@@ -1,0 +1,187 @@
+"""Language detection for the transformer: external service, in-process detector, or off.
+
+The external mode calls the language service's HTTP contract (``POST {"texts": [...]}`` ->
+``[{"language", "confidence"}]``) with one pooled ``httpx.AsyncClient``, a per-call time budget
+that includes bounded retries with exponential backoff, a circuit breaker, and an LRU cache. A
+slow, failing or garbage-answering service never fails a request: the fallback (the in-process
+detector, or ``unknown``) answers within the budget. The batch pipeline uses these same classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Protocol
+
+import httpx
+
+from case_model import UNKNOWN, LocalDetector
+from observability.logs import REQUEST_ID_HEADER, request_id
+from transformer import metrics
+from transformer.breaker import BreakerState, CircuitBreaker
+
+log = logging.getLogger("transformer.language")
+
+
+class LanguageDetection(Protocol):
+    """Detects the language (ISO 639-1 or ``unknown``) of each text of a batch."""
+
+    async def detect(self, texts: Sequence[str]) -> list[str]:
+        """Languages of ``texts``, in order."""
+        ...
+
+
+class NoDetection:
+    """``off``: every text is ``unknown`` (and so classified)."""
+
+    async def detect(self, texts: Sequence[str]) -> list[str]:
+        """All ``unknown``."""
+        return [UNKNOWN] * len(texts)
+
+
+class LocalDetection:
+    """``local``: the model package's in-process detector (about 20 microseconds a text)."""
+
+    def __init__(self, detector: LocalDetector) -> None:
+        self._detector = detector
+
+    async def detect(self, texts: Sequence[str]) -> list[str]:
+        """Detect in-process; cheap enough not to leave the event loop."""
+        return [d.language for d in self._detector.detect_many(texts)]
+
+
+class LruCache:
+    """A bounded text -> language map; the least recently used entry goes first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, str] = OrderedDict()
+
+    def get(self, text: str) -> str | None:
+        """The cached language of ``text``, or ``None``."""
+        language = self._entries.get(text)
+        if language is not None:
+            self._entries.move_to_end(text)
+        return language
+
+    def put(self, text: str, language: str) -> None:
+        """Remember ``text``'s language."""
+        if self._size <= 0:
+            return
+        self._entries[text] = language
+        self._entries.move_to_end(text)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+class LanguageServiceError(Exception):
+    """The language service failed, timed out or answered something unusable."""
+
+
+class ExternalDetection:
+    """``external``: the language service over HTTP, with budget, retries, breaker, cache, fallback."""
+
+    def __init__(
+        self,
+        url: str,
+        client: httpx.AsyncClient,
+        fallback: LanguageDetection,
+        *,
+        timeout: float,
+        retries: int,
+        backoff: float,
+        breaker: CircuitBreaker,
+        cache: LruCache,
+    ) -> None:
+        self._url = url
+        self._client = client
+        self._fallback = fallback
+        self._timeout = timeout
+        self._retries = retries
+        self._backoff = backoff
+        self._breaker = breaker
+        self._cache = cache
+
+    async def detect(self, texts: Sequence[str]) -> list[str]:
+        """Cached answers first; one call for the rest; the fallback if that call cannot succeed."""
+        languages: list[str | None] = [self._cache.get(text) for text in texts]
+        missing = [i for i, language in enumerate(languages) if language is None]
+        if missing:
+            found = await self._detect_uncached([texts[i] for i in missing])
+            for i, language in zip(missing, found, strict=True):
+                languages[i] = language
+        return [language or UNKNOWN for language in languages]
+
+    async def _detect_uncached(self, texts: list[str]) -> list[str]:
+        if not self._breaker.allow():
+            metrics.LANGUAGE_CALLS.labels("skipped_open_breaker").inc()
+            return await self._fall_back(texts)
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._timeout):
+                languages = await self._call_with_retries(texts)
+        except (TimeoutError, LanguageServiceError) as error:
+            self._breaker.record_failure()
+            outcome = "timeout" if isinstance(error, TimeoutError) else "error"
+            metrics.LANGUAGE_CALLS.labels(outcome).inc()
+            log.warning("language service failed; fallback answers", extra={"reason": str(error) or outcome})
+            return await self._fall_back(texts)
+        finally:
+            metrics.LANGUAGE_SECONDS.observe(time.perf_counter() - started)
+        self._breaker.record_success()
+        metrics.LANGUAGE_CALLS.labels("ok").inc()
+        for text, language in zip(texts, languages, strict=True):
+            self._cache.put(text, language)
+        return languages
+
+    async def _call_with_retries(self, texts: list[str]) -> list[str]:
+        delay = self._backoff
+        for attempt in range(self._retries + 1):
+            try:
+                return await self._call(texts)
+            except LanguageServiceError:
+                if attempt == self._retries:
+                    raise
+            await asyncio.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _call(self, texts: list[str]) -> list[str]:
+        headers = {REQUEST_ID_HEADER: request_id.get()}
+        try:
+            response = await self._client.post(self._url, json={"texts": texts}, headers=headers)
+        except httpx.HTTPError as error:
+            raise LanguageServiceError(f"{type(error).__name__}: {error}") from error
+        if response.status_code != 200:
+            raise LanguageServiceError(f"HTTP {response.status_code}")
+        return _parse(response, len(texts))
+
+    async def _fall_back(self, texts: list[str]) -> list[str]:
+        metrics.LANGUAGE_FALLBACKS.inc(len(texts))
+        return await self._fallback.detect(texts)
+
+
+def _parse(response: httpx.Response, n: int) -> list[str]:
+    try:
+        body = response.json()
+    except ValueError as error:
+        raise LanguageServiceError("answer is not JSON") from error
+    if not isinstance(body, list) or len(body) != n:
+        raise LanguageServiceError(f"expected a list of {n} detections")
+    languages = []
+    for item in body:
+        language = item.get("language") if isinstance(item, dict) else None
+        if not isinstance(language, str) or not (language == UNKNOWN or (len(language) == 2 and language.isalpha())):
+            raise LanguageServiceError(f"invalid detection {item!r:.80}")
+        languages.append(language.lower())
+    return languages
+
+
+def breaker_metrics(state: BreakerState) -> None:
+    """Publish a breaker state change (gauge and transition counter)."""
+    metrics.BREAKER_STATE.set(int(state))
+    metrics.BREAKER_TRANSITIONS.labels(state.name.lower()).inc()
+    log.warning("language-service breaker changed state", extra={"state": state.name.lower()})

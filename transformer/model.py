@@ -1,0 +1,113 @@
+"""The transformer's KServe ``Model``: preprocess -> predict (the predictor hop) -> postprocess.
+
+``preprocess`` cleans and filters the cases and detects their languages, producing a
+:class:`transformer.cases.Plan`; ``predict`` sends only the classifiable cases to the predictor
+(or nothing at all); ``postprocess`` merges the answers back in the original order.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+import httpx
+from kserve import Model
+from kserve.errors import ServerNotReady
+from kserve.protocol.infer_type import InferRequest, InferResponse
+
+from contract import schema
+from observability.logs import REQUEST_ID_HEADER, new_request_id, request_id
+from transformer import metrics
+from transformer.cases import Plan, apply_languages, apply_predictions, plan_request, predictor_request, response_for
+from transformer.language import LanguageDetection
+from transformer.settings import TransformerSettings
+
+log = logging.getLogger("transformer")
+
+
+class PredictorUnavailable(ServerNotReady):
+    """The predictor cannot be reached or is failing; answered 503 (REST) / UNAVAILABLE (gRPC)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"predictor unavailable: {detail}")
+        self.reason = str(self)
+
+
+class CaseTransformer(Model):
+    """Filters, cleans and routes cases; classifies the rest through the predictor."""
+
+    def __init__(
+        self, name: str, settings: TransformerSettings, language: LanguageDetection, model_version: str | None
+    ) -> None:
+        super().__init__(name)
+        self.settings = settings
+        self.language = language
+        self.model_version = model_version
+        self._supported = frozenset(settings.supported_languages)
+        self.ready = True
+
+    def get_input_types(self) -> list[dict]:
+        """V2 model metadata: inputs."""
+        return schema.TRANSFORMER_INPUTS
+
+    def get_output_types(self) -> list[dict]:
+        """V2 model metadata: outputs."""
+        return schema.TRANSFORMER_OUTPUTS
+
+    async def preprocess(self, payload: InferRequest, headers: dict[str, str] | None = None) -> Plan:
+        """Decode, clean, filter, detect languages; nothing here calls the predictor."""
+        rid = (headers or {}).get(REQUEST_ID_HEADER) or payload.id or new_request_id()
+        request_id.set(rid)
+        if not payload.id:
+            payload.id = rid
+        plan = plan_request(payload, self.settings.max_batch_cases, self.settings.max_text_chars)
+        candidates = plan.candidates
+        if candidates:
+            languages = await self.language.detect([plan.texts[i] for i in candidates])
+            apply_languages(plan, candidates, languages, self._supported)
+        if self.settings.log_texts:
+            log.info("cases", extra={"texts": plan.texts})
+        return plan
+
+    def validate(self, payload: Plan) -> Plan:
+        """The plan is ours and already validated; KServe's dict checks do not apply."""
+        return payload
+
+    async def predict(self, plan: Plan, headers: dict[str, str] | None = None) -> Plan:
+        """Call the predictor for the classifiable cases only; skip the call when there are none."""
+        if not plan.forward:
+            metrics.PREDICTOR_CALLS.labels("skipped").inc()
+            return plan
+        request = predictor_request(plan, self.name)
+        try:
+            response = await super().predict(request, {**(headers or {}), REQUEST_ID_HEADER: request_id.get()})
+        except (httpx.TransportError, grpc.aio.AioRpcError, OSError) as error:
+            metrics.PREDICTOR_CALLS.labels("unavailable").inc()
+            raise PredictorUnavailable(_describe(error)) from error
+        except httpx.HTTPStatusError as error:
+            metrics.PREDICTOR_CALLS.labels("error").inc()
+            raise PredictorUnavailable(f"HTTP {error.response.status_code} from the predictor") from error
+        metrics.PREDICTOR_CALLS.labels("ok").inc()
+        apply_predictions(plan, response, self.settings.confidence_threshold)
+        if plan.model_version and plan.model_version != self.model_version:
+            self.model_version = plan.model_version  # answers fully filtered requests too
+            metrics.MODEL_INFO.labels(plan.model_version).set(1)
+        return plan
+
+    async def postprocess(
+        self, plan: Plan, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
+    ) -> InferResponse:
+        """Merge every case back in order, and count what was answered."""
+        response = response_for(plan, self.name, self.model_version)
+        version = response.model_version or ""
+        for status, language, label in zip(plan.statuses, plan.languages, plan.labels, strict=True):
+            metrics.CASES.labels(status, language).inc()
+            if label:
+                metrics.PREDICTED_LABELS.labels(label, version).inc()
+        return response
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, grpc.aio.AioRpcError):
+        return f"gRPC {error.code().name}: {error.details()}"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -1,0 +1,52 @@
+"""Configuration of the transformer: environment (``TRANSFORMER_*``) and flags, beside KServe's own.
+
+KServe's flags say where the predictor is (``--predictor_host``, ``--predictor_protocol`` v2 or
+grpc-v2, ``--predictor_request_timeout_seconds``); these say everything else.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from case_model.language import DEFAULT_SUPPORTED, DETECTOR_LANGUAGES
+from serviceconfig import CommaSeparated
+
+
+class TransformerSettings(BaseSettings):
+    """Everything the transformer reads at start-up; nothing is read later."""
+
+    model_config = SettingsConfigDict(env_prefix="TRANSFORMER_", extra="ignore", frozen=True)
+
+    language_mode: Literal["external", "local", "off"] = Field(
+        "external", description="Language detection: the external HTTP service, an in-process detector, or none."
+    )
+    language_url: str = Field(
+        "http://127.0.0.1:8082/v1/detect", description="URL of the language service's detect endpoint."
+    )
+    language_timeout_ms: float = Field(
+        250.0, description="Budget for one language-service call, retries included; then the fallback answers."
+    )
+    language_retries: int = Field(2, description="Retries of a failed language-service call within the budget.")
+    language_backoff_ms: float = Field(20.0, description="First retry delay; doubles per retry.")
+    language_fallback: Literal["local", "unknown"] = Field(
+        "local", description="What answers when the language service fails or the breaker is open."
+    )
+    language_cache_size: int = Field(4096, description="Entries of the LRU cache of detections (0 disables).")
+    breaker_failures: int = Field(5, description="Consecutive language-service failures that open the breaker.")
+    breaker_reset_seconds: float = Field(5.0, description="Seconds the breaker stays open before a trial call.")
+    supported_languages: CommaSeparated = Field(
+        DEFAULT_SUPPORTED, description="Languages classified; others are answered 'unsupported_language'."
+    )
+    detector_languages: CommaSeparated = Field(
+        DETECTOR_LANGUAGES, description="Candidate languages of the in-process detector (local mode and fallback)."
+    )
+    confidence_threshold: float = Field(
+        0.5, description="Below this confidence the status is 'low_confidence' (label still returned)."
+    )
+    max_batch_cases: int = Field(256, description="Most cases accepted in one request (400 above).")
+    max_text_chars: int = Field(4000, description="Cleaned texts are cut to this length.")
+    log_texts: bool = Field(False, description="Log case texts (customer data!); for debugging only.")
+    log_level: str = Field("INFO", description="Log level.")
