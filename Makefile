@@ -26,15 +26,14 @@ $(DATA)/cases.parquet: | $(STAMP)
 
 demo-data: $(DATA)/cases.parquet
 
-## make model: build the demo model wheel into dist/ (once; delete dist/ to rebuild)
-model: $(DATA)/cases.parquet
-	@if ls $(DIST)/case_model-*.whl >/dev/null 2>&1; then \
-		echo "model wheel present: $$(ls $(DIST)/case_model-*.whl | tail -n1)"; \
-	else \
-		$(SRC_ENV) $(PY) -m case_model.cli train --data $(DATA)/cases.parquet \
-			--validation $(DATA)/validation.parquet --feedback $(DATA)/feedback.csv \
-			--out $(DIST) --synthetic; \
-	fi
+## make model: build the demo model wheel into dist/; a change to the model package builds the next version
+MODEL_SOURCES := $(shell find case_model/src -name '*.py' -not -path '*/_artifact/*') case_model/pyproject.toml
+model: $(DIST)/.model-built
+
+$(DIST)/.model-built: $(MODEL_SOURCES) $(DATA)/cases.parquet
+	$(SRC_ENV) $(PY) -m case_model.cli train --data $(DATA)/cases.parquet \
+		--validation $(DATA)/validation.parquet --feedback $(DATA)/feedback.csv --out $(DIST) --synthetic
+	touch $@
 
 ## make run: the local stack (language service, predictor, transformer)
 run: model

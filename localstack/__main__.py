@@ -1,0 +1,94 @@
+"""``make run``: install the demo model wheel if needed, start the stack, stop it on Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from packaging.version import Version
+
+from localstack.processes import StartupError, start
+from localstack.stack import MODEL_NAME, Ports, Stack
+
+DIST = Path("dist")
+
+
+def ensure_model_installed() -> str:
+    """Install the newest wheel from dist/ unless that version is already installed; return it."""
+    from case_model.versioning import known_versions
+
+    versions = known_versions(DIST)
+    if not versions:
+        sys.exit("no model wheel in dist/: run `make model` first")
+    newest = max(versions, key=Version)
+    installed = subprocess.run(
+        [sys.executable, "-c", "import case_model; print(case_model.read_metadata()['model_version'])"],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+        check=False,
+    ).stdout.strip()
+    if installed != newest:
+        wheel = DIST / f"case_model-{newest}-py3-none-any.whl"
+        print(f"installing model wheel {wheel}")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)], check=True
+        )
+    return newest
+
+
+def main() -> int:
+    """Run until interrupted."""
+    version = ensure_model_installed()
+    stack = Stack(ports=Ports.from_env())
+    log_dir = Path(tempfile.mkdtemp(prefix="case-classifier-logs-"))
+    running = []
+    try:
+        for service in stack.services():
+            print(f"starting {service.name} ...", flush=True)
+            running.append(start(service, log_dir))
+    except StartupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        for process in reversed(running):
+            process.stop()
+        return 1
+    ports = stack.ports
+    infer = stack.url(ports.http, f"/v2/models/{MODEL_NAME}/infer")
+    print(
+        f"""
+case-classifier {version} is up (logs in {log_dir})
+  transformer  V2 REST  {stack.url(ports.http)}   gRPC 127.0.0.1:{ports.grpc}
+  predictor    V2 REST  {stack.url(ports.predictor_http)}   gRPC 127.0.0.1:{ports.predictor_grpc}
+  language     {stack.url(ports.langdetect, "/v1/detect")}
+  metrics      {stack.url(ports.http, "/metrics")}
+
+try:
+  curl -s -H 'Content-Type: application/json' {infer} -d '{{"id": "demo-1",
+    "inputs": [{{"name": "text", "datatype": "BYTES", "shape": [2],
+                "data": ["My laptop battery does not charge any more.", "Automatic reply: out of office"]}},
+               {{"name": "case_id", "datatype": "BYTES", "shape": [2], "data": ["C-1", "C-2"]}}]}}'
+
+Ctrl-C stops everything.""",
+        flush=True,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        for process in running:
+            if process.process.poll() is not None:
+                print(f"{process.service.name} exited unexpectedly:\n{process.log_tail()}", file=sys.stderr)
+                stop.set()
+    print("stopping ...", flush=True)
+    for process in reversed(running):
+        process.stop()
+    print("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
