@@ -95,3 +95,121 @@ def package_index(tmp_path_factory, index_credentials):
     running = start(Service("pypiserver", argv, f"{url}/health"), root / "logs")
     yield url
     running.stop()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Service processes started by tests run the source tree, like the in-process tests.
+SOURCE_ENV = {"PYTHONPATH": f"{ROOT / 'case_model' / 'src'}:{ROOT}"}
+
+
+class RunningStack:
+    """A started stack: its definition and the running processes by name."""
+
+    def __init__(self, stack, running) -> None:
+        self.stack = stack
+        self.processes = {process.service.name: process for process in running}
+
+    @property
+    def transformer_url(self) -> str:
+        return self.stack.url(self.stack.ports.http)
+
+    @property
+    def predictor_url(self) -> str:
+        return self.stack.url(self.stack.ports.predictor_http)
+
+    @property
+    def langdetect_url(self) -> str:
+        return self.stack.url(self.stack.ports.langdetect)
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(artifact_dir, tmp_path_factory):
+    """The three real services (language service, predictor, transformer over gRPC) on free ports."""
+    from localstack.processes import start
+    from localstack.stack import Ports, Stack
+
+    definition = Stack(ports=Ports.free(), model_dir=str(artifact_dir), env=SOURCE_ENV)
+    logs = tmp_path_factory.mktemp("stack-logs")
+    running = []
+    try:
+        for service in definition.services():
+            running.append(start(service, logs))
+    except BaseException:
+        for process in reversed(running):
+            process.stop()
+        raise
+    result = RunningStack(definition, running)
+    yield result
+    result.stop()
+
+
+@pytest.fixture(scope="session")
+def fault_language(tmp_path_factory):
+    """The switchable fault-injecting language service; yields its base URL."""
+    from localstack.processes import LOOPBACK, Service, free_port, python_module, start
+
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    service = Service(
+        "fault-language",
+        python_module("tests.support.fault_language", "--port", str(port)),
+        f"{url}/readyz",
+        SOURCE_ENV,
+    )
+    running = start(service, tmp_path_factory.mktemp("fault-logs"))
+    yield url
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def fault_transformer(stack, fault_language, tmp_path_factory):
+    """A transformer in front of the stack's predictor, whose language service is the fault server.
+
+    Short budget (300 ms), breaker opening after 3 failures for 1 s, no cache (every call reaches
+    the service), REST hop to the predictor, and a high confidence threshold.
+    """
+    from localstack.processes import LOOPBACK, Service, free_port, python_module, start
+
+    http, grpc_port = free_port(), free_port()
+    argv = python_module(
+        "transformer",
+        "--http_port",
+        str(http),
+        "--grpc_port",
+        str(grpc_port),
+        "--predictor_host",
+        f"{LOOPBACK}:{stack.stack.ports.predictor_http}",
+        "--predictor_protocol",
+        "v2",
+        "--language_url",
+        f"{fault_language}/v1/detect",
+        "--language_timeout_ms",
+        "300",
+        "--language_retries",
+        "1",
+        "--breaker_failures",
+        "3",
+        "--breaker_reset_seconds",
+        "1",
+        "--language_cache_size",
+        "0",
+        "--confidence_threshold",
+        "0.99",
+    )
+    url = f"http://{LOOPBACK}:{http}"
+    running = start(
+        Service("fault-transformer", argv, f"{url}/v2/models/case-classifier/ready", SOURCE_ENV),
+        tmp_path_factory.mktemp("fault-transformer-logs"),
+    )
+    yield url
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests (``@pytest.mark.anyio``) run on asyncio, as the services do."""
+    return "asyncio"

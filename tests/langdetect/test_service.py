@@ -1,0 +1,100 @@
+"""The reference language service over real HTTP: contract, unknown for codes, errors, shutdown."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from localstack.processes import LOOPBACK, Service, free_port, python_module, start
+from tests.conftest import SOURCE_ENV
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
+
+
+def _detect(base: str, payload, **kwargs) -> httpx.Response:
+    return httpx.post(f"{base}/v1/detect", json=payload, timeout=10, **kwargs)
+
+
+def test_batch_of_texts_in_order(stack):
+    texts = [
+        "My laptop does not start after the BIOS update.",
+        "Mein Laptop startet nicht mehr nach dem Update.",
+        "Mon ordinateur ne démarre plus après la mise à jour.",
+        "Mi portátil no arranca después de actualizar la BIOS.",
+    ]
+    answer = _detect(stack.langdetect_url, {"texts": texts}).json()
+    assert [a["language"] for a in answer] == ["en", "de", "fr", "es"]
+    assert all(0.5 <= a["confidence"] <= 1 for a in answer)
+
+
+@pytest.mark.parametrize(
+    "text", ["0x0000007B 2000-0142", "[EMAIL] [SERIAL] [PHONE]", "https://dell.com/support/x1", "", "7XK2M3Q PXE-E61"]
+)
+def test_no_real_words_is_unknown(stack, text):
+    assert _detect(stack.langdetect_url, {"texts": [text]}).json() == [{"language": "unknown", "confidence": 0.0}]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b'{"texts": "abc"}', "expected a JSON object"),
+        (b'{"texts": [1, 2]}', "must be a string"),
+        (b"[]", "expected a JSON object"),
+    ],
+)
+def test_bad_requests_get_a_json_error(stack, body, fragment):
+    response = httpx.post(f"{stack.langdetect_url}/v1/detect", content=body)
+    assert response.status_code == 400
+    assert fragment in response.json()["error"]
+
+
+def test_limits_are_413(stack):
+    assert _detect(stack.langdetect_url, {"texts": ["a"] * 1025}).status_code == 413
+    big = httpx.post(f"{stack.langdetect_url}/v1/detect", content=b'{"texts": ["' + b"a" * (5 << 20) + b'"]}')
+    assert big.status_code == 413
+    assert _detect(stack.langdetect_url, {"texts": ["still serving after that"]}).status_code == 200
+
+
+def test_sigterm_drains_in_flight_requests_and_refuses_new_ones(tmp_path):
+    port = free_port()
+    base = f"http://{LOOPBACK}:{port}"
+    argv = python_module("langdetect", "--port", str(port), "--drain_seconds", "0.5")
+    process = start(Service("langdetect-drain", argv, f"{base}/readyz", SOURCE_ENV), tmp_path)
+    results: list[int] = []
+    stop = threading.Event()
+
+    def fire() -> None:
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                try:
+                    results.append(
+                        client.post(f"{base}/v1/detect", json={"texts": ["the fan is loud"] * 50}).status_code
+                    )
+                except httpx.TransportError:
+                    results.append(-1)  # refused after shutdown: not an accepted request
+                    return
+
+    threads = [threading.Thread(target=fire) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    process.signal(signal.SIGTERM)
+    ready_codes = []
+    for _ in range(3):
+        try:
+            ready_codes.append(httpx.get(f"{base}/readyz", timeout=1).status_code)
+        except httpx.TransportError:
+            break
+        time.sleep(0.05)
+    assert process.process.wait(20) == 0
+    stop.set()
+    for thread in threads:
+        thread.join(10)
+    assert 503 in ready_codes  # readiness went false before the listener closed
+    assert results.count(200) > 10
+    assert set(results) <= {200, -1}  # every accepted request was answered 200

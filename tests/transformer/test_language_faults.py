@@ -1,0 +1,114 @@
+"""A slow, failing or dead language service never fails a request; the breaker opens and closes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import pytest
+
+from localstack.processes import start
+from tests.support.v2 import infer, infer_body, metric, outputs
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
+
+#: Generous bound on one request whose language call has a 300 ms budget (machine is noisy).
+BOUND_SECONDS = 2.5
+
+
+def _case() -> str:
+    # A new text each time: the cache must not answer for the service.
+    return f"The keyboard of my laptop types wrong letters since the update, ticket {uuid.uuid4().hex[:6]}."
+
+
+def _set_mode(fault_language: str, mode: str, delay: float = 1.0) -> None:
+    httpx.post(f"{fault_language}/control", json={"mode": mode, "delay": delay}).raise_for_status()
+
+
+def _calls(fault_language: str) -> int:
+    return httpx.get(f"{fault_language}/calls").json()["calls"]
+
+
+def _wait_breaker(url: str, state: float, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while metric(url, "case_classifier_language_breaker_state") != state:
+        assert time.monotonic() < deadline, f"breaker did not reach state {state}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def healthy(fault_language, fault_transformer):
+    """Each test starts with a healthy service and a closed breaker."""
+    _set_mode(fault_language, "ok")
+    deadline = time.monotonic() + 10
+    while metric(fault_transformer, "case_classifier_language_breaker_state") != 0:
+        infer(fault_transformer, infer_body([_case()]))
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    yield
+    _set_mode(fault_language, "ok")
+
+
+@pytest.mark.parametrize("mode", ["slow", "error", "garbage", "close"])
+def test_fault_is_answered_by_the_fallback_within_the_budget(fault_language, fault_transformer, healthy, mode):
+    _set_mode(fault_language, mode)
+    started = time.monotonic()
+    response = infer(fault_transformer, infer_body([_case()]))
+    elapsed = time.monotonic() - started
+    out = outputs(response)
+    assert elapsed < BOUND_SECONDS
+    assert out["language"] == ["en"]  # the local fallback detected it
+    assert out["label"] == ["keyboard_touchpad"]
+
+
+def test_breaker_opens_then_closes_when_the_service_is_back(fault_language, fault_transformer, healthy):
+    opened = metric(fault_transformer, "case_classifier_language_breaker_transitions_total", {"state": "open"})
+    _set_mode(fault_language, "error")
+    for _ in range(3):
+        assert outputs(infer(fault_transformer, infer_body([_case()])))["status"][0] in ("ok", "low_confidence")
+    _wait_breaker(fault_transformer, 1)
+    assert metric(fault_transformer, "case_classifier_language_breaker_transitions_total", {"state": "open"}) > opened
+    # While open, the service is not called at all.
+    calls = _calls(fault_language)
+    for _ in range(3):
+        infer(fault_transformer, infer_body([_case()]))
+    assert _calls(fault_language) == calls
+    assert metric(fault_transformer, "case_classifier_language_calls_total", {"outcome": "skipped_open_breaker"}) >= 3
+    # Back to health: after the reset period a trial call closes the breaker and detection resumes.
+    _set_mode(fault_language, "ok")
+    time.sleep(1.2)
+    infer(fault_transformer, infer_body([_case()]))
+    _wait_breaker(fault_transformer, 0)
+    calls = _calls(fault_language)
+    infer(fault_transformer, infer_body([_case()]))
+    assert _calls(fault_language) == calls + 1
+
+
+def test_low_confidence_status_below_the_threshold(fault_transformer, healthy):
+    out = outputs(infer(fault_transformer, infer_body(["Something is wrong with the laptop since last week."])))
+    assert out["status"] == ["low_confidence"]
+    assert out["label"][0] != ""
+    assert out["confidence"][0] < 0.99
+
+
+def test_real_language_service_killed_and_restarted_mid_run(stack):
+    """The transformer of the main stack keeps answering through the outage and recovers alone."""
+    base = stack.transformer_url
+    process = stack.processes["langdetect"]
+    before = metric(stack.langdetect_url, "langdetect_requests_total", {"status": "200"})
+    assert outputs(infer(base, infer_body([_case()])))["language"] == ["en"]
+    assert metric(stack.langdetect_url, "langdetect_requests_total", {"status": "200"}) == before + 1
+    process.stop()
+    for _ in range(8):
+        started = time.monotonic()
+        out = outputs(infer(base, infer_body([_case(), "Mein Laptop startet nicht mehr nach dem BIOS Update."])))
+        assert time.monotonic() - started < BOUND_SECONDS
+        assert out["language"] == ["en", "de"]  # fallback: the in-process detector
+    restarted = start(process.service, process.log_path.parent)
+    stack.processes["langdetect"] = restarted
+    deadline = time.monotonic() + 15
+    while metric(stack.langdetect_url, "langdetect_requests_total", {"status": "200"}) == 0:
+        assert time.monotonic() < deadline, "detection did not resume after the restart"
+        infer(base, infer_body([_case()]))
+        time.sleep(0.3)
