@@ -31,31 +31,46 @@ class BatchJob:
 _IO_TASK = {"num_cpus": 0}
 
 
-def _read(path: str):
+def _read(path: str, blocks: int):
     import ray.data
 
     if path.endswith((".csv", ".csv.gz")):
-        return ray.data.read_csv(path, **_IO_TASK)
-    return ray.data.read_parquet(path, **_IO_TASK)
+        dataset = ray.data.read_csv(path, **_IO_TASK)
+    else:
+        dataset = ray.data.read_parquet(path, **_IO_TASK)
+    # Enough blocks for every actor to have work: a file with one row group reads as one block,
+    # which one actor would score while the others idle.
+    return dataset.repartition(blocks)
+
+
+def start_ray(address: str | None) -> None:
+    """Join the Ray cluster at ``address``, or start a local one, unless Ray already runs here."""
+    import ray
+
+    if not ray.is_initialized():
+        # A local Ray stays on loopback and gets one logical CPU more than the cores: the scoring
+        # actors take one each, and Ray Data's list/read/write tasks (IO, next to no CPU) need a
+        # slot of their own or they wait behind the actors forever. A given address joins that
+        # cluster as it is.
+        local = {"_node_ip_address": "127.0.0.1", "num_cpus": (os.cpu_count() or 1) + 1} if address is None else {}
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
 
 
 def run(job: BatchJob) -> int:
     """Run the job; return the number of rows written (one per input row)."""
     import ray
+    import ray.data
 
-    if not ray.is_initialized():
-        # A local Ray stays on loopback; a given address joins that cluster as it is.
-        local = {"_node_ip_address": "127.0.0.1"} if job.address is None else {}
-        ray.init(address=job.address, include_dashboard=False, log_to_driver=False, **local)
-    concurrency = job.concurrency or max(1, int(ray.available_resources().get("CPU", 1)))
-    dataset = _read(job.input)
+    start_ray(job.address)
+    cores = int(ray.cluster_resources().get("CPU", 2)) - (1 if job.address is None else 0)
+    concurrency = job.concurrency or max(1, cores)
+    dataset = _read(job.input, blocks=concurrency * 8)
     scored = dataset.map_batches(
         CaseScorer,
         fn_constructor_kwargs={"config": job.scoring},
         batch_size=job.batch_size,
         batch_format="pandas",
-        # An autoscaling pool: the first actor leaves a CPU for listing and reading the input.
-        concurrency=(1, concurrency),
+        compute=ray.data.ActorPoolStrategy(size=concurrency),
         num_cpus=1,
     )
     Path(job.output).parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ log = logging.getLogger("langdetect")
 
 async def serve(settings: LangdetectSettings) -> None:
     """Serve until SIGTERM/SIGINT, then drain: not ready, stop accepting, finish in-flight calls."""
-    state = ServiceState(settings, LocalDetector(settings.languages, settings.min_confidence))
+    state = ServiceState(settings, LocalDetector(settings.languages, settings.min_confidence, settings.max_text_chars))
     state.detector.detect("warm up the detector before the first call")
     server = tornado.httpserver.HTTPServer(make_app(state), max_body_size=settings.max_body_bytes * 2)
     server.listen(settings.port, settings.host)

@@ -90,8 +90,7 @@ class DetectHandler(_JsonHandler):
             status = 413 if error.startswith("too many") else 400
             self._fail(status, error)
             return
-        limit = self.state.settings.max_text_chars
-        detections = self.state.detector.detect_many(text[:limit] for text in texts)
+        detections = self.state.detector.detect_many(texts)
         for detection in detections:
             self.state.texts.labels(detection.language).inc()
         self._respond(200, [{"language": d.language, "confidence": round(d.confidence, 4)} for d in detections])

@@ -22,7 +22,7 @@ class LangdetectSettings(BaseSettings):
     min_confidence: float = Field(0.5, description="Below this confidence the answer is 'unknown'.")
     max_texts: int = Field(1024, description="Most texts accepted in one call (413 above).")
     max_body_bytes: int = Field(4 * 1024 * 1024, description="Largest request body accepted (413 above).")
-    max_text_chars: int = Field(2000, description="Only this many leading characters of a text are examined.")
+    max_text_chars: int = Field(400, description="Only this many leading characters of a text are examined.")
     drain_seconds: float = Field(
         0.0, description="After SIGTERM, seconds to keep serving while readiness reports false (Knative/K8s)."
     )

@@ -24,6 +24,9 @@ _WORD = re.compile(r"(?<![\[\w])[^\W\d_]{2,}(?![\]\w])")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 #: Fewer real words than this and a detector only guesses: answer ``unknown``.
 MIN_WORDS = 2
+#: Only the leading characters are examined: the language shows in them, and the detector's cost
+#: grows with the length (0.16 ms for a whole case, a third of that for 400 characters).
+DETECT_CHARS = 400
 MIN_LETTERS = 8
 
 
@@ -55,18 +58,22 @@ class LocalDetector:
     English case with error codes is often called Latin or Malay.
     """
 
-    def __init__(self, languages: Sequence[str] | None = None, min_confidence: float = 0.5) -> None:
+    def __init__(
+        self, languages: Sequence[str] | None = None, min_confidence: float = 0.5, max_chars: int = DETECT_CHARS
+    ) -> None:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
         self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         if languages:
             self._identifier.set_languages(list(languages))
         self._min_confidence = min_confidence
+        self._max_chars = max_chars
         # The identifier keeps scratch state per call; one lock makes it safe to share.
         self._lock = threading.Lock()
 
     def detect(self, text: str) -> Detection:
         """Detect one text's language; ``unknown`` without real words or below the confidence floor."""
+        text = text[: self._max_chars]
         if not has_real_words(text):
             return _UNKNOWN
         with self._lock:
