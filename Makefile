@@ -49,7 +49,9 @@ lint: $(STAMP)
 
 ## make bench: the benchmark table
 bench: model
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench
+	$(PY) -m bench.batch_throughput
 
 ## make batch: the Ray batch pipeline on the demo data
 batch: model

@@ -27,7 +27,12 @@ def main() -> None:
     from case_model import clean_text, load
     from case_model.demo_data import generate_cases
 
-    model = load(Path(args.model_dir) if args.model_dir else None)
+    if args.model_dir is None:
+        from localstack.install import ensure_model_installed, installed_artifact_dir
+
+        ensure_model_installed()
+        args.model_dir = str(installed_artifact_dir())
+    model = load(Path(args.model_dir))
     cases = generate_cases(args.cases, seed=123, prefix="B")
     frame = pd.DataFrame({"case_id": [c.case_id for c in cases], "text": [c.text for c in cases]})
 

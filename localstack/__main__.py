@@ -3,42 +3,14 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from packaging.version import Version
-
+from localstack.install import ensure_model_installed
 from localstack.processes import StartupError, start
 from localstack.stack import MODEL_NAME, Ports, Stack
-
-DIST = Path("dist")
-
-
-def ensure_model_installed() -> str:
-    """Install the newest wheel from dist/ unless that version is already installed; return it."""
-    from case_model.versioning import known_versions
-
-    versions = known_versions(DIST)
-    if not versions:
-        sys.exit("no model wheel in dist/: run `make model` first")
-    newest = max(versions, key=Version)
-    installed = subprocess.run(
-        [sys.executable, "-c", "import case_model; print(case_model.read_metadata()['model_version'])"],
-        capture_output=True,
-        text=True,
-        cwd=tempfile.gettempdir(),
-        check=False,
-    ).stdout.strip()
-    if installed != newest:
-        wheel = DIST / f"case_model-{newest}-py3-none-any.whl"
-        print(f"installing model wheel {wheel}")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)], check=True
-        )
-    return newest
 
 
 def main() -> int:

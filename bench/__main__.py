@@ -1,0 +1,220 @@
+"""``make bench``: the service benchmark table, every figure from this one invocation.
+
+Starts each setup on 127.0.0.1 itself, warms it up, drives it with wrk at concurrency 1, 8, 32
+and 128 over a few hundred synthetic case logs, records cold start (process start to ready) and
+resident memory, prints one Markdown table with ratios against the plain KServe chain, and writes
+``bench/results/latest.json`` and ``bench/results/latency_throughput.png``.
+
+    python -m bench [--seconds 5] [--concurrency 1,8,32,128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from bench import wrk
+from localstack.install import ensure_model_installed, installed_artifact_dir
+from localstack.processes import LOOPBACK, Service, free_port, python_module, start
+from localstack.stack import MODEL_NAME, Ports, Stack
+
+RESULTS = Path(__file__).parent / "results"
+INFER = f"/v2/models/{MODEL_NAME}/infer"
+
+
+@dataclass
+class SetupResult:
+    """One setup's figures."""
+
+    name: str
+    runs: list[wrk.LoadResult] = field(default_factory=list)
+    cold_start_s: dict[str, float] = field(default_factory=dict)
+    rss_mb: dict[str, float] = field(default_factory=dict)
+
+
+def _bodies(texts: list[str]) -> list[dict]:
+    return [
+        {"id": f"b{i}", "inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": [text]}]}
+        for i, text in enumerate(texts)
+    ]
+
+
+def _measure(name: str, services: list[Service], url: str, bodies: list[dict], args, tmp: Path) -> SetupResult:
+    result = SetupResult(name)
+    running = []
+    try:
+        for service in services:
+            started = time.monotonic()
+            running.append(start(service, tmp / name.replace(" ", "_")))
+            result.cold_start_s[service.name] = round(time.monotonic() - started, 2)
+        script = wrk.lua_script(INFER, bodies, tmp)
+        wrk.run(url, script, 8, 2)  # warm-up
+        for concurrency in args.concurrency:
+            result.runs.append(wrk.run(url, script, concurrency, args.seconds))
+            print(f"  {name} c={concurrency}: {result.runs[-1]}", flush=True)
+        for process in running:
+            result.rss_mb[process.service.name] = round(psutil.Process(process.pid).memory_info().rss / 2**20)
+    finally:
+        for process in reversed(running):
+            process.stop()
+    return result
+
+
+def _floor(model, texts: list[str]) -> dict[str, float]:
+    for text in texts[:20]:
+        model.predict([text])
+    single = []
+    for text in texts[:300]:
+        started = time.perf_counter()
+        model.predict([text])
+        single.append(time.perf_counter() - started)
+    batch = (texts * 4)[:1024]
+    started = time.perf_counter()
+    model.predict(batch)
+    return {
+        "single_p50_ms": statistics.median(single) * 1000,
+        "batch_1024_texts_per_s": 1024 / (time.perf_counter() - started),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each wrk run")
+    parser.add_argument("--concurrency", default="1,8,32,128", type=lambda v: [int(c) for c in v.split(",")])
+    args = parser.parse_args()
+
+    from case_model import clean_text, load
+    from case_model.demo_data import generate_cases
+
+    version = ensure_model_installed()
+    model_dir = str(installed_artifact_dir())
+    raw = [case.text for case in generate_cases(400, seed=99, prefix="W")]
+    cleaned = [text for text in (clean_text(t) for t in raw) if text]
+    floor = _floor(load(Path(model_dir)), cleaned)
+    tmp = Path(tempfile.mkdtemp(prefix="case-bench-"))
+    results = []
+
+    stack = Stack(ports=Ports.free())
+    print("our full chain (transformer + language service + predictor)", flush=True)
+    results.append(_measure("ours: full chain", stack.services(), stack.url(stack.ports.http), _bodies(raw), args, tmp))
+    print("our predictor alone", flush=True)
+    results.append(
+        _measure(
+            "ours: predictor alone",
+            [stack.predictor()],
+            stack.url(stack.ports.predictor_http),
+            _bodies(cleaned),
+            args,
+            tmp,
+        )
+    )
+    plain_http, plain_transformer = free_port(), free_port()
+    plain_predictor = Service(
+        "plain-predictor",
+        python_module("bench.plain_kserve", "predictor", "--model_dir", model_dir, "--http_port", str(plain_http)),
+        f"http://{LOOPBACK}:{plain_http}/v2/models/{MODEL_NAME}/ready",
+    )
+    transformer = Service(
+        "plain-transformer",
+        python_module(
+            "bench.plain_kserve",
+            "transformer",
+            "--http_port",
+            str(plain_transformer),
+            "--predictor_host",
+            f"{LOOPBACK}:{plain_http}",
+            "--predictor_protocol",
+            "v2",
+        ),
+        f"http://{LOOPBACK}:{plain_transformer}/v2/models/{MODEL_NAME}/ready",
+    )
+    print("plain KServe predictor", flush=True)
+    results.append(
+        _measure(
+            "plain KServe predictor", [plain_predictor], f"http://{LOOPBACK}:{plain_http}", _bodies(cleaned), args, tmp
+        )
+    )
+    print("plain KServe transformer -> predictor", flush=True)
+    results.append(
+        _measure(
+            "plain KServe chain",
+            [plain_predictor, transformer],
+            f"http://{LOOPBACK}:{plain_transformer}",
+            _bodies(raw),
+            args,
+            tmp,
+        )
+    )
+    report(results, floor, version, args)
+
+
+def report(results: list[SetupResult], floor: dict[str, float], version: str, args) -> None:
+    """Print the table, write JSON and the plot."""
+    machine = f"{platform.machine()}, {psutil.cpu_count()} cores, {round(psutil.virtual_memory().total / 2**30)} GiB"
+    print(
+        f"\n## Benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, model {version}, {machine}, "
+        f"wrk {args.seconds:g} s per run\n"
+    )
+    print("| setup | concurrency | req/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|")
+    for result in results:
+        for run in result.runs:
+            print(
+                f"| {result.name} | {run.concurrency} | {run.rps:,.0f} | {run.p50_ms:.1f} | {run.p99_ms:.1f} | "
+                f"{run.errors} |"
+            )
+    print(f"| in-process floor, single predict | 1 | | {floor['single_p50_ms']:.2f} | | |")
+    print(f"| in-process floor, batch of 1,024 | | {floor['batch_1024_texts_per_s']:,.0f} texts/s | | | |")
+    baseline = {run.concurrency: run for run in next(r for r in results if r.name == "plain KServe chain").runs}
+    print("\n| setup | req/s vs plain KServe chain, per concurrency | cold start s | RSS MB |")
+    print("|---|---|---|---|")
+    for result in results:
+        ratios = ", ".join(f"c{run.concurrency}: {run.rps / baseline[run.concurrency].rps:.2f}x" for run in result.runs)
+        cold = ", ".join(f"{k} {v}" for k, v in result.cold_start_s.items())
+        rss = ", ".join(f"{k} {v:.0f}" for k, v in result.rss_mb.items())
+        print(f"| {result.name} | {ratios} | {cold} | {rss} |")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(
+        json.dumps(
+            {"version": version, "machine": machine, "floor": floor, "results": [asdict(r) for r in results]}, indent=2
+        )
+    )
+    plot(results, RESULTS / "latency_throughput.png")
+    print(f"\nwrote {RESULTS / 'latest.json'} and {RESULTS / 'latency_throughput.png'}")
+
+
+def plot(results: list[SetupResult], path: Path) -> None:
+    """p99 latency and throughput against concurrency, one line per setup."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for result in results:
+        c = [run.concurrency for run in result.runs]
+        left.plot(c, [run.p99_ms for run in result.runs], marker="o", label=result.name)
+        right.plot(c, [run.rps for run in result.runs], marker="o", label=result.name)
+    for axes, label in ((left, "p99 latency (ms)"), (right, "requests/s")):
+        axes.set_xscale("log", base=2)
+        axes.set_xlabel("concurrent connections")
+        axes.set_ylabel(label)
+        axes.grid(alpha=0.3)
+    left.set_yscale("log")
+    right.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    main()

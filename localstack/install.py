@@ -1,0 +1,52 @@
+"""Put the newest demo model wheel from ``dist/`` into this environment, as an image build would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from packaging.version import Version
+
+DIST = Path("dist")
+
+
+def ensure_model_installed(dist: Path = DIST) -> str:
+    """Install the newest wheel from ``dist`` unless that version is already installed; return it."""
+    from case_model.versioning import known_versions
+
+    versions = known_versions(dist)
+    if not versions:
+        sys.exit(f"no model wheel in {dist}/: run `make model` first")
+    newest = max(versions, key=Version)
+    installed = subprocess.run(
+        [sys.executable, "-c", "import case_model; print(case_model.read_metadata()['model_version'])"],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+        check=False,
+    ).stdout.strip()
+    if installed != newest:
+        wheel = dist / f"case_model-{newest}-py3-none-any.whl"
+        print(f"installing model wheel {wheel}", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)], check=True
+        )
+    return newest
+
+
+def installed_artifact_dir() -> Path:
+    """The artifact directory of the installed wheel, asked of a fresh interpreter.
+
+    A process that imported ``case_model`` from the source tree before the wheel was installed
+    would still resolve the source tree's (empty) artifact directory.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", "from case_model.artifact import bundled_artifact_dir; print(bundled_artifact_dir())"],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+        check=True,
+    )
+    return Path(out.stdout.strip())
