@@ -29,7 +29,7 @@ if name == "py3langid":
 elif name == "eldc":
     import eldc
     eldc.init()
-    detect = lambda t: str(eldc.detect(t).language)
+    detect = lambda t: str(eldc.detect(t)) or "unknown"
 elif name == "lingua":
     from lingua import IsoCode639_1, LanguageDetectorBuilder
     codes = [getattr(IsoCode639_1, l.upper()) for l in langs]
@@ -60,7 +60,8 @@ print(json.dumps(out))
 
 def main() -> None:
     print(
-        "| detector | accuracy, 40 chars | accuracy, 120 chars | µs/text (120) | code-only texts given a language (of 4) | added RSS MB |"
+        "| detector | accuracy, 40 chars | accuracy, 120 chars | µs/text (120) "
+        "| code-only texts given a language (of 4) | added RSS MB |"
     )
     print("|---|---|---|---|---|---|")
     for name in ("py3langid", "eldc", "lingua"):
