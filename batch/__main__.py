@@ -19,7 +19,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=1024, help="rows per vectorised predict")
     parser.add_argument("--concurrency", type=int, default=None, help="scoring actors (default: one per CPU)")
     parser.add_argument("--model-dir", default=None, help="artifact directory (default: the installed wheel's)")
-    parser.add_argument("--language-mode", choices=["local", "off"], default="local")
+    parser.add_argument(
+        "--language-mode",
+        choices=["external", "local", "off"],
+        default="local",
+        help="external: the language service through the transformer's client (fallback: local)",
+    )
+    parser.add_argument("--language-url", default=ScoringConfig.language_url, help="language service detect URL")
     parser.add_argument(
         "--supported-languages", default=",".join(DEFAULT_SUPPORTED), help="comma-separated ISO 639-1 codes"
     )
@@ -32,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     scoring = ScoringConfig(
         model_dir=args.model_dir,
         language_mode=args.language_mode,
+        language_url=args.language_url,
         supported_languages=tuple(code.strip() for code in args.supported_languages.split(",") if code.strip()),
     )
     job = BatchJob(args.input, args.output, args.address, args.batch_size, args.concurrency, scoring)

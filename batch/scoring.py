@@ -6,6 +6,7 @@ over a Ray Dataset.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from case_model import UNKNOWN, LocalDetector, Verdict, load, prepare
-from case_model.language import DEFAULT_SUPPORTED, DETECTOR_LANGUAGES
+from case_model import UNKNOWN, Verdict, load, prepare
+from case_model.language import DEFAULT_SUPPORTED, DETECT_CHARS, DETECTOR_LANGUAGES
+from transformer.language import build_detection
+from transformer.settings import TransformerSettings
 
 OUTPUT_COLUMNS = (
     "case_id",
@@ -35,7 +38,11 @@ class ScoringConfig:
     """What a scorer needs; passed to every Ray actor."""
 
     model_dir: str | None = None
-    language_mode: str = "local"  # local | off
+    #: external (the language service, through the transformer's client), local, or off.
+    language_mode: str = "local"
+    language_url: str = "http://127.0.0.1:8082/v1/detect"
+    #: A batch is one call to the language service: a larger budget than one online request's.
+    language_timeout_ms: float = 5000.0
     supported_languages: tuple[str, ...] = DEFAULT_SUPPORTED
     detector_languages: tuple[str, ...] = DETECTOR_LANGUAGES
 
@@ -60,7 +67,16 @@ class CaseScorer:
     def __init__(self, config: ScoringConfig) -> None:
         self.config = config
         self.model = load(Path(config.model_dir) if config.model_dir else None)
-        self.detector = LocalDetector(config.detector_languages) if config.language_mode == "local" else None
+        settings = TransformerSettings(
+            language_mode=config.language_mode,
+            language_url=config.language_url,
+            language_timeout_ms=config.language_timeout_ms,
+            detector_languages=config.detector_languages,
+        )
+        # The online transformer's detection, as it is; it is async, so each scorer runs it on a
+        # private event loop (one per Ray actor).
+        self._loop = asyncio.new_event_loop()
+        self.language, self._client = build_detection(settings)
         self._supported = frozenset(config.supported_languages)
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
@@ -79,7 +95,7 @@ class CaseScorer:
             "error": [""] * n,
             "model_version": [self.model.version] * n,
         }
-        to_score: list[int] = []
+        candidates: list[int] = []
         cleaned: list[str] = []
         for i, (case_id, text) in enumerate(zip(case_ids, texts, strict=True)):
             error = _row_error(case_id, text)
@@ -90,15 +106,18 @@ class CaseScorer:
             if prepared.verdict is not Verdict.OK:
                 out["status"][i] = prepared.verdict.value
                 continue
-            if self.detector is not None:
-                language = self.detector.detect(prepared.text).language
-                out["language"][i] = language
-                if language != UNKNOWN and language not in self._supported:
-                    out["status"][i] = Verdict.UNSUPPORTED_LANGUAGE.value
-                    continue
-            to_score.append(i)
+            candidates.append(i)
             cleaned.append(prepared.text)
-        self._score(out, to_score, cleaned)
+        languages = self._loop.run_until_complete(self.language.detect([t[:DETECT_CHARS] for t in cleaned]))
+        to_score, kept = [], []
+        for i, text, language in zip(candidates, cleaned, languages, strict=True):
+            out["language"][i] = language
+            if language != UNKNOWN and language not in self._supported:
+                out["status"][i] = Verdict.UNSUPPORTED_LANGUAGE.value
+            else:
+                to_score.append(i)
+                kept.append(text)
+        self._score(out, to_score, kept)
         return pd.DataFrame(out, columns=list(OUTPUT_COLUMNS))
 
     def _score(self, out: dict, rows: Sequence[int], texts: list[str]) -> None:

@@ -11,6 +11,7 @@ import logging
 import sys
 
 from case_model import ArtifactError, read_metadata
+from contract import http_errors
 from observability import logs
 from predictor.settings import PredictorSettings
 from serviceconfig import load_settings
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as error:
         log.error("model refused; the predictor will not become ready", extra={"reason": str(error)})
         return 3
+    http_errors.install(model_server.app)
     server = ModelServer(
         http_port=args.http_port,
         grpc_port=args.grpc_port,

@@ -10,51 +10,16 @@ import argparse
 import logging
 import sys
 
-import httpx
-
-from case_model import ArtifactError, LocalDetector, read_metadata
+from case_model import ArtifactError, read_metadata
+from contract import http_errors
 from observability import logs
 from serviceconfig import load_settings
 from transformer import metrics
-from transformer.breaker import CircuitBreaker
-from transformer.language import (
-    ExternalDetection,
-    LanguageDetection,
-    LocalDetection,
-    LruCache,
-    NoDetection,
-    breaker_metrics,
-)
+from transformer.language import build_detection
 from transformer.settings import TransformerSettings
 
 log = logging.getLogger("transformer")
 MODEL_NAME = "case-classifier"
-
-
-def build_language(settings: TransformerSettings) -> tuple[LanguageDetection, httpx.AsyncClient | None]:
-    """The configured language detection, and the pooled HTTP client it owns (external mode)."""
-    if settings.language_mode == "off":
-        return NoDetection(), None
-    local = LocalDetection(LocalDetector(settings.detector_languages))
-    if settings.language_mode == "local":
-        return local, None
-    client = httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        timeout=httpx.Timeout(settings.language_timeout_ms / 1000),
-    )
-    fallback = local if settings.language_fallback == "local" else NoDetection()
-    breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds, on_change=breaker_metrics)
-    detection = ExternalDetection(
-        settings.language_url,
-        client,
-        fallback,
-        timeout=settings.language_timeout_ms / 1000,
-        retries=settings.language_retries,
-        backoff=settings.language_backoff_ms / 1000,
-        breaker=breaker,
-        cache=LruCache(settings.language_cache_size),
-    )
-    return detection, client
 
 
 def installed_model_version() -> str | None:
@@ -76,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("transformer", settings.log_level)
     if not args.predictor_host:
         parser.error("--predictor_host is required (host:port of the predictor)")
-    language, _client = build_language(settings)
+    language, _client = build_detection(settings)
     version = installed_model_version()
     if version:
         metrics.MODEL_INFO.labels(version).set(1)
@@ -91,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             "supported_languages": list(settings.supported_languages),
         },
     )
+    http_errors.install(model_server.app)
     ModelServer(
         http_port=args.http_port,
         grpc_port=args.grpc_port,

@@ -22,6 +22,7 @@ from case_model import UNKNOWN, LocalDetector
 from observability.logs import REQUEST_ID_HEADER, request_id
 from transformer import metrics
 from transformer.breaker import BreakerState, CircuitBreaker
+from transformer.settings import TransformerSettings
 
 log = logging.getLogger("transformer.language")
 
@@ -185,3 +186,29 @@ def breaker_metrics(state: BreakerState) -> None:
     metrics.BREAKER_STATE.set(int(state))
     metrics.BREAKER_TRANSITIONS.labels(state.name.lower()).inc()
     log.warning("language-service breaker changed state", extra={"state": state.name.lower()})
+
+
+def build_detection(settings: TransformerSettings) -> tuple[LanguageDetection, httpx.AsyncClient | None]:
+    """The configured language detection, and the pooled HTTP client it owns (external mode)."""
+    if settings.language_mode == "off":
+        return NoDetection(), None
+    local = LocalDetection(LocalDetector(settings.detector_languages))
+    if settings.language_mode == "local":
+        return local, None
+    client = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        timeout=httpx.Timeout(settings.language_timeout_ms / 1000),
+    )
+    fallback = local if settings.language_fallback == "local" else NoDetection()
+    breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds, on_change=breaker_metrics)
+    detection = ExternalDetection(
+        settings.language_url,
+        client,
+        fallback,
+        timeout=settings.language_timeout_ms / 1000,
+        retries=settings.language_retries,
+        backoff=settings.language_backoff_ms / 1000,
+        breaker=breaker,
+        cache=LruCache(settings.language_cache_size),
+    )
+    return detection, client

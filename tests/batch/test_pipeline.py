@@ -66,3 +66,28 @@ def test_wrong_type_is_reported_not_dropped(artifact_dir):
     out = scorer(pd.DataFrame({"case_id": ["a", "b"], "text": [42, "The fan of my laptop is very loud."]}))
     assert out["status"].tolist() == ["invalid", "ok"]
     assert out["error"].tolist()[0] == "text is int, not a string"
+
+
+def test_external_language_service_gives_the_same_answers(artifact_dir, demo_cases, tmp_path):
+    """The batch job calls the language service through the transformer's client, batched."""
+    from localstack.processes import start
+    from localstack.stack import Ports, Stack
+    from tests.conftest import SOURCE_ENV
+    from tests.support.v2 import metric
+
+    stack = Stack(ports=Ports.free(), env=SOURCE_ENV)
+    service = start(stack.langdetect(), tmp_path)
+    try:
+        batch = demo_cases[2][["case_id", "text"]].head(300)
+        url = stack.url(stack.ports.langdetect)
+        external = CaseScorer(
+            ScoringConfig(model_dir=str(artifact_dir), language_mode="external", language_url=f"{url}/v1/detect")
+        )(batch)
+        calls = metric(url, "langdetect_requests_total", {"status": "200"})
+    finally:
+        service.stop()
+    local = CaseScorer(ScoringConfig(model_dir=str(artifact_dir)))(batch)
+    assert calls == 1  # one call for the whole batch
+    assert external["language"].tolist() == local["language"].tolist()
+    assert external["status"].tolist() == local["status"].tolist()
+    assert external["label"].tolist() == local["label"].tolist()
