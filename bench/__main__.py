@@ -29,6 +29,7 @@ from localstack.stack import MODEL_NAME, Ports, Stack
 
 RESULTS = Path(__file__).parent / "results"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
+ALL_SETUPS = ("chain", "predictor", "plain-predictor", "plain-chain")
 
 
 @dataclass
@@ -90,6 +91,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each wrk run")
     parser.add_argument("--concurrency", default="1,8,32,128", type=lambda v: [int(c) for c in v.split(",")])
+    parser.add_argument(
+        "--setups",
+        default="chain,predictor,plain-predictor,plain-chain",
+        type=lambda v: set(v.split(",")),
+        help="which setups to run (the ratio column needs plain-chain)",
+    )
     args = parser.parse_args()
 
     from case_model import clean_text, load
@@ -104,19 +111,6 @@ def main() -> None:
     results = []
 
     stack = Stack(ports=Ports.free())
-    print("our full chain (transformer + language service + predictor)", flush=True)
-    results.append(_measure("ours: full chain", stack.services(), stack.url(stack.ports.http), _bodies(raw), args, tmp))
-    print("our predictor alone", flush=True)
-    results.append(
-        _measure(
-            "ours: predictor alone",
-            [stack.predictor()],
-            stack.url(stack.ports.predictor_http),
-            _bodies(cleaned),
-            args,
-            tmp,
-        )
-    )
     plain_http, plain_transformer = free_port(), free_port()
     plain_predictor = Service(
         "plain-predictor",
@@ -137,23 +131,31 @@ def main() -> None:
         ),
         f"http://{LOOPBACK}:{plain_transformer}/v2/models/{MODEL_NAME}/ready",
     )
-    print("plain KServe predictor", flush=True)
-    results.append(
-        _measure(
-            "plain KServe predictor", [plain_predictor], f"http://{LOOPBACK}:{plain_http}", _bodies(cleaned), args, tmp
-        )
-    )
-    print("plain KServe transformer -> predictor", flush=True)
-    results.append(
-        _measure(
+    setups = {  # key: (name, services, URL, request bodies)
+        "chain": ("ours: full chain", stack.services(), stack.url(stack.ports.http), _bodies(raw)),
+        "predictor": (
+            "ours: predictor alone",
+            [stack.predictor()],
+            stack.url(stack.ports.predictor_http),
+            _bodies(cleaned),
+        ),
+        "plain-predictor": (
+            "plain KServe predictor",
+            [plain_predictor],
+            f"http://{LOOPBACK}:{plain_http}",
+            _bodies(cleaned),
+        ),
+        "plain-chain": (
             "plain KServe chain",
             [plain_predictor, transformer],
             f"http://{LOOPBACK}:{plain_transformer}",
             _bodies(raw),
-            args,
-            tmp,
-        )
-    )
+        ),
+    }
+    for key, (name, services, url, bodies) in setups.items():
+        if key in args.setups:
+            print(name, flush=True)
+            results.append(_measure(name, services, url, bodies, args, tmp))
     report(results, floor, version, args)
 
 
@@ -174,14 +176,20 @@ def report(results: list[SetupResult], floor: dict[str, float], version: str, ar
             )
     print(f"| in-process floor, single predict | 1 | | {floor['single_p50_ms']:.2f} | | |")
     print(f"| in-process floor, batch of 1,024 | | {floor['batch_1024_texts_per_s']:,.0f} texts/s | | | |")
-    baseline = {run.concurrency: run for run in next(r for r in results if r.name == "plain KServe chain").runs}
+    plain = [r for r in results if r.name == "plain KServe chain"]
+    baseline = {run.concurrency: run for run in plain[0].runs} if plain else {}
     print("\n| setup | req/s vs plain KServe chain, per concurrency | cold start s | RSS MB |")
     print("|---|---|---|---|")
     for result in results:
-        ratios = ", ".join(f"c{run.concurrency}: {run.rps / baseline[run.concurrency].rps:.2f}x" for run in result.runs)
+        ratios = ", ".join(
+            f"c{run.concurrency}: {run.rps / baseline[run.concurrency].rps:.2f}x" for run in result.runs if baseline
+        )
         cold = ", ".join(f"{k} {v}" for k, v in result.cold_start_s.items())
         rss = ", ".join(f"{k} {v:.0f}" for k, v in result.rss_mb.items())
         print(f"| {result.name} | {ratios} | {cold} | {rss} |")
+    if set(args.setups) != set(ALL_SETUPS):
+        print("\n(partial run: bench/results not written)")
+        return
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(
         json.dumps(

@@ -6,14 +6,16 @@ caps their length, so a direct caller cannot make it score a megabyte.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kserve import Model
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
-from case_model import CaseClassifier, load
+from case_model import CaseClassifier, Predictions, load
 from case_model.text import cap_length
 from contract import schema
 from contract.tensors import (
@@ -24,6 +26,7 @@ from contract.tensors import (
     top_k_outputs,
     wants_explanation,
 )
+from microbatch import MicroBatcher
 from observability.logs import REQUEST_ID_HEADER, request_id
 from predictor.settings import PredictorSettings
 
@@ -37,6 +40,11 @@ class CaseClassifierModel(Model):
         super().__init__(name)
         self.settings = settings
         self.classifier: CaseClassifier | None = None
+        # One thread: batches run one after the other, while the loop parses the next requests.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+        self._batcher: MicroBatcher[str, Predictions] = MicroBatcher(
+            self._predict_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000
+        )
 
     def load(self) -> bool:
         """Verify and unpickle the artifact, then warm up; ready only after both."""
@@ -65,18 +73,19 @@ class CaseClassifierModel(Model):
         texts = named_inputs(payload, [schema.TEXT], [])[schema.TEXT]
         check_batch_size(len(texts), self.settings.max_batch_cases)
         texts = [cap_length(text, self.settings.max_text_chars) for text in texts]
-        predictions = self.classifier.predict(texts)
+        batch, part = await self._batcher.submit(texts)
+        labels = batch.labels[part]
         outputs = [
-            bytes_output(schema.LABEL, predictions.labels),
-            fp32_output(schema.CONFIDENCE, predictions.confidences),
+            bytes_output(schema.LABEL, labels),
+            fp32_output(schema.CONFIDENCE, batch.confidences[part]),
             *top_k_outputs(
-                schema.TOP_LABELS, schema.TOP_PROBABILITIES, predictions.top_labels, predictions.top_probabilities
+                schema.TOP_LABELS, schema.TOP_PROBABILITIES, batch.top_labels[part], batch.top_probabilities[part]
             ),
         ]
         if wants_explanation(payload):
             explanations = [
                 json.dumps(self.classifier.explain(text, label, self.settings.explain_terms))
-                for text, label in zip(texts, predictions.labels, strict=True)
+                for text, label in zip(texts, labels, strict=True)
             ]
             outputs.append(bytes_output(schema.EXPLANATION, explanations))
         return InferResponse(
@@ -88,3 +97,8 @@ class CaseClassifierModel(Model):
             # transformer reads it from here too.
             parameters={schema.MODEL_VERSION_PARAMETER: self.version},
         )
+
+    async def _predict_batch(self, texts: list[str]) -> Predictions:
+        if not self.settings.predict_in_thread:
+            return self.classifier.predict(texts)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.classifier.predict, texts)

@@ -16,5 +16,14 @@ class PredictorSettings(BaseSettings):
     )
     max_batch_cases: int = Field(1024, description="Most cases accepted in one request (400 above).")
     max_text_chars: int = Field(4000, description="Texts are cut to this length before prediction.")
+    batch_max_size: int = Field(
+        32, description="Most texts per vectorised predict; concurrent requests are coalesced up to this."
+    )
+    batch_max_wait_ms: float = Field(
+        0.0, description="Extra wait for more requests once a batch gathers (0: take what has arrived)."
+    )
+    predict_in_thread: bool = Field(
+        True, description="Run predict off the event loop, so requests keep being parsed during a batch."
+    )
     explain_terms: int = Field(5, description="Terms returned per case when the request asks for an explanation.")
     log_level: str = Field("INFO", description="Log level.")
