@@ -88,52 +88,72 @@ def apply_languages(plan: Plan, indices: Sequence[int], languages: Sequence[str]
             plan.statuses[i] = Verdict.UNSUPPORTED_LANGUAGE.value
 
 
-def predictor_request(plan: Plan, model_name: str) -> InferRequest:
-    """The request for the predictor: only the cases to classify, cleaned."""
-    texts = [plan.texts[i] for i in plan.forward]
-    parameters = {schema.EXPLAIN_PARAMETER: True} if plan.explain else None
+def predictor_request(texts: list[str], model_name: str, request_id: str, explain: bool) -> InferRequest:
+    """The request for the predictor: cleaned texts of one or more plans."""
+    parameters = {schema.EXPLAIN_PARAMETER: True} if explain else None
     return InferRequest(
         model_name=model_name,
-        request_id=plan.request_id,
+        request_id=request_id,
         infer_inputs=[InferInput(schema.TEXT, [len(texts)], "BYTES", texts)],
         parameters=parameters,
     )
 
 
+@dataclass(frozen=True)
+class Answers:
+    """The predictor's answers for a batch of texts, decoded once; plans take slices of it."""
+
+    labels: list[str]
+    confidences: list[float]
+    top_labels: list[str]  # flat, TOP_K per text
+    top_probabilities: list[float]  # flat, TOP_K per text
+    explanations: list[str]
+    model_version: str | None
+
+
 def _values(response: InferResponse, name: str) -> list:
     output = response.get_output_by_name(name)
     if output is None:
-        raise ValueError(f"predictor response has no output '{name}'")
+        return []
     values = output.as_numpy().ravel().tolist()
     return [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
 
 
-def apply_predictions(plan: Plan, response: InferResponse, threshold: float) -> None:
-    """Take the predictor's answers for the forwarded cases; flag the unsure ones."""
+def decode_answers(response: InferResponse, n: int) -> Answers:
+    """Decode the predictor's response to ``n`` texts, checking it answered all of them."""
+    answers = Answers(
+        labels=_values(response, schema.LABEL),
+        confidences=_values(response, schema.CONFIDENCE),
+        top_labels=_values(response, schema.TOP_LABELS),
+        top_probabilities=_values(response, schema.TOP_PROBABILITIES),
+        explanations=_values(response, schema.EXPLANATION),
+        model_version=response.model_version or _parameter(response, schema.MODEL_VERSION_PARAMETER),
+    )
+    k = schema.TOP_K
+    if not (len(answers.labels) == len(answers.confidences) == n and len(answers.top_labels) == n * k):
+        raise ValueError(f"predictor answered {len(answers.labels)} cases for {n}")
+    return answers
+
+
+def apply_predictions(plan: Plan, answers: Answers, part: slice, threshold: float) -> None:
+    """Take the answers in ``part`` for the plan's forwarded cases; flag the unsure ones."""
     n = len(plan.texts)
-    forward = plan.forward
-    labels, confidences = _values(response, schema.LABEL), _values(response, schema.CONFIDENCE)
-    top_labels, top_probabilities = _values(response, schema.TOP_LABELS), _values(response, schema.TOP_PROBABILITIES)
-    if len(labels) != len(forward):
-        raise ValueError(f"predictor answered {len(labels)} cases for {len(forward)}")
     plan.labels = [""] * n
     plan.confidences = np.zeros(n, dtype=np.float32)
     plan.top_labels = [list(_EMPTY_TOP) for _ in range(n)]
     plan.top_probabilities = np.zeros((n, schema.TOP_K), dtype=np.float32)
+    plan.explanations = ["[]"] * n
     k = schema.TOP_K
-    for j, i in enumerate(forward):
-        plan.labels[i] = labels[j]
-        plan.confidences[i] = confidences[j]
-        plan.top_labels[i] = top_labels[j * k : (j + 1) * k]
-        plan.top_probabilities[i] = top_probabilities[j * k : (j + 1) * k]
-        if confidences[j] < threshold:
+    for j, i in enumerate(plan.forward, start=part.start):
+        plan.labels[i] = answers.labels[j]
+        plan.confidences[i] = answers.confidences[j]
+        plan.top_labels[i] = answers.top_labels[j * k : (j + 1) * k]
+        plan.top_probabilities[i] = answers.top_probabilities[j * k : (j + 1) * k]
+        if j < len(answers.explanations):
+            plan.explanations[i] = answers.explanations[j]
+        if answers.confidences[j] < threshold:
             plan.statuses[i] = Verdict.LOW_CONFIDENCE.value
-    if plan.explain:
-        explanations = _values(response, schema.EXPLANATION) if response.get_output_by_name(schema.EXPLANATION) else []
-        plan.explanations = ["[]"] * n
-        for j, i in enumerate(forward[: len(explanations)]):
-            plan.explanations[i] = explanations[j]
-    plan.model_version = response.model_version or _parameter(response, schema.MODEL_VERSION_PARAMETER)
+    plan.model_version = answers.model_version
 
 
 def _parameter(response: InferResponse, name: str) -> str | None:

@@ -19,6 +19,7 @@ from typing import Protocol
 import httpx
 
 from case_model import UNKNOWN, LocalDetector
+from microbatch import MicroBatcher
 from observability.logs import REQUEST_ID_HEADER, request_id
 from transformer import metrics
 from transformer.breaker import BreakerState, CircuitBreaker
@@ -96,6 +97,7 @@ class ExternalDetection:
         backoff: float,
         breaker: CircuitBreaker,
         cache: LruCache,
+        batch_max_size: int = 256,
     ) -> None:
         self._url = url
         self._client = client
@@ -105,14 +107,16 @@ class ExternalDetection:
         self._backoff = backoff
         self._breaker = breaker
         self._cache = cache
+        # Concurrent requests' uncached texts go to the service in one call.
+        self._batcher: MicroBatcher[str, list[str]] = MicroBatcher(self._detect_uncached, batch_max_size)
 
     async def detect(self, texts: Sequence[str]) -> list[str]:
         """Cached answers first; one call for the rest; the fallback if that call cannot succeed."""
         languages: list[str | None] = [self._cache.get(text) for text in texts]
         missing = [i for i, language in enumerate(languages) if language is None]
         if missing:
-            found = await self._detect_uncached([texts[i] for i in missing])
-            for i, language in zip(missing, found, strict=True):
+            found, part = await self._batcher.submit([texts[i] for i in missing])
+            for i, language in zip(missing, found[part], strict=True):
                 languages[i] = language
         return [language or UNKNOWN for language in languages]
 
@@ -210,5 +214,6 @@ def build_detection(settings: TransformerSettings) -> tuple[LanguageDetection, h
         backoff=settings.language_backoff_ms / 1000,
         breaker=breaker,
         cache=LruCache(settings.language_cache_size),
+        batch_max_size=max(settings.batch_max_size, 1),
     )
     return detection, client

@@ -16,9 +16,19 @@ from kserve.errors import ServerNotReady
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from contract import schema
+from microbatch import MicroBatcher
 from observability.logs import REQUEST_ID_HEADER, new_request_id, request_id
 from transformer import metrics
-from transformer.cases import Plan, apply_languages, apply_predictions, plan_request, predictor_request, response_for
+from transformer.cases import (
+    Answers,
+    Plan,
+    apply_languages,
+    apply_predictions,
+    decode_answers,
+    plan_request,
+    predictor_request,
+    response_for,
+)
 from transformer.language import LanguageDetection
 from transformer.settings import TransformerSettings
 
@@ -44,6 +54,10 @@ class CaseTransformer(Model):
         self.language = language
         self.model_version = model_version
         self._supported = frozenset(settings.supported_languages)
+        # Concurrent requests share one predictor call: the hop is paid once per batch.
+        self._batcher: MicroBatcher[tuple[str, str], Answers] = MicroBatcher(
+            self._classify_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000
+        )
         self.ready = True
 
     def get_input_types(self) -> list[dict]:
@@ -74,13 +88,29 @@ class CaseTransformer(Model):
         return payload
 
     async def predict(self, plan: Plan, headers: dict[str, str] | None = None) -> Plan:
-        """Call the predictor for the classifiable cases only; skip the call when there are none."""
+        """Classify the plan's classifiable cases (none: no predictor call at all)."""
         if not plan.forward:
             metrics.PREDICTOR_CALLS.labels("skipped").inc()
             return plan
-        request = predictor_request(plan, self.name)
+        texts = [plan.texts[i] for i in plan.forward]
+        if plan.explain:  # rare, and the predictor explains per request: not batched
+            answers, part = await self._call_predictor(texts, request_id.get(), explain=True), slice(0, len(texts))
+        else:
+            answers, part = await self._batcher.submit([(text, request_id.get()) for text in texts])
+        apply_predictions(plan, answers, part, self.settings.confidence_threshold)
+        if plan.model_version and plan.model_version != self.model_version:
+            self.model_version = plan.model_version  # answers fully filtered requests too
+            metrics.MODEL_INFO.labels(plan.model_version).set(1)
+        return plan
+
+    async def _classify_batch(self, items: list[tuple[str, str]]) -> Answers:
+        # The batch travels under the request id of its first case; each request logs its own.
+        return await self._call_predictor([text for text, _ in items], items[0][1], explain=False)
+
+    async def _call_predictor(self, texts: list[str], rid: str, explain: bool) -> Answers:
+        request = predictor_request(texts, self.name, rid, explain)
         try:
-            response = await super().predict(request, {**(headers or {}), REQUEST_ID_HEADER: request_id.get()})
+            response = await super().predict(request, {REQUEST_ID_HEADER: rid})
         except (httpx.TransportError, grpc.aio.AioRpcError, OSError) as error:
             metrics.PREDICTOR_CALLS.labels("unavailable").inc()
             raise PredictorUnavailable(_describe(error)) from error
@@ -88,11 +118,7 @@ class CaseTransformer(Model):
             metrics.PREDICTOR_CALLS.labels("error").inc()
             raise PredictorUnavailable(f"HTTP {error.response.status_code} from the predictor") from error
         metrics.PREDICTOR_CALLS.labels("ok").inc()
-        apply_predictions(plan, response, self.settings.confidence_threshold)
-        if plan.model_version and plan.model_version != self.model_version:
-            self.model_version = plan.model_version  # answers fully filtered requests too
-            metrics.MODEL_INFO.labels(plan.model_version).set(1)
-        return plan
+        return decode_answers(response, len(texts))
 
     async def postprocess(
         self, plan: Plan, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None

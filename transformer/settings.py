@@ -46,6 +46,12 @@ class TransformerSettings(BaseSettings):
     confidence_threshold: float = Field(
         0.5, description="Below this confidence the status is 'low_confidence' (label still returned)."
     )
+    batch_max_size: int = Field(
+        32, description="Most cases per predictor call (and texts per language call); concurrent requests share one."
+    )
+    batch_max_wait_ms: float = Field(
+        0.0, description="Extra wait for more requests once a batch gathers (0: take what has arrived)."
+    )
     max_batch_cases: int = Field(256, description="Most cases accepted in one request (400 above).")
     max_text_chars: int = Field(4000, description="Cleaned texts are cut to this length.")
     log_texts: bool = Field(False, description="Log case texts (customer data!); for debugging only.")
