@@ -20,13 +20,7 @@ def ensure_model_installed(dist: Path = DIST) -> str:
     if not versions:
         sys.exit(f"no model wheel in {dist}/: run `make model` first")
     newest = max(versions, key=Version)
-    installed = subprocess.run(
-        [sys.executable, "-c", "import case_model; print(case_model.read_metadata()['model_version'])"],
-        capture_output=True,
-        text=True,
-        cwd=tempfile.gettempdir(),
-        check=False,
-    ).stdout.strip()
+    installed = _ask_fresh_interpreter("import case_model; print(case_model.read_metadata()['model_version'])")
     if installed != newest:
         wheel = dist / f"case_model-{newest}-py3-none-any.whl"
         print(f"installing model wheel {wheel}", flush=True)
@@ -42,11 +36,14 @@ def installed_artifact_dir() -> Path:
     A process that imported ``case_model`` from the source tree before the wheel was installed
     would still resolve the source tree's (empty) artifact directory.
     """
-    out = subprocess.run(
-        [sys.executable, "-c", "from case_model.artifact import bundled_artifact_dir; print(bundled_artifact_dir())"],
-        capture_output=True,
-        text=True,
-        cwd=tempfile.gettempdir(),
-        check=True,
+    return Path(
+        _ask_fresh_interpreter("from case_model.artifact import bundled_artifact_dir; print(bundled_artifact_dir())")
     )
-    return Path(out.stdout.strip())
+
+
+def _ask_fresh_interpreter(code: str) -> str:
+    """What ``code`` prints in a new interpreter outside the source tree ("" if it fails)."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tempfile.gettempdir(), check=False
+    )
+    return result.stdout.strip()

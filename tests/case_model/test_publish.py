@@ -30,6 +30,24 @@ def _upload(wheel: Path, url: str, credentials: tuple[str, str]) -> subprocess.C
     )
 
 
+def _install(python: Path, index: str, requirement: str) -> None:
+    """Install ``requirement`` by version from the test index, as the Dockerfiles do."""
+    _run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--force-reinstall",
+            "--index-url",
+            f"{index}/simple/",
+            requirement,
+        ]
+    )
+
+
 @pytest.fixture(scope="module")
 def fresh_venv(tmp_path_factory) -> Path:
     """A virtualenv with only the wheel's pinned runtime dependencies from the package registry."""
@@ -46,19 +64,7 @@ def test_wheel_passes_the_release_check(model_wheel):
 
 def test_upload_install_by_version_and_predict(model_wheel, package_index, index_credentials, fresh_venv):
     _upload(model_wheel, package_index, index_credentials)
-    _run(
-        [
-            str(fresh_venv),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--index-url",
-            f"{package_index}/simple/",
-            "case-model==1.0.0",
-        ]
-    )
+    _install(fresh_venv, package_index, "case-model==1.0.0")
     script = (
         "import case_model; m = case_model.load(); "
         "p = m.predict([case_model.clean_text('The battery of my laptop does not charge any more.')]); "
@@ -82,20 +88,7 @@ def test_wheel_whose_version_differs_from_its_metadata_is_refused(
     wheel = build_wheel(artifact, "2.0.0", tmp_path / "dist")  # ... the wheel is 2.0.0
     assert any("model metadata says version 0.9.0" in problem for problem in check_wheel(wheel))
     _upload(wheel, package_index, index_credentials)
-    _run(
-        [
-            str(fresh_venv),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--force-reinstall",
-            "--index-url",
-            f"{package_index}/simple/",
-            "case-model==2.0.0",
-        ]
-    )
+    _install(fresh_venv, package_index, "case-model==2.0.0")
     result = subprocess.run(
         [str(fresh_venv), "-c", "import case_model; case_model.load()"], capture_output=True, text=True, cwd="/"
     )
