@@ -210,6 +210,36 @@ def fault_transformer(stack, fault_language, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def published_model(model_wheel, package_index, index_credentials) -> str:
+    """The session's model wheel uploaded to the test index with twine; returns the simple-index URL."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    listing = httpx.get(f"{package_index}/simple/case-model/", follow_redirects=True)
+    if model_wheel.name not in listing.text:  # twine has no --skip-existing for a non-PyPI index
+        env = {**os.environ, "TWINE_USERNAME": index_credentials[0], "TWINE_PASSWORD": index_credentials[1]}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "twine",
+                "upload",
+                "--non-interactive",
+                "--repository-url",
+                f"{package_index}/",
+                str(model_wheel),
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+    return f"{package_index}/simple/"
+
+
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     """Async tests (``@pytest.mark.anyio``) run on asyncio, as the services do."""
     return "asyncio"

@@ -62,8 +62,8 @@ def test_wheel_passes_the_release_check(model_wheel):
     assert check_wheel(model_wheel) == []
 
 
-def test_upload_install_by_version_and_predict(model_wheel, package_index, index_credentials, fresh_venv):
-    _upload(model_wheel, package_index, index_credentials)
+def test_upload_install_by_version_and_predict(published_model, package_index, fresh_venv):
+    """published_model uploads the session's 1.0.0 wheel with twine (see conftest)."""
     _install(fresh_venv, package_index, "case-model==1.0.0")
     script = (
         "import case_model; m = case_model.load(); "

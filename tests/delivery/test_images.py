@@ -1,0 +1,128 @@
+"""The Dockerfiles: lint clean, non-root, and their install steps replayed for real.
+
+There is no Docker engine here, so the test runs the very script every Dockerfile's build stage
+runs (docker/install.sh) into clean virtualenvs, with the model wheel from a real pypiserver, then
+starts the images' entrypoints from outside the source tree and classifies a case through them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import httpx
+import pytest
+
+from localstack.processes import LOOPBACK, Service, free_port, start
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
+IMAGES = {"predictor": "serving", "transformer": "serving", "langdetect": "langdetect"}
+
+
+def _dockerfile(name: str) -> str:
+    return (ROOT / f"Dockerfile.{name}").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_hadolint_passes(name):
+    hadolint = ROOT / ".venv" / "bin" / "hadolint"
+    result = subprocess.run([str(hadolint), str(ROOT / f"Dockerfile.{name}")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_dockerfile_shape(name):
+    text = _dockerfile(name)
+    assert re.search(r"^ARG PYTHON_IMAGE=python:[\w.-]+@sha256:[0-9a-f]{64}$", text, re.M), "base not pinned by digest"
+    assert len(re.findall(r"^FROM ", text, re.M)) >= 2, "not multi-stage"
+    assert re.search(r"^USER 10001:10001$", text, re.M), "no numeric non-root user"
+    assert f'ENTRYPOINT ["python", "-m", "{name}"]' in text
+    assert f"sh docker/install.sh {IMAGES[name]}" in text
+    assert "--mount=type=secret,id=netrc" in text
+    assert 'io.case-classifier.model-version="${MODEL_VERSION}"' in text
+    assert not re.search(r"(?i)(password|token|secret)\s*=", text.replace("type=secret", "")), "credential in file"
+
+
+@pytest.fixture(scope="module")
+def installed(published_model, tmp_path_factory) -> dict[str, str]:
+    """One clean virtualenv per install role, built by docker/install.sh exactly as in the images."""
+    venvs = {}
+    for role in sorted(set(IMAGES.values())):
+        venv = tmp_path_factory.mktemp(f"image-{role}") / "venv"
+        env = {**os.environ, "VENV": str(venv), "MODEL_VERSION": "1.0.0", "MODEL_INDEX_URL": published_model}
+        env.pop("PYTHONPATH", None)
+        subprocess.run(["sh", str(ROOT / "docker" / "install.sh"), role], check=True, env=env, timeout=900)
+        venvs[role] = str(venv / "bin" / "python")
+    return venvs
+
+
+def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
+    ports = {name: free_port() for name in ("predictor", "predictor_grpc", "transformer", "transformer_grpc", "lang")}
+    bare = {"PYTHONPATH": "", "HOME": str(tmp_path)}
+    url = f"http://{LOOPBACK}"
+    services = [
+        Service(
+            "image-langdetect",
+            [installed["langdetect"], "-m", "langdetect", "--port", str(ports["lang"])],
+            f"{url}:{ports['lang']}/readyz",
+            bare,
+        ),
+        Service(
+            "image-predictor",
+            [
+                installed["serving"],
+                "-m",
+                "predictor",
+                f"--http_port={ports['predictor']}",
+                f"--grpc_port={ports['predictor_grpc']}",
+            ],
+            f"{url}:{ports['predictor']}/v2/models/case-classifier/ready",
+            bare,
+        ),
+        Service(
+            "image-transformer",
+            [
+                installed["serving"],
+                "-m",
+                "transformer",
+                f"--http_port={ports['transformer']}",
+                f"--grpc_port={ports['transformer_grpc']}",
+                f"--predictor_host={LOOPBACK}:{ports['predictor_grpc']}",
+                "--predictor_protocol=grpc-v2",
+                f"--language_url={url}:{ports['lang']}/v1/detect",
+            ],
+            f"{url}:{ports['transformer']}/v2/models/case-classifier/ready",
+            bare,
+        ),
+    ]
+    running = []
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # nothing of the source tree on the path: only what the install put there
+    try:
+        for service in services:
+            running.append(start(service, tmp_path / "logs"))
+    finally:
+        os.chdir(cwd)
+    try:
+        body = {
+            "id": "img-1",
+            "inputs": [
+                {
+                    "name": "text",
+                    "datatype": "BYTES",
+                    "shape": [1],
+                    "data": ["The battery of my laptop does not charge any more."],
+                }
+            ],
+        }
+        response = httpx.post(f"{url}:{ports['transformer']}/v2/models/case-classifier/infer", json=body, timeout=10)
+        assert response.status_code == 200, response.text
+        outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
+        assert outputs["label"] == ["battery_power"]
+        assert outputs["language"] == ["en"]
+        assert response.json()["model_version"] == "1.0.0"
+    finally:
+        for process in reversed(running):
+            process.stop()
