@@ -11,7 +11,7 @@ DIST := dist
 INDEX_PORT ?= 8090
 INDEX_DIR ?= $(DIST)/index
 
-.PHONY: venv model run test lint bench index publish demo-data batch clean constraints
+.PHONY: venv model run test tools lint bench index publish demo-data batch clean constraints
 
 venv: $(STAMP)
 
@@ -40,8 +40,13 @@ run: model
 	$(PY) -m localstack
 
 ## make test: lint, then the whole offline suite
-test: lint
+test: lint tools
 	$(PY) -m pytest -n 2 --dist loadgroup
+
+# Tools from Debian the suite uses (kubectl renders the manifests); tests skip, saying why, without them.
+tools:
+	@command -v kubectl >/dev/null || (apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null) \
+		|| echo "kubectl unavailable: the manifest tests will be skipped"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

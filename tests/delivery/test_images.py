@@ -18,7 +18,7 @@ from localstack.processes import LOOPBACK, Service, free_port, start
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
-IMAGES = {"predictor": "serving", "transformer": "serving", "langdetect": "langdetect"}
+IMAGES = {"predictor": "serving", "transformer": "serving", "langdetect": "langdetect", "batch": "batch"}
 
 
 def _dockerfile(name: str) -> str:
@@ -39,6 +39,8 @@ def test_dockerfile_shape(name):
     assert len(re.findall(r"^FROM ", text, re.M)) >= 2, "not multi-stage"
     assert re.search(r"^USER 10001:10001$", text, re.M), "no numeric non-root user"
     assert f'ENTRYPOINT ["python", "-m", "{name}"]' in text
+    assert "/opt/venv" in text
+    assert "--no-cache-dir" not in text  # pip's flags live in docker/install.sh, one place
     assert f"sh docker/install.sh {IMAGES[name]}" in text
     assert "--mount=type=secret,id=netrc" in text
     assert 'io.case-classifier.model-version="${MODEL_VERSION}"' in text
@@ -126,3 +128,16 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
     finally:
         for process in reversed(running):
             process.stop()
+
+
+def test_batch_entrypoint_from_the_replayed_install(installed, tmp_path):
+    result = subprocess.run(
+        [installed["batch"], "-m", "batch", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--address" in result.stdout

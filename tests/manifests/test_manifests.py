@@ -1,0 +1,173 @@
+"""The manifests, checked offline with the tools a cluster would apply: kustomize, the Kubernetes
+schemas, KServe's InferenceService schema, and the security and autoscaling policies."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+MANIFESTS = ROOT / "manifests"
+OVERLAYS = ("dev", "prod")
+CORE_KINDS = {
+    "Namespace",
+    "ConfigMap",
+    "Deployment",
+    "Service",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+}
+KUBERNETES_VERSION = "1.32.0"
+
+pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (Debian kubernetes-client) missing")
+
+
+def render(overlay: str) -> list[dict]:
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(MANIFESTS / "overlays" / overlay)], capture_output=True, text=True, check=True
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def rendered(request) -> tuple[str, list[dict]]:
+    return request.param, render(request.param)
+
+
+def _one(objects: list[dict], kind: str) -> dict:
+    found = [o for o in objects if o["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind}"
+    return found[0]
+
+
+def test_every_overlay_renders_the_whole_application(rendered):
+    _, objects = rendered
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds.count("NetworkPolicy") == 2
+    assert {
+        "InferenceService",
+        "RayJob",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "ConfigMap",
+        "Namespace",
+    } <= set(kinds)
+    assert all(o["metadata"].get("namespace", "case-classifier") == "case-classifier" for o in objects)
+
+
+def test_core_objects_validate_against_the_kubernetes_schemas(rendered):
+    import kubernetes_validate
+
+    _, objects = rendered
+    for obj in objects:
+        if obj["kind"] in CORE_KINDS:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def _crd_schema() -> dict:
+    with gzip.open(ROOT / "tests" / "data" / "kserve-isvc-crd.yaml.gz") as handle:
+        crd = yaml.safe_load(handle)
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")
+    return version["schema"]["openAPIV3Schema"]
+
+
+def _pruned(value, schema: dict, path: str = "") -> list[str]:
+    """Fields the API server would drop silently: not in the schema where the schema lists fields."""
+    problems = []
+    if isinstance(value, dict) and "properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        for key, item in value.items():
+            if key not in schema["properties"]:
+                problems.append(f"{path}/{key}")
+            else:
+                problems += _pruned(item, schema["properties"][key], f"{path}/{key}")
+    elif isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            problems += _pruned(item, schema["items"], f"{path}/{i}")
+    return problems
+
+
+def test_inference_service_validates_against_kserve_v1beta1(rendered):
+    import jsonschema
+
+    _, objects = rendered
+    isvc = _one(objects, "InferenceService")
+    schema = _crd_schema()
+    jsonschema.validate(isvc, schema)
+    assert _pruned({k: v for k, v in isvc.items() if k not in ("apiVersion", "kind", "metadata")}, schema) == []
+
+
+def test_the_pruning_check_catches_a_typo():
+    isvc = render("prod")
+    isvc = _one(isvc, "InferenceService")
+    isvc["spec"]["predictor"]["scaleTarge"] = 8
+    assert _pruned({"spec": isvc["spec"]}, _crd_schema()) == ["/spec/predictor/scaleTarge"]
+
+
+def _pod_specs(objects: list[dict]):
+    for obj in objects:
+        spec = obj.get("spec", {})
+        if obj["kind"] == "InferenceService":
+            yield from ((f"isvc/{c}", spec[c]) for c in ("predictor", "transformer"))
+        elif obj["kind"] == "Deployment":
+            yield f"deployment/{obj['metadata']['name']}", spec["template"]["spec"]
+        elif obj["kind"] == "RayJob":
+            cluster = spec["rayClusterSpec"]
+            yield "rayjob/head", cluster["headGroupSpec"]["template"]["spec"]
+            for group in cluster["workerGroupSpecs"]:
+                yield f"rayjob/{group['groupName']}", group["template"]["spec"]
+
+
+def test_every_pod_runs_locked_down(rendered):
+    _, objects = rendered
+    for name, pod in _pod_specs(objects):
+        assert pod["automountServiceAccountToken"] is False, name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"]["drop"] == ["ALL"], name
+            assert container["resources"]["requests"], name
+            assert container["resources"]["limits"], name
+            if not name.startswith("rayjob"):  # Ray writes its session files under /tmp of the image
+                assert context["readOnlyRootFilesystem"] is True, name
+                assert container["readinessProbe"], name
+                assert container["livenessProbe"], name
+
+
+def test_autoscaling_per_environment():
+    for overlay, min_replicas in (("dev", 0), ("prod", 2)):
+        isvc = _one(render(overlay), "InferenceService")
+        for component in ("predictor", "transformer"):
+            spec = isvc["spec"][component]
+            assert spec["scaleMetric"] == "concurrency"
+            assert spec["minReplicas"] == min_replicas, f"{overlay}/{component}"
+            assert spec["scaleTarget"] <= spec["containerConcurrency"]
+
+
+def test_every_autoscaling_and_canary_setting_has_its_reason_beside_it():
+    settings = re.compile(
+        r"^\s*(-\s*\{op: replace, path: /spec/\w+/)?(scaleMetric|scaleTarget|containerConcurrency|"
+        r"timeout|minReplicas|maxReplicas|canaryTrafficPercent)\b"
+    )
+    for path in [MANIFESTS / "base" / "inferenceservice.yaml", *MANIFESTS.glob("overlays/*/kustomization.yaml")]:
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if settings.match(line) or re.search(r"path: /spec/\w+/(min|max)Replicas", line):
+                window = lines[max(0, i - 3) : i + 1]
+                assert any("#" in candidate for candidate in window), f"{path.name}:{i + 1} has no reason: {line}"
+
+
+def test_no_secret_material_in_manifests():
+    text = "\n".join(p.read_text() for p in MANIFESTS.rglob("*.yaml"))
+    assert "kind: Secret" not in text
+    assert not re.search(r"(?i)\b(password|token|apikey|secret)\b\s*[:=]\s*\S+", text)
