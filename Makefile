@@ -11,7 +11,7 @@ DIST := dist
 INDEX_PORT ?= 8090
 INDEX_DIR ?= $(DIST)/index
 
-.PHONY: venv model run test tools lint bench index publish demo-data batch clean constraints
+.PHONY: venv model run test tools lint security bench index publish demo-data batch clean constraints
 
 venv: $(STAMP)
 
@@ -51,6 +51,10 @@ tools:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## make security: bandit, hadolint, wheel verification, SBOM, pip-audit (says when it cannot run)
+security: $(STAMP)
+	bash .ci/security
 
 ## make bench: the benchmark table
 bench: model

@@ -106,5 +106,6 @@ def load(artifact_dir: Path | None = None) -> CaseClassifier:
 
     meta = verify(artifact_dir)
     directory = bundled_artifact_dir() if artifact_dir is None else Path(artifact_dir)
-    pipeline = joblib.load(directory / MODEL_FILE)  # nosec B301 - SHA-256 verified just above
+    # SHA-256 verified just above
+    pipeline = joblib.load(directory / MODEL_FILE)  # nosec B301
     return CaseClassifier(pipeline, meta)

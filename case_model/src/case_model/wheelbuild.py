@@ -11,7 +11,9 @@ import json
 import os
 import platform
 import shutil
-import subprocess  # nosec B404 - runs the Python build frontend on our own source tree
+
+# runs the Python build frontend on our own source tree
+import subprocess  # nosec B404
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -99,7 +101,8 @@ def build_wheel(artifact_dir: Path, version: str, out_dir: Path) -> Path:
         )
         shutil.copytree(artifact_dir, package / "_artifact")
         env = {**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "1767225600")}
-        subprocess.run(  # nosec B603 - fixed argv, our own interpreter
+        # fixed argv, our own interpreter
+        subprocess.run(  # nosec B603
             [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out_dir), str(staging)],
             check=True,
             env=env,
