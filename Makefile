@@ -53,8 +53,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 ## make security: bandit, hadolint, wheel verification, SBOM, pip-audit (says when it cannot run)
-security: $(STAMP)
+security: $(STAMP) .venv-checkov/bin/checkov tools
 	bash .ci/security
+
+# checkov in a virtualenv of its own: its pinned dependencies conflict with the project's.
+CHECKOV_VERSION := 3.3.30
+.venv-checkov/bin/checkov:
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install -q --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
 
 ## make bench: the benchmark table
 bench: model
