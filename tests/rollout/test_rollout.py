@@ -43,29 +43,15 @@ def _check(isvc: dict) -> None:
     assert _pruned({"spec": isvc["spec"]}, _schema()) == []
 
 
+def _dry_run_deploy(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """``case-classifier rollout --dry-run deploy --model-version 1.3.0 ARGS``."""
+    argv = [sys.executable, "-m", "rollout", "rollout", "--dry-run", "deploy", "--model-version", "1.3.0", *args]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, **kwargs)
+
+
 def test_dry_run_prints_the_exact_patch_and_needs_no_cluster(tmp_path):
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rollout",
-            "rollout",
-            "--dry-run",
-            "deploy",
-            "--model-version",
-            "1.3.0",
-            "--canary",
-            "10",
-            "--registry",
-            "reg.example/ml",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-    )
+    result = _dry_run_deploy("--canary", "10", "--registry", "reg.example/ml", env=env, check=True)
     assert json.loads(result.stdout) == patches.deploy("1.3.0", 10, "reg.example/ml")
 
 
@@ -94,23 +80,7 @@ def test_full_rollout_at_100_percent_sets_no_canary():
 
 @pytest.mark.parametrize("canary", ["0", "101", "-5"])
 def test_canary_outside_1_to_100_is_refused(canary):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rollout",
-            "rollout",
-            "--dry-run",
-            "deploy",
-            "--model-version",
-            "1.3.0",
-            "--canary",
-            canary,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    result = _dry_run_deploy("--canary", canary)
     assert result.returncode == 2
     assert "within 1..100" in result.stderr
 
