@@ -26,8 +26,6 @@ from contract.tensors import (
     wants_explanation,
 )
 
-_EMPTY_TOP = ["", "", ""]
-
 
 @dataclass
 class Plan:
@@ -137,12 +135,7 @@ def decode_answers(response: InferResponse, n: int) -> Answers:
 
 def apply_predictions(plan: Plan, answers: Answers, part: slice, threshold: float) -> None:
     """Take the answers in ``part`` for the plan's forwarded cases; flag the unsure ones."""
-    n = len(plan.texts)
-    plan.labels = [""] * n
-    plan.confidences = np.zeros(n, dtype=np.float32)
-    plan.top_labels = [list(_EMPTY_TOP) for _ in range(n)]
-    plan.top_probabilities = np.zeros((n, schema.TOP_K), dtype=np.float32)
-    plan.explanations = ["[]"] * n
+    _clear_answers(plan)
     k = schema.TOP_K
     for j, i in enumerate(plan.forward, start=part.start):
         plan.labels[i] = answers.labels[j]
@@ -156,6 +149,16 @@ def apply_predictions(plan: Plan, answers: Answers, part: slice, threshold: floa
     plan.model_version = answers.model_version
 
 
+def _clear_answers(plan: Plan) -> None:
+    """Every case unanswered: no label, zero confidence, empty top-k, empty explanation."""
+    n = len(plan.texts)
+    plan.labels = [""] * n
+    plan.confidences = np.zeros(n, dtype=np.float32)
+    plan.top_labels = [[""] * schema.TOP_K for _ in range(n)]
+    plan.top_probabilities = np.zeros((n, schema.TOP_K), dtype=np.float32)
+    plan.explanations = ["[]"] * n
+
+
 def _parameter(response: InferResponse, name: str) -> str | None:
     value = (response.parameters or {}).get(name)
     if hasattr(value, "string_param"):  # a gRPC InferParameter
@@ -165,12 +168,8 @@ def _parameter(response: InferResponse, name: str) -> str | None:
 
 def response_for(plan: Plan, model_name: str, model_version: str | None) -> InferResponse:
     """The CRM's answer, every case in its original order."""
-    n = len(plan.texts)
     if plan.confidences is None:  # nothing was classified
-        plan.labels = [""] * n
-        plan.confidences = np.zeros(n, dtype=np.float32)
-        plan.top_labels = [list(_EMPTY_TOP) for _ in range(n)]
-        plan.top_probabilities = np.zeros((n, schema.TOP_K), dtype=np.float32)
+        _clear_answers(plan)
     outputs: list[InferOutput] = [
         bytes_output(schema.LABEL, plan.labels),
         fp32_output(schema.CONFIDENCE, plan.confidences),
@@ -180,7 +179,7 @@ def response_for(plan: Plan, model_name: str, model_version: str | None) -> Infe
         bytes_output(schema.CASE_ID, plan.case_ids),
     ]
     if plan.explain:
-        outputs.append(bytes_output(schema.EXPLANATION, plan.explanations or ["[]"] * n))
+        outputs.append(bytes_output(schema.EXPLANATION, plan.explanations))
     return InferResponse(
         response_id=plan.request_id,
         model_name=model_name,
