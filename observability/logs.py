@@ -67,3 +67,6 @@ def configure(service: str, level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # KServe's per-request timing lines (two or three per request) cost more CPU than our text
+    # steps under load and repeat what the Prometheus histograms hold; DEBUG shows them.
+    logging.getLogger("kserve.trace").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)

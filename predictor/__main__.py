@@ -11,7 +11,7 @@ import logging
 import sys
 
 from case_model import ArtifactError, read_metadata
-from contract import http_errors
+from contract import rest_app
 from observability import logs
 from predictor.settings import PredictorSettings
 from serviceconfig import load_settings
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as error:
         log.error("model refused; the predictor will not become ready", extra={"reason": str(error)})
         return 3
-    http_errors.install(model_server.app)
+    rest_app.prepare(model_server.app, model, settings.max_body_bytes)
     server = ModelServer(
         http_port=args.http_port,
         grpc_port=args.grpc_port,

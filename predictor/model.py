@@ -75,6 +75,8 @@ class CaseClassifierModel(Model):
         texts = [cap_length(text, self.settings.max_text_chars) for text in texts]
         batch, part = await self._batcher.submit(texts)
         labels = batch.labels[part]
+        # One line per request (there is no access log on the gRPC hop); never the texts.
+        log.info("predicted", extra={"cases": len(texts), "model_version": self.version})
         outputs = [
             bytes_output(schema.LABEL, labels),
             fp32_output(schema.CONFIDENCE, batch.confidences[part]),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.body_limit import DEFAULT_MAX_BODY_BYTES
+
 
 class PredictorSettings(BaseSettings):
     """Everything the predictor reads at start-up; nothing is read later."""
@@ -26,4 +28,7 @@ class PredictorSettings(BaseSettings):
         True, description="Run predict off the event loop, so requests keep being parsed during a batch."
     )
     explain_terms: int = Field(5, description="Terms returned per case when the request asks for an explanation.")
+    max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES, description="Largest REST request body accepted (413 above); gRPC: KServe's flag."
+    )
     log_level: str = Field("INFO", description="Log level.")

@@ -11,7 +11,7 @@ import logging
 import sys
 
 from case_model import ArtifactError, read_metadata
-from contract import http_errors
+from contract import rest_app
 from observability import logs
 from serviceconfig import load_settings
 from transformer import metrics
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             "supported_languages": list(settings.supported_languages),
         },
     )
-    http_errors.install(model_server.app)
+    rest_app.prepare(model_server.app, model, settings.max_body_bytes)
     ModelServer(
         http_port=args.http_port,
         grpc_port=args.grpc_port,

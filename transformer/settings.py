@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from case_model.language import DEFAULT_SUPPORTED, DETECTOR_LANGUAGES
+from contract.body_limit import DEFAULT_MAX_BODY_BYTES
 from serviceconfig import CommaSeparated
 
 
@@ -55,4 +56,7 @@ class TransformerSettings(BaseSettings):
     max_batch_cases: int = Field(256, description="Most cases accepted in one request (400 above).")
     max_text_chars: int = Field(4000, description="Cleaned texts are cut to this length.")
     log_texts: bool = Field(False, description="Log case texts (customer data!); for debugging only.")
+    max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES, description="Largest REST request body accepted (413 above); gRPC: KServe's flag."
+    )
     log_level: str = Field("INFO", description="Log level.")
