@@ -7,6 +7,7 @@ KServe's flags (``--http_port``, ``--grpc_port``, ``--predictor_host``, ``--pred
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     rest_app.prepare(model_server.app, model, settings.max_body_bytes)
+    gc.collect()
+    gc.freeze()  # what exists now lives as long as the process: keep it out of collections
     ModelServer(
         http_port=args.http_port,
         grpc_port=args.grpc_port,

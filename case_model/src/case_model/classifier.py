@@ -19,6 +19,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from case_model.scoring import LinearScorer
+
 TOP_K = 3
 
 
@@ -81,6 +83,7 @@ class CaseClassifier:
         self.classes: list[str] = [str(c) for c in pipeline.classes_]
         self._classes = np.asarray(self.classes, dtype=object)
         self._feature_names: np.ndarray | None = None
+        self._scorer = LinearScorer.from_pipeline(pipeline)
 
     @property
     def version(self) -> str:
@@ -99,7 +102,8 @@ class CaseClassifier:
         if not texts:
             empty = np.zeros((0, TOP_K), dtype=np.float32)
             return Predictions([], np.zeros(0, dtype=np.float32), [], empty)
-        probabilities = self.pipeline.predict_proba(list(texts))
+        scorer = self._scorer or self.pipeline
+        probabilities = scorer.predict_proba(list(texts))
         k = min(TOP_K, probabilities.shape[1])
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
         top_probabilities = np.take_along_axis(probabilities, order, axis=1).astype(np.float32)
