@@ -63,10 +63,18 @@ CHECKOV_VERSION := 3.3.30
 	.venv-checkov/bin/pip install -q --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
 
 ## make bench: the benchmark table
-bench: model
+bench: model .venv-mlserver/bin/mlserver
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench
 	$(PY) -m bench.batch_throughput
+
+# MLServer (an alternative in the benchmark) in a virtualenv of its own: it pins an older FastAPI.
+# The model file is unpickled there, so scikit-learn and its stack are pinned to ours.
+.venv-mlserver/bin/mlserver: constraints.txt
+	$(PYTHON) -m venv .venv-mlserver
+	.venv-mlserver/bin/pip install -q --disable-pip-version-check "mlserver==1.7.1" "mlserver-sklearn==1.7.1" \
+		$$(grep -iE "^(scikit-learn|scipy|numpy|joblib|threadpoolctl)==" constraints.txt)
+	touch $@
 
 ## make batch: the Ray batch pipeline on the demo data
 batch: model

@@ -1,7 +1,7 @@
 """Language detection for the transformer: external service, in-process detector, or off.
 
 The external mode calls the language service's HTTP contract (``POST {"texts": [...]}`` ->
-``[{"language", "confidence"}]``) with one pooled ``httpx.AsyncClient``, a per-call time budget
+``[{"language", "confidence"}]``) with one pooled aiohttp session, a per-call time budget
 that includes bounded retries with exponential backoff, a circuit breaker, and an LRU cache. A
 slow, failing or garbage-answering service never fails a request: the fallback (the in-process
 detector, or ``unknown``) answers within the budget. The batch pipeline uses these same classes.
@@ -16,7 +16,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
-import httpx
+import aiohttp
+import orjson
 
 from case_model import UNKNOWN, LocalDetector
 from microbatch import MicroBatcher
@@ -89,7 +90,7 @@ class ExternalDetection:
     def __init__(
         self,
         url: str,
-        client: httpx.AsyncClient,
+        client: LanguageServiceClient,
         fallback: LanguageDetection,
         *,
         timeout: float,
@@ -155,24 +156,51 @@ class ExternalDetection:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _call(self, texts: list[str]) -> list[str]:
-        headers = {REQUEST_ID_HEADER: request_id.get()}
-        try:
-            response = await self._client.post(self._url, json={"texts": texts}, headers=headers)
-        except httpx.HTTPError as error:
-            raise LanguageServiceError(f"{type(error).__name__}: {error}") from error
-        if response.status_code != 200:
-            raise LanguageServiceError(f"HTTP {response.status_code}")
-        return _parse(response, len(texts))
+        return _parse(await self._client.post(self._url, texts), len(texts))
 
     async def _fall_back(self, texts: list[str]) -> list[str]:
         metrics.LANGUAGE_FALLBACKS.inc(len(texts))
         return await self._fallback.detect(texts)
 
 
-def _parse(response: httpx.Response, n: int) -> list[str]:
+class LanguageServiceClient:
+    """One pooled keep-alive HTTP session to the language service.
+
+    aiohttp rather than httpx: at one request at a time httpx's client cost the transformer more
+    CPU than its text steps (profiled under ``make bench``). The session is made on first use,
+    inside the event loop that serves requests.
+    """
+
+    def __init__(self, timeout: float, max_connections: int = 64) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def post(self, url: str, texts: list[str]) -> bytes:
+        """POST ``{"texts": texts}``; the raw 200 body, or ``LanguageServiceError`` saying why not."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._max_connections)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        headers = {REQUEST_ID_HEADER: request_id.get(), "Content-Type": "application/json"}
+        try:
+            async with self._session.post(url, data=orjson.dumps({"texts": texts}), headers=headers) as response:
+                body = await response.read()
+        except aiohttp.ClientError as error:
+            raise LanguageServiceError(f"{type(error).__name__}: {error}") from error
+        if response.status != 200:
+            raise LanguageServiceError(f"HTTP {response.status}")
+        return body
+
+    async def close(self) -> None:
+        """Close the pooled connections."""
+        if self._session is not None:
+            await self._session.close()
+
+
+def _parse(raw: bytes, n: int) -> list[str]:
     try:
-        body = response.json()
-    except ValueError as error:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
         raise LanguageServiceError("answer is not JSON") from error
     if not isinstance(body, list) or len(body) != n:
         raise LanguageServiceError(f"expected a list of {n} detections")
@@ -192,17 +220,14 @@ def breaker_metrics(state: BreakerState) -> None:
     log.warning("language-service breaker changed state", extra={"state": state.name.lower()})
 
 
-def build_detection(settings: TransformerSettings) -> tuple[LanguageDetection, httpx.AsyncClient | None]:
+def build_detection(settings: TransformerSettings) -> tuple[LanguageDetection, LanguageServiceClient | None]:
     """The configured language detection, and the pooled HTTP client it owns (external mode)."""
     if settings.language_mode == "off":
         return NoDetection(), None
     local = LocalDetection(LocalDetector(settings.detector_languages))
     if settings.language_mode == "local":
         return local, None
-    client = httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        timeout=httpx.Timeout(settings.language_timeout_ms / 1000),
-    )
+    client = LanguageServiceClient(settings.language_timeout_ms / 1000)
     fallback = local if settings.language_fallback == "local" else NoDetection()
     breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds, on_change=breaker_metrics)
     detection = ExternalDetection(
