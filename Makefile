@@ -40,7 +40,7 @@ run: model
 	$(PY) -m localstack
 
 ## make test: lint, then the whole offline suite
-test: lint tools
+test: lint tools .venv-kubeval/bin/kubernetes-validate
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 # Tools from Debian the suite uses (kubectl renders the manifests); tests skip, saying why, without them.
@@ -67,6 +67,12 @@ bench: model .venv-mlserver/bin/mlserver
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench
 	$(PY) -m bench.batch_throughput
+
+# kubernetes-validate in a virtualenv of its own: beside the services the kubernetes client
+# imports it at start-up (1.2 s of every cold start). Used by tests/manifests.
+.venv-kubeval/bin/kubernetes-validate:
+	$(PYTHON) -m venv .venv-kubeval
+	.venv-kubeval/bin/pip install -q --disable-pip-version-check "kubernetes-validate==1.37.0"
 
 # MLServer (an alternative in the benchmark) in a virtualenv of its own: it pins an older FastAPI.
 # The model file is unpickled there, so scikit-learn and its stack are pinned to ours.
