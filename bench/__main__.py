@@ -66,7 +66,9 @@ def _measure(name: str, services: list[Service], url: str, bodies: list[dict], a
             result.runs.append(wrk.run(url, script, concurrency, args.seconds))
             print(f"  {name} c={concurrency}: {result.runs[-1]}", flush=True)
         for process in running:
-            result.rss_mb[process.service.name] = round(psutil.Process(process.pid).memory_info().rss / 2**20)
+            tree = psutil.Process(process.pid)  # with its workers (Gunicorn)
+            rss = sum(p.memory_info().rss for p in [tree, *tree.children(recursive=True)])
+            result.rss_mb[process.service.name] = round(rss / 2**20)
     finally:
         for process in reversed(running):
             process.stop()
