@@ -11,7 +11,7 @@ import logging
 import sys
 
 from case_model import ArtifactError, read_metadata
-from contract import rest_app
+from lifecycle.serve import serve
 from observability import logs
 from predictor.settings import PredictorSettings
 from serviceconfig import load_settings
@@ -22,7 +22,7 @@ DEFAULT_MODEL_NAME = "model"  # KServe's default for --model_name
 
 def main(argv: list[str] | None = None) -> int:
     """Build the model, load it (verified) and serve it; exit 3 if the artifact is refused."""
-    from kserve import ModelServer, model_server
+    from kserve import model_server
 
     from predictor.model import CaseClassifierModel
 
@@ -39,15 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as error:
         log.error("model refused; the predictor will not become ready", extra={"reason": str(error)})
         return 3
-    rest_app.prepare(model_server.app, model, settings.max_body_bytes)
-    server = ModelServer(
-        http_port=args.http_port,
-        grpc_port=args.grpc_port,
-        workers=args.workers,
-        enable_grpc=args.enable_grpc,
-        enable_latency_logging=args.enable_latency_logging,
-    )
-    server.start([model])
+    serve(model, args, settings.max_body_bytes, settings.drain_seconds, settings.shutdown_timeout)
     return 0
 
 

@@ -7,7 +7,6 @@ caps their length, so a direct caller cannot make it score a megabyte.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -51,10 +50,6 @@ class CaseClassifierModel(Model):
         """Verify and unpickle the artifact, then warm up; ready only after both."""
         self.classifier = load(Path(self.settings.model_dir) if self.settings.model_dir else None)
         self.classifier.predict(["warm-up: the first real request must not pay for lazy initialisation"])
-        # The model is millions of long-lived objects: a full collection scans them all (~50 ms,
-        # measured), a pause that lands in some request's latency. Frozen, they are never scanned.
-        gc.collect()
-        gc.freeze()
         self.ready = True
         log.info("model loaded", extra={"model_version": self.classifier.version})
         return self.ready

@@ -7,12 +7,11 @@ KServe's flags (``--http_port``, ``--grpc_port``, ``--predictor_host``, ``--pred
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import sys
 
 from case_model import ArtifactError, read_metadata
-from contract import rest_app
+from lifecycle.serve import serve
 from observability import logs
 from serviceconfig import load_settings
 from transformer import metrics
@@ -33,7 +32,7 @@ def installed_model_version() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Wire the transformer and serve it."""
-    from kserve import ModelServer, model_server
+    from kserve import model_server
 
     from transformer.model import CaseTransformer
 
@@ -57,16 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             "supported_languages": list(settings.supported_languages),
         },
     )
-    rest_app.prepare(model_server.app, model, settings.max_body_bytes)
-    gc.collect()
-    gc.freeze()  # what exists now lives as long as the process: keep it out of collections
-    ModelServer(
-        http_port=args.http_port,
-        grpc_port=args.grpc_port,
-        workers=args.workers,
-        enable_grpc=args.enable_grpc,
-        enable_latency_logging=args.enable_latency_logging,
-    ).start([model])
+    serve(model, args, settings.max_body_bytes, settings.drain_seconds, settings.shutdown_timeout)
     return 0
 
 

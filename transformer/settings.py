@@ -59,4 +59,8 @@ class TransformerSettings(BaseSettings):
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES, description="Largest REST request body accepted (413 above); gRPC: KServe's flag."
     )
+    drain_seconds: float = Field(
+        0.0, description="After SIGTERM, seconds of serving on while readiness reports false (0 under Knative)."
+    )
+    shutdown_timeout: float = Field(20.0, description="Longest wait for in-flight requests when stopping.")
     log_level: str = Field("INFO", description="Log level.")

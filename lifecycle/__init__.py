@@ -1,0 +1,1 @@
+"""How the KServe services start serving and how they stop: drain on SIGTERM."""

@@ -1,0 +1,63 @@
+"""SIGTERM while requests are in flight: readiness goes false first, every accepted request is
+answered (no 5xx), new connections are refused, and the process exits 0."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from localstack.processes import start
+from localstack.stack import MODEL_NAME, Ports, Stack
+from tests.conftest import SOURCE_ENV
+from tests.support.stream import SteadyStream, readiness_until_refused
+from tests.support.v2 import infer_body
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("outage")]
+DRAIN = 1.0
+TEXTS = ["The battery of my laptop does not charge any more.", "The screen flickers after the update."]
+
+
+def _body(n: int) -> dict:
+    # Every fourth request is a batch of 64 cases, so some requests are long when SIGTERM lands.
+    size = 64 if n % 4 == 0 else 1
+    return infer_body([TEXTS[n % 2]] * size, request_id=f"drain-{n}")
+
+
+@pytest.mark.parametrize("service", ["predictor", "transformer"])
+def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, service):
+    drain = ("--drain_seconds", str(DRAIN))
+    stack = Stack(
+        ports=Ports.free(),
+        model_dir=str(artifact_dir),
+        env=SOURCE_ENV,
+        predictor_args=drain if service == "predictor" else (),
+        transformer_args=("--language_mode", "local", *drain),
+    )
+    predictor = start(stack.predictor(), tmp_path)
+    transformer = start(stack.transformer(), tmp_path) if service == "transformer" else None
+    target = transformer or predictor
+    port = stack.ports.http if service == "transformer" else stack.ports.predictor_http
+    base = stack.url(port)
+    try:
+        with SteadyStream(f"{base}/v2/models/{MODEL_NAME}/infer", _body, workers=6) as stream:
+            time.sleep(1.0)
+            sigterm_at = stream.mark()
+            target.signal(signal.SIGTERM)
+            readiness = readiness_until_refused(f"{base}/v2/models/{MODEL_NAME}/ready", sigterm_at + 15)
+            assert target.process.wait(30) == 0, target.log_tail()
+            time.sleep(0.3)
+        outcomes = dict(stream.outcomes)
+        assert not [o for o in outcomes if o.startswith("lost")], outcomes
+        assert set(outcomes) <= {"200", "refused"}, outcomes  # no 5xx, no 503 for accepted requests
+        assert outcomes.get("200", 0) > 20, outcomes
+        assert stream.answered_after.get("200", 0) > 0, "nothing was served during the drain"
+        assert "503" in readiness, readiness  # not-ready first ...
+        assert readiness[-1] == "refused", readiness  # ... then new connections refused
+        assert stream.first_refused is not None
+        assert stream.first_refused - sigterm_at >= DRAIN * 0.8
+    finally:
+        if transformer:
+            transformer.stop()
+        predictor.stop()
