@@ -45,6 +45,7 @@ class SteadyStream:
         return self._marked
 
     def stop(self) -> None:
+        """Send no new requests; wait for the ones in flight to end."""
         self._stop.set()
         for thread in self._threads:
             thread.join(self.timeout + 5)
