@@ -1,8 +1,9 @@
 """V2 error bodies for requests KServe's REST layer rejects before our code sees them.
 
 KServe validates the JSON body with pydantic and FastAPI answers such failures with 422 and
-``{"detail": [...]}``; the V2 protocol (and the CRM) expect ``{"error": "..."}``. This handler
-answers 400 with one line naming the problem.
+``{"detail": [...]}``; the V2 protocol (and the CRM) expect ``{"error": "..."}``. These handlers
+answer 400 with one line naming the problem, and give Starlette's own refusals (an unknown path,
+a body it cannot parse, a wrong method) the same V2 shape with their status.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException
 
 
 def _describe(error: RequestValidationError) -> str:
@@ -27,6 +29,11 @@ async def _validation_error(_: Request, error: RequestValidationError) -> ORJSON
     return ORJSONResponse(status_code=400, content={"error": _describe(error)})
 
 
+async def _http_error(_: Request, error: HTTPException) -> ORJSONResponse:
+    return ORJSONResponse(status_code=error.status_code, content={"error": str(error.detail)}, headers=error.headers)
+
+
 def install(app: FastAPI) -> None:
-    """Answer request-validation failures of ``app`` as V2 errors (400, ``{"error": ...}``)."""
+    """Answer ``app``'s own refusals as V2 errors (``{"error": ...}``; 400 for invalid bodies)."""
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import ORJSONResponse
 from kserve import Model
+from starlette.routing import Route
 
-from contract import http_errors, rest_infer
+from contract import http_errors, openapi, repository, rest_infer
 from contract.body_limit import BodyLimitMiddleware
+from contract.versions import VersionlessMiddleware
+
+
+async def _v1_not_served(request: Request) -> ORJSONResponse:
+    """KServe's V1 predict/explain hand our V2 models a V1 body, which ended in a 500."""
+    name = request.path_params["name"].split(":", 1)[0]
+    return ORJSONResponse(
+        status_code=404,
+        content={"error": f"the V1 protocol is not served: use POST /v2/models/{name}/infer"},
+    )
 
 
 def prepare(app: FastAPI, model: Model, max_body_bytes: int) -> None:
     """Install our REST pieces on ``app`` before KServe's ``ModelServer`` adds its routes."""
     http_errors.install(app)
+    repository.install(app)
+    openapi.install(app)
     rest_infer.install(app, model)
+    app.router.routes.insert(0, Route("/v1/models/{name:path}", _v1_not_served, methods=["POST"]))
+    app.add_middleware(VersionlessMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)

@@ -9,6 +9,7 @@ import gc
 from kserve import Model, model_server
 
 from contract import rest_app
+from contract.repository import SealedRepositoryExtension
 from lifecycle.shutdown import Drain, DrainingModelServer, ReadinessGate
 
 
@@ -60,4 +61,5 @@ def serve(model: Model, args: argparse.Namespace, max_body_bytes: int, drain_sec
         enable_latency_logging=args.enable_latency_logging,
         grace_period=int(grace),
     )
+    server.model_repository_extension = SealedRepositoryExtension(server.registered_models)
     server.start([model])

@@ -1,0 +1,138 @@
+"""The services' OpenAPI document, made to say what they really answer.
+
+FastAPI derives KServe's document from its handlers: the infer body may be anything, failures are
+422s with ``{"detail": ...}``, ``/metrics`` is JSON, and the V1 and repository routes are offered.
+Our services answer V2 only, with ``{"error": ...}`` bodies and the statuses below, so the
+document is rewritten once: clients can rely on it and Schemathesis checks the servers against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string", "minLength": 1}},
+}
+PARAMETERS = {"type": "object"}
+SHAPE = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+REQUEST_INPUT = {
+    "type": "object",
+    "required": ["name", "shape", "datatype", "data"],
+    "properties": {
+        "name": {"type": "string"},
+        "shape": SHAPE,
+        "datatype": {"type": "string"},
+        "parameters": PARAMETERS,
+        "data": {"type": "array"},
+    },
+}
+INFER_REQUEST = {
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "id": {"type": "string"},
+        "parameters": PARAMETERS,
+        "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/V2RequestInput"}},
+        "outputs": {
+            "type": "array",
+            "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+        },
+    },
+}
+RESPONSE_OUTPUT = {
+    "type": "object",
+    "required": ["name", "shape", "datatype", "data"],
+    "properties": {
+        "name": {"type": "string"},
+        "shape": SHAPE,
+        "datatype": {"type": "string"},
+        "parameters": PARAMETERS,
+        "data": {"type": "array"},
+    },
+}
+INFER_RESPONSE = {
+    "type": "object",
+    "required": ["model_name", "outputs"],
+    "properties": {
+        "model_name": {"type": "string"},
+        "model_version": {"type": ["string", "null"]},
+        "id": {"type": "string"},
+        "parameters": PARAMETERS,
+        "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/V2ResponseOutput"}},
+    },
+}
+#: What the infer route answers besides 200, and why.
+INFER_ERRORS = {
+    "400": "The body is not a valid V2 request for this model (names the problem).",
+    "404": "No model of that name.",
+    "413": "The body is larger than the configured limit.",
+    "415": "The content type is not JSON.",
+    "503": "The model, or a service it depends on, is not ready.",
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json({"$ref": "#/components/schemas/V2Error"}, description)
+
+
+def _served(path: str) -> bool:
+    """V1 and the (sealed) repository extension are not part of what we serve."""
+    return not path.startswith(("/v1/", "/v2/repository/"))
+
+
+def refine(document: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite FastAPI's ``document`` of KServe's app into the contract we keep (see module doc)."""
+    document["paths"] = {path: item for path, item in document["paths"].items() if _served(path)}
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(
+        V2Error=ERROR,
+        V2RequestInput=REQUEST_INPUT,
+        V2InferenceRequest=INFER_REQUEST,
+        V2ResponseOutput=RESPONSE_OUTPUT,
+        V2InferenceResponse=INFER_RESPONSE,
+    )
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:  # FastAPI's validation error: ours is a 400 with a V2 body
+                del responses["422"]
+                responses["400"] = _error("The request is malformed.")
+            if "{model_name}" in path:
+                responses.setdefault("404", _error("No model of that name."))
+    infer = document["paths"]["/v2/models/{model_name}/infer"]["post"]
+    infer["parameters"] = [p for p in infer.get("parameters", []) if p["in"] == "path"]
+    infer["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/V2InferenceRequest"}}},
+    }
+    infer["responses"] = {
+        "200": _json({"$ref": "#/components/schemas/V2InferenceResponse"}, "The model's outputs."),
+        **{status: _error(why) for status, why in INFER_ERRORS.items()},
+    }
+    metrics = document["paths"]["/metrics"]["get"]
+    metrics["responses"]["200"] = {
+        "description": "Prometheus metrics.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+    return document
+
+
+def install(app: FastAPI) -> None:
+    """Serve the refined document at ``app``'s ``/openapi.json`` (built once, on first request)."""
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if not getattr(app, "_refined_openapi", None):
+            app._refined_openapi = refine(generate())  # type: ignore[attr-defined]
+        return app._refined_openapi  # type: ignore[attr-defined]
+
+    app.openapi = openapi  # type: ignore[method-assign]
