@@ -243,3 +243,29 @@ def published_model(model_wheel, package_index, index_credentials) -> str:
 def anyio_backend() -> str:
     """Async tests (``@pytest.mark.anyio``) run on asyncio, as the services do."""
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def reliability():
+    """The Reliability table's ledger (see tests/support/reliability.py)."""
+    from tests.support.reliability import Ledger, worker_id
+
+    return Ledger(worker_id())
+
+
+def pytest_sessionstart(session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controlling process, before any worker runs
+        from tests.support.reliability import clear
+
+        clear()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from tests.support.reliability import TABLE, write_table
+
+    if hasattr(terminalreporter.config, "workerinput"):
+        return
+    table = write_table()
+    if table:
+        terminalreporter.write_sep("=", f"reliability: what was tried and what happened ({TABLE.name})")
+        terminalreporter.write_line(table)

@@ -55,6 +55,15 @@ class Plan:
         return self.candidates
 
 
+def text_chars(request: InferRequest) -> int:
+    """Characters (or bytes) the request's ``text`` input holds; 0 when it is malformed."""
+    total = 0
+    for tensor in request.inputs:
+        if tensor.name == schema.TEXT and isinstance(tensor.data, list):
+            total += sum(len(item) for item in tensor.data if isinstance(item, str | bytes))
+    return total
+
+
 def plan_request(request: InferRequest, max_cases: int, max_chars: int) -> Plan:
     """Decode and validate the CRM's request, clean every text and give each case its verdict.
 

@@ -24,21 +24,35 @@ def test_load_predicts_with_metadata(artifact_dir):
 
 
 class _Exploit:
+    """A pickle that creates ``marker`` when it is loaded: what a planted model file could do."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
     def __reduce__(self):
-        return (open, ("/tmp/case-model-pwned", "w"))
+        return (open, (self.marker, "w"))
 
 
-def test_tampered_artifact_is_refused_before_unpickling(artifact_dir, tmp_path):
+def test_tampered_artifact_is_refused_before_unpickling(artifact_dir, tmp_path, reliability):
     tampered = tmp_path / "artifact"
     shutil.copytree(artifact_dir, tampered)
-    (tampered / MODEL_FILE).write_bytes(pickle.dumps(_Exploit()))
-    marker = tmp_path.parent / "never"
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Exploit(str(marker)))
+    pickle.loads(pickle.dumps(_Exploit(str(tmp_path / "proof"))))  # the payload does run when unpickled
+    assert (tmp_path / "proof").exists()
+    (tampered / MODEL_FILE).write_bytes(payload)
     with pytest.raises(ArtifactError, match=r"refusing to unpickle .* SHA-256"):
         load(tampered)
     assert not marker.exists()
+    reliability.record(
+        "Artifact and images",
+        "model file replaced by a code-running pickle",
+        1,
+        "refused before unpickling; nothing ran",
+    )
 
 
-def test_one_flipped_byte_is_refused(artifact_dir, tmp_path):
+def test_one_flipped_byte_is_refused(artifact_dir, tmp_path, reliability):
     tampered = tmp_path / "artifact"
     shutil.copytree(artifact_dir, tampered)
     data = bytearray((tampered / MODEL_FILE).read_bytes())
@@ -46,6 +60,9 @@ def test_one_flipped_byte_is_refused(artifact_dir, tmp_path):
     (tampered / MODEL_FILE).write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="SHA-256"):
         load(tampered)
+    reliability.record(
+        "Artifact and images", "one byte of the model file flipped", 1, "refused: SHA-256 differs from the recorded one"
+    )
 
 
 def test_missing_metadata_is_a_clear_error(tmp_path):

@@ -81,7 +81,7 @@ def test_upload_without_credentials_is_refused(model_wheel, package_index):
 
 
 def test_wheel_whose_version_differs_from_its_metadata_is_refused(
-    trained, tmp_path, package_index, index_credentials, fresh_venv
+    trained, tmp_path, package_index, index_credentials, fresh_venv, reliability
 ):
     artifact = tmp_path / "artifact"
     write_artifact(trained, "0.9.0", artifact, {})  # metadata claims 0.9.0 ...
@@ -94,3 +94,9 @@ def test_wheel_whose_version_differs_from_its_metadata_is_refused(
     )
     assert result.returncode != 0
     assert "refusing a mislabelled wheel" in result.stderr
+    reliability.record(
+        "Artifact and images",
+        "wheel whose version differs from its model metadata",
+        1,
+        "release check flags it; install refuses to load it",
+    )

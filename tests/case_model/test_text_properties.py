@@ -27,19 +27,23 @@ noisy_text = st.lists(
 
 
 @given(noisy_text, st.integers(min_value=1, max_value=500))
-def test_clean_text_never_raises_and_respects_the_cap(text, cap):
+def test_clean_text_never_raises_and_respects_the_cap(text, cap, reliability):
     cleaned = clean_text(text, cap)
     assert isinstance(cleaned, str)
     assert len(cleaned) <= cap
     assert cleaned == cleaned.strip()
     filter_verdict(text, cleaned)  # the verdict step takes whatever the cleaning gives
+    reliability.record(
+        "Fuzzing", "arbitrary unicode texts through the text steps (Hypothesis)", 1, "never raise; length cap kept"
+    )
 
 
 @given(noisy_text)
-def test_single_steps_are_idempotent(text):
+def test_single_steps_are_idempotent(text, reliability):
     for step in (normalize_unicode, collapse_whitespace, mask_pii, lambda t: cap_length(t, 50)):
         once = step(text)
         assert step(once) == once, step
+    reliability.record("Fuzzing", "arbitrary unicode texts, each step twice (Hypothesis)", 1, "idempotent")
 
 
 @given(noisy_text)
@@ -68,7 +72,10 @@ filler = st.text(string.ascii_letters + " ,.!?\n", max_size=60)
 @example("reach me at ", "a.b@c1.example.com", " today")
 @example("my number is", "+49 170-1234-567", "")
 @example("", "+1 000 000 000", "")
-def test_masked_pii_never_leaks(before, secret, after):
+def test_masked_pii_never_leaks(before, secret, after, reliability):
     text = f"{before} {secret} {after}"
     assert secret not in mask_pii(text)
     assert secret not in clean_text(text)
+    reliability.record(
+        "Fuzzing", "e-mails, IPs, phone numbers inside texts (Hypothesis)", 1, "masked: never in the output"
+    )

@@ -55,7 +55,7 @@ def _decode(body: object) -> dict[str, list[str]]:
 @example({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [True], "data": ["a"]}]})
 @example({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": [None]}]})
 @example({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1], "data": []}]})
-def test_any_body_decodes_or_is_invalid_input(body):
+def test_any_body_decodes_or_is_invalid_input(body, reliability):
     try:
         decoded = _decode(body)
     except InvalidInput as error:
@@ -63,13 +63,19 @@ def test_any_body_decodes_or_is_invalid_input(body):
         assert message, "an InvalidInput must say what is wrong"
     else:
         assert all(isinstance(text, str) for values in decoded.values() for text in values)
+    reliability.record(
+        "Fuzzing",
+        "arbitrary V2 bodies, decoded in-process (Hypothesis)",
+        1,
+        "decoded, or InvalidInput naming the problem",
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("stack")
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 @given(body=bodies)
-def test_any_body_gets_an_answer_or_a_v2_error_from_the_transformer(stack, body):
+def test_any_body_gets_an_answer_or_a_v2_error_from_the_transformer(stack, body, reliability):
     response = httpx.post(
         f"{stack.transformer_url}/v2/models/{MODEL}/infer",
         content=json.dumps(body).encode(),
@@ -79,3 +85,6 @@ def test_any_body_gets_an_answer_or_a_v2_error_from_the_transformer(stack, body)
     assert response.status_code in (200, 400), response.text
     if response.status_code == 400:
         assert response.json()["error"]
+    reliability.record(
+        "Fuzzing", "arbitrary V2 bodies to the running transformer (Hypothesis)", 1, "200 or 400 with a V2 error"
+    )

@@ -33,7 +33,7 @@ def test_hadolint_passes(name):
 
 
 @pytest.mark.parametrize("name", sorted(IMAGES))
-def test_dockerfile_shape(name):
+def test_dockerfile_shape(name, reliability):
     text = _dockerfile(name)
     assert re.search(r"^ARG PYTHON_IMAGE=python:[\w.-]+@sha256:[0-9a-f]{64}$", text, re.M), "base not pinned by digest"
     assert len(re.findall(r"^FROM ", text, re.M)) >= 2, "not multi-stage"
@@ -45,6 +45,12 @@ def test_dockerfile_shape(name):
     assert "--mount=type=secret,id=netrc" in text
     assert 'io.case-classifier.model-version="${MODEL_VERSION}"' in text
     assert not re.search(r"(?i)(password|token|secret)\s*=", text.replace("type=secret", "")), "credential in file"
+    reliability.record(
+        "Artifact and images",
+        f"Dockerfile.{name}",
+        1,
+        "numeric non-root USER, credentials only as a build secret, pinned installs",
+    )
 
 
 @pytest.fixture(scope="module")

@@ -61,7 +61,7 @@ def test_batch_over_the_limit_is_refused(stack):
     assert "exceeds the maximum of 1024" in response.json()["error"]
 
 
-def test_tampered_artifact_keeps_the_predictor_from_ever_serving(artifact_dir, tmp_path):
+def test_tampered_artifact_keeps_the_predictor_from_ever_serving(artifact_dir, tmp_path, reliability):
     tampered = tmp_path / "artifact"
     shutil.copytree(artifact_dir, tampered)
     with (tampered / "model.joblib").open("r+b") as handle:
@@ -90,3 +90,9 @@ def test_tampered_artifact_keeps_the_predictor_from_ever_serving(artifact_dir, t
     assert "refusing to unpickle" in result.stdout
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/v2/health/ready")
+    reliability.record(
+        "Artifact and images",
+        "predictor started on a tampered model file",
+        1,
+        "exits 3 before serving, saying why: never ready",
+    )

@@ -18,7 +18,7 @@ CASE = "The battery of my laptop does not charge any more."
 
 
 @pytest.mark.parametrize("protocol", ["grpc-v2", "v2"])
-def test_predictor_killed_and_restarted(artifact_dir, tmp_path, protocol):
+def test_predictor_killed_and_restarted(artifact_dir, tmp_path, protocol, reliability):
     stack = Stack(
         ports=Ports.free(),
         model_dir=str(artifact_dir),
@@ -54,6 +54,12 @@ def test_predictor_killed_and_restarted(artifact_dir, tmp_path, protocol):
             assert time.monotonic() < deadline, "the transformer did not recover after the restart"
             time.sleep(0.2)
         assert httpx.get(f"{base}/v2/models/case-classifier/ready").status_code == 200
+        reliability.record(
+            "Predictor faults",
+            f"predictor killed, then restarted ({'gRPC' if protocol == 'grpc-v2' else 'REST'} hop)",
+            1,
+            "503 with a V2 error, not-ready, empty cases still answered; recovers by itself",
+        )
     finally:
         transformer.stop()
         predictor.stop()

@@ -46,25 +46,27 @@ ODD_TEXTS = {
 
 @pytest.mark.parametrize(("name", "body", "fragment"), CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
-def test_bad_request_is_a_400_v2_error(stack, service, name, body, fragment):
+def test_bad_request_is_a_400_v2_error(stack, service, name, body, fragment, reliability):
     base = stack.transformer_url if service == "transformer" else stack.predictor_url
     response = httpx.post(f"{base}/v2/models/{MODEL}/infer", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
     assert fragment in response.json()["error"]
     assert infer(base, infer_body(["the fan is loud and the laptop overheats"])).status_code == 200
+    reliability.record("Bad input, REST", name, 1, "400 naming it; still serving")
 
 
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
-def test_wrong_content_type_is_a_415_naming_it(stack, service):
+def test_wrong_content_type_is_a_415_naming_it(stack, service, reliability):
     base = stack.transformer_url if service == "transformer" else stack.predictor_url
     response = httpx.post(f"{base}/v2/models/{MODEL}/infer", content=GOOD, headers={"content-type": "text/plain"})
     assert response.status_code == 415
     assert "text/plain" in response.json()["error"]
+    reliability.record("Bad input, REST", "wrong content type", 1, "415 naming it")
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
-def test_body_over_the_limit_is_a_413_before_it_is_read(stack, service, chunked):
+def test_body_over_the_limit_is_a_413_before_it_is_read(stack, service, chunked, reliability):
     base = stack.transformer_url if service == "transformer" else stack.predictor_url
     body = b'{"inputs":[{"name":"text","datatype":"BYTES","shape":[1],"data":["' + b"x" * (9 * 2**20) + b'"]}]}'
     content = iter([body[i : i + 2**20] for i in range(0, len(body), 2**20)]) if chunked else body
@@ -74,11 +76,12 @@ def test_body_over_the_limit_is_a_413_before_it_is_read(stack, service, chunked)
     assert response.status_code == 413
     assert "exceeds the limit of 8388608 bytes" in response.json()["error"]
     assert infer(base, infer_body(["the fan is loud and the laptop overheats"])).status_code == 200
+    reliability.record("Bad input, REST", "9 MB body (over the 8 MiB limit)", 1, "413 before it is read; still serving")
 
 
 @pytest.mark.parametrize("name", list(ODD_TEXTS))
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
-def test_odd_texts_are_answered(stack, service, name):
+def test_odd_texts_are_answered(stack, service, name, reliability):
     base = stack.transformer_url if service == "transformer" else stack.predictor_url
     response = infer(base, infer_body([ODD_TEXTS[name], "the fan is loud and the laptop overheats"]))
     answered = outputs(response)
@@ -88,23 +91,27 @@ def test_odd_texts_are_answered(stack, service, name):
         expected = {"empty string": "empty", "whitespace only": "empty"}
         if name in expected:
             assert answered["status"][0] == expected[name]
+    reliability.record("Odd texts", name, 1, "200, every case answered (empty ones as `empty`)")
 
 
-def test_case_id_count_must_match(stack):
+def test_case_id_count_must_match(stack, reliability):
     response = infer(stack.transformer_url, infer_body(["the fan is loud", "the screen flickers"], ["only-one"]))
     assert response.status_code == 400
     assert "case_id" in response.json()["error"]
+    reliability.record("Bad input, REST", "case_id count not matching text", 1, "400 naming it")
 
 
-def test_batch_over_the_limit_is_refused_before_anything_is_processed(stack):
+def test_batch_over_the_limit_is_refused_before_anything_is_processed(stack, reliability):
     response = infer(stack.transformer_url, infer_body(["the fan is loud"] * 257))
     assert response.status_code == 400
     assert "exceeds the maximum of 256" in response.json()["error"]
+    reliability.record("Bad input, REST", "batch of 257 (over the maximum)", 1, "400, nothing processed")
 
 
-def test_megabyte_case_is_cut_and_answered(stack):
+def test_megabyte_case_is_cut_and_answered(stack, reliability):
     text = "The battery of my laptop does not charge. " * 25_000  # ~1 MB
     first = infer(stack.transformer_url, infer_body([text]))
     second = infer(stack.transformer_url, infer_body([text]))
     assert first.status_code == 200
     assert first.json()["outputs"] == second.json()["outputs"]
+    reliability.record("Odd texts", "1 MB text", 2, "200, cut deterministically (same answer twice)")

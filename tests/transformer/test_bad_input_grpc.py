@@ -70,54 +70,63 @@ def _still_serving(stub) -> None:
 
 @pytest.mark.parametrize("name", list(INVALID))
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
-def test_invalid_request_is_invalid_argument(stubs, service, name):
+def test_invalid_request_is_invalid_argument(stubs, service, name, reliability):
     inputs, fragment = INVALID[name]
     error = _refused(stubs[service], inputs)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     assert fragment in error.details()
     _still_serving(stubs[service])
+    reliability.record("Bad input, gRPC", name, 1, "INVALID_ARGUMENT naming it; still serving")
 
 
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
-def test_malformed_raw_bytes_tensor(stubs, service):
+def test_malformed_raw_bytes_tensor(stubs, service, reliability):
     tensor = Tensor(name="text", datatype="BYTES", shape=[1])
     error = _refused(stubs[service], [tensor], raw=[b"\x40\x00\x00\x00short"])
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     _still_serving(stubs[service])
+    reliability.record("Bad input, gRPC", "malformed raw bytes tensor", 1, "INVALID_ARGUMENT; still serving")
 
 
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
-def test_batch_over_the_limit(stubs, service):
+def test_batch_over_the_limit(stubs, service, reliability):
     limit = 256 if service == "transformer" else 1024
     error = _refused(stubs[service], [_strings("text", [GOOD_TEXT] * (limit + 1))])
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert f"exceeds the maximum of {limit}" in error.details()
     _still_serving(stubs[service])
+    reliability.record(
+        "Bad input, gRPC", "batch over the maximum", 1, "INVALID_ARGUMENT naming the limit; still serving"
+    )
 
 
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
-def test_unknown_model_is_not_found(stubs, service):
+def test_unknown_model_is_not_found(stubs, service, reliability):
     error = _refused(stubs[service], [_strings("text", [GOOD_TEXT])], model="no-such-model")
     assert error.code() == grpc.StatusCode.NOT_FOUND
+    reliability.record("Bad input, gRPC", "unknown model", 1, "NOT_FOUND")
 
 
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
-def test_message_over_the_limit_is_resource_exhausted(stubs, service):
+def test_message_over_the_limit_is_resource_exhausted(stubs, service, reliability):
     error = _refused(stubs[service], [_strings("text", [b"x" * (9 * 2**20)])])
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     _still_serving(stubs[service])
+    reliability.record("Bad input, gRPC", "9 MB message (over the limit)", 1, "RESOURCE_EXHAUSTED; still serving")
 
 
-def test_case_id_count_must_match(stubs):
+def test_case_id_count_must_match(stubs, reliability):
     inputs = [_strings("text", [GOOD_TEXT, GOOD_TEXT]), _strings("case_id", [b"only-one"])]
     error = _refused(stubs["transformer"], inputs)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "case_id" in error.details()
+    reliability.record("Bad input, gRPC", "case_id count not matching text", 1, "INVALID_ARGUMENT naming it")
 
 
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
-def test_odd_texts_are_answered(stubs, service):
+def test_odd_texts_are_answered(stubs, service, reliability):
     texts = [text.encode() for text in ODD_TEXTS.values()]
     response = _infer(stubs[service], [_strings("text", texts)])
     label = next(o for o in response.outputs if o.name == "label")
     assert list(label.shape) == [len(texts)]
+    reliability.record("Odd texts", "all of them in one gRPC batch", len(texts), "answered, one label each")

@@ -51,7 +51,9 @@ def healthy(fault_language, fault_transformer):
 
 
 @pytest.mark.parametrize("mode", ["slow", "error", "garbage", "close"])
-def test_fault_is_answered_by_the_fallback_within_the_budget(fault_language, fault_transformer, healthy, mode):
+def test_fault_is_answered_by_the_fallback_within_the_budget(
+    fault_language, fault_transformer, healthy, mode, reliability
+):
     _set_mode(fault_language, mode)
     started = time.monotonic()
     response = infer(fault_transformer, infer_body([_case()]))
@@ -60,9 +62,20 @@ def test_fault_is_answered_by_the_fallback_within_the_budget(fault_language, fau
     assert elapsed < BOUND_SECONDS
     assert out["language"] == ["en"]  # the local fallback detected it
     assert out["label"] == ["keyboard_touchpad"]
+    reliability.record(
+        "Language service faults",
+        {
+            "slow": "slow (beyond the 300 ms budget)",
+            "error": "500s",
+            "garbage": "garbage bodies",
+            "close": "connection closed",
+        }[mode],
+        1,
+        f"200 by the local fallback within {BOUND_SECONDS} s",
+    )
 
 
-def test_breaker_opens_then_closes_when_the_service_is_back(fault_language, fault_transformer, healthy):
+def test_breaker_opens_then_closes_when_the_service_is_back(fault_language, fault_transformer, healthy, reliability):
     opened = metric(fault_transformer, "case_classifier_language_breaker_transitions_total", {"state": "open"})
     _set_mode(fault_language, "error")
     for _ in range(3):
@@ -83,6 +96,12 @@ def test_breaker_opens_then_closes_when_the_service_is_back(fault_language, faul
     calls = _calls(fault_language)
     infer(fault_transformer, infer_body([_case()]))
     assert _calls(fault_language) == calls + 1
+    reliability.record(
+        "Language service faults",
+        "failing, then healthy again",
+        9,
+        "breaker opens (no calls while open), closes after a trial call; metrics show both",
+    )
 
 
 def test_low_confidence_status_below_the_threshold(fault_transformer, healthy):
@@ -92,7 +111,7 @@ def test_low_confidence_status_below_the_threshold(fault_transformer, healthy):
     assert out["confidence"][0] < 0.99
 
 
-def test_real_language_service_killed_and_restarted_mid_run(stack):
+def test_real_language_service_killed_and_restarted_mid_run(stack, reliability):
     """The transformer of the main stack keeps answering through the outage and recovers alone."""
     base = stack.transformer_url
     process = stack.processes["langdetect"]
@@ -112,3 +131,9 @@ def test_real_language_service_killed_and_restarted_mid_run(stack):
         assert time.monotonic() < deadline, "detection did not resume after the restart"
         infer(base, infer_body([_case()]))
         time.sleep(0.3)
+    reliability.record(
+        "Language service faults",
+        "real service killed, then restarted",
+        9,
+        "every request answered by the fallback; detection resumes without a restart",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from case_model.text import DEFAULT_MAX_CHARS, clean_text
+from case_model.text import DEFAULT_MAX_CHARS, bound_raw, clean_text
 from case_model.verdict import Verdict, filter_verdict
 
 
@@ -19,6 +19,7 @@ class Prepared:
 
 def prepare(raw: str, max_chars: int = DEFAULT_MAX_CHARS) -> Prepared:
     """Clean a raw case log and decide whether it can be classified."""
+    raw = bound_raw(raw, max_chars)  # the verdict reads the raw text too
     cleaned = clean_text(raw, max_chars)
     return Prepared(cleaned, filter_verdict(raw, cleaned))
 
