@@ -159,13 +159,17 @@ def make_app(state: ServiceState) -> tornado.web.Application:
         [(path, handler, {"state": state}) for path, handler in routes],
         default_handler_class=_NotFound,
         default_handler_args={"state": state},
-        log_function=_access_log,
+        log_function=_access_log if state.settings.access_log else _no_access_log,
     )
 
 
 class _NotFound(_JsonHandler):
     def prepare(self) -> None:
         self.send_json(404, {"error": f"no route {self.request.method} {self.request.path}"})
+
+
+def _no_access_log(handler: tornado.web.RequestHandler) -> None:
+    """Tornado's default would log every request at INFO; per-request lines are opt-in."""
 
 
 def _access_log(handler: tornado.web.RequestHandler) -> None:

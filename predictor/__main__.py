@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="predictor", parents=[model_server.parser])
     settings, args = load_settings(PredictorSettings, parser, argv)
-    logs.configure("predictor", settings.log_level)
+    logs.configure("predictor", settings.log_level, access_log=settings.access_log)
     try:
         from pathlib import Path
 

@@ -132,7 +132,10 @@ def stack(artifact_dir, tmp_path_factory):
     from localstack.processes import start
     from localstack.stack import Ports, Stack
 
-    definition = Stack(ports=Ports.free(), model_dir=str(artifact_dir), env=SOURCE_ENV)
+    # Request logs on (off by default): the tracing test follows a request id through them, and
+    # checks that even then no case text is written.
+    access_logs = {f"{service}_ACCESS_LOG": "true" for service in ("TRANSFORMER", "PREDICTOR", "LANGDETECT")}
+    definition = Stack(ports=Ports.free(), model_dir=str(artifact_dir), env={**SOURCE_ENV, **access_logs})
     logs = tmp_path_factory.mktemp("stack-logs")
     running = []
     try:

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="transformer", parents=[model_server.parser])
     settings, args = load_settings(TransformerSettings, parser, argv)
-    logs.configure("transformer", settings.log_level)
+    logs.configure("transformer", settings.log_level, access_log=settings.access_log)
     if not args.predictor_host:
         parser.error("--predictor_host is required (host:port of the predictor)")
     language, _client = build_detection(settings)

@@ -27,7 +27,7 @@ noisy_text = st.lists(
 
 
 @given(noisy_text, st.integers(min_value=1, max_value=500))
-def test_clean_text_never_raises_and_respects_the_cap(text, cap, reliability):
+def test_clean_text_never_raises_and_respects_the_cap(reliability, text, cap):
     cleaned = clean_text(text, cap)
     assert isinstance(cleaned, str)
     assert len(cleaned) <= cap
@@ -39,7 +39,7 @@ def test_clean_text_never_raises_and_respects_the_cap(text, cap, reliability):
 
 
 @given(noisy_text)
-def test_single_steps_are_idempotent(text, reliability):
+def test_single_steps_are_idempotent(reliability, text):
     for step in (normalize_unicode, collapse_whitespace, mask_pii, lambda t: cap_length(t, 50)):
         once = step(text)
         assert step(once) == once, step
@@ -72,7 +72,7 @@ filler = st.text(string.ascii_letters + " ,.!?\n", max_size=60)
 @example("reach me at ", "a.b@c1.example.com", " today")
 @example("my number is", "+49 170-1234-567", "")
 @example("", "+1 000 000 000", "")
-def test_masked_pii_never_leaks(before, secret, after, reliability):
+def test_masked_pii_never_leaks(reliability, before, secret, after):
     text = f"{before} {secret} {after}"
     assert secret not in mask_pii(text)
     assert secret not in clean_text(text)

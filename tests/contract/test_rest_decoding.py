@@ -55,7 +55,7 @@ def _decode(body: object) -> dict[str, list[str]]:
 @example({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [True], "data": ["a"]}]})
 @example({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": [None]}]})
 @example({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1], "data": []}]})
-def test_any_body_decodes_or_is_invalid_input(body, reliability):
+def test_any_body_decodes_or_is_invalid_input(reliability, body):
     try:
         decoded = _decode(body)
     except InvalidInput as error:

@@ -36,13 +36,14 @@ def _ready(url: str) -> bool:
 
 
 @pytest.mark.parametrize("action", ["unload", "load"])
-def test_repository_api_is_refused_and_the_model_stays(service, action):
+def test_repository_api_is_refused_and_the_model_stays(service, action, reliability):
     url, _ = service
     _v2_error(httpx.post(f"{url}/v2/repository/models/{MODEL}/{action}"), 403, "repository API is disabled")
     assert _ready(url)
+    reliability.record("Bad input, REST", f"model-repository {action} call", 1, "403; the model stays loaded and ready")
 
 
-def test_repository_api_over_grpc_is_permission_denied(service, stack):
+def test_repository_api_over_grpc_is_permission_denied(service, stack, reliability):
     url, address = service
     with grpc.insecure_channel(address) as channel:
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
@@ -52,13 +53,17 @@ def test_repository_api_over_grpc_is_permission_denied(service, stack):
     assert "repository API is disabled" in caught.value.details()
     assert _ready(url)
     assert outputs(infer(stack.transformer_url, infer_body(["The printer jams on every page."])))["label"]
+    reliability.record(
+        "Bad input, gRPC", "model-repository unload call", 1, "PERMISSION_DENIED; the model stays loaded and ready"
+    )
 
 
 @pytest.mark.parametrize("verb", ["predict", "explain"])
-def test_v1_protocol_is_a_clear_404(service, verb):
+def test_v1_protocol_is_a_clear_404(service, verb, reliability):
     url, _ = service
     response = httpx.post(f"{url}/v1/models/{MODEL}:{verb}", json={"instances": ["hello"]})
     _v2_error(response, 404, f"use POST /v2/models/{MODEL}/infer")
+    reliability.record("Bad input, REST", f"V1 {verb} request", 1, "404 naming the V2 route to use")
 
 
 @pytest.mark.parametrize(
@@ -69,9 +74,12 @@ def test_v1_protocol_is_a_clear_404(service, verb):
         f"/v2/models/{MODEL}/ready?model_version=x",
     ],
 )
-def test_version_addressed_requests_are_a_clear_404(service, path):
+def test_version_addressed_requests_are_a_clear_404(service, path, reliability):
     url, _ = service
     _v2_error(httpx.get(f"{url}{path}"), 404, "model versions are not addressable")
+    reliability.record(
+        "Bad input, REST", "model version in the path or query", 1, "404 saying versions are not addressable"
+    )
 
 
 def test_unparseable_body_for_another_model_is_a_v2_400(service):

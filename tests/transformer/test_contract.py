@@ -105,10 +105,11 @@ def test_metadata_and_health_endpoints(stack):
     }
 
 
-def test_unknown_model_is_404(stack):
+def test_unknown_model_is_404(stack, reliability):
     response = httpx.post(f"{stack.transformer_url}/v2/models/nope/infer", json=infer_body([BATTERY]))
     assert response.status_code == 404
     assert "nope" in response.json()["error"]
+    reliability.record("Bad input, REST", "unknown model", 1, "404 naming it")
 
 
 def test_metrics_count_cases_by_status_and_language(stack):
