@@ -28,40 +28,55 @@ DRAIN = 1.5
 TEXTS = ["The battery of my laptop does not charge any more.", "The screen flickers after the update."]
 
 
-def _body(n: int) -> dict:
+def _infer_body(n: int) -> dict:
     # Every fourth request is a batch of 64 cases, so some requests are long when SIGTERM lands.
     size = 64 if n % 4 == 0 else 1
     return infer_body([TEXTS[n % 2]] * size, request_id=f"drain-{n}")
 
 
-@pytest.mark.parametrize("service", ["predictor", "transformer"])
+def _detect_body(n: int) -> dict:
+    return {"texts": [TEXTS[n % 2]] * (64 if n % 4 == 0 else 1)}
+
+
+@pytest.mark.parametrize("service", ["predictor", "transformer", "langdetect"])
 def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, service, reliability):
     drain = ("--drain_seconds", str(DRAIN))
     stack = Stack(
         ports=Ports.free(),
         model_dir=str(artifact_dir),
         env=SOURCE_ENV,
+        langdetect_args=drain if service == "langdetect" else (),
         predictor_args=drain if service == "predictor" else (),
         transformer_args=("--language_mode", "local", *drain),
     )
-    predictor = start(stack.predictor(), tmp_path)
-    transformer = start(stack.transformer(), tmp_path) if service == "transformer" else None
-    target = transformer or predictor
-    port = stack.ports.http if service == "transformer" else stack.ports.predictor_http
-    base = stack.url(port)
+    if service == "langdetect":
+        predictor = transformer = None
+        target = start(stack.langdetect(), tmp_path)
+        base = stack.url(stack.ports.langdetect)
+        url, ready_url, body = f"{base}/v1/detect", f"{base}/readyz", _detect_body
+    else:
+        predictor = start(stack.predictor(), tmp_path)
+        transformer = start(stack.transformer(), tmp_path) if service == "transformer" else None
+        target = transformer or predictor
+        base = stack.url(stack.ports.http if service == "transformer" else stack.ports.predictor_http)
+        url, ready_url, body = (
+            f"{base}/v2/models/{MODEL_NAME}/infer",
+            f"{base}/v2/models/{MODEL_NAME}/ready",
+            _infer_body,
+        )
     try:
-        with SteadyStream(f"{base}/v2/models/{MODEL_NAME}/infer", _body, workers=6) as stream:
+        with SteadyStream(url, body, workers=6) as stream:
             time.sleep(1.0)
             sigterm_at = stream.mark()
             target.signal(signal.SIGTERM)
             time.sleep(DRAIN * 0.6)
             assert stream.first_refused is None, "new connections refused during the drain period"
             stream.stop()  # traffic has moved away; in-flight requests finish
-            readiness = readiness_until_refused(f"{base}/v2/models/{MODEL_NAME}/ready", sigterm_at + 15)
+            readiness = readiness_until_refused(ready_url, sigterm_at + 15)
             assert target.process.wait(30) == 0, target.log_tail()
         refused_at = time.monotonic()
         with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{base}/v2/models/{MODEL_NAME}/ready", timeout=2)
+            httpx.get(ready_url, timeout=2)
         outcomes = dict(stream.outcomes)
         assert not [o for o in outcomes if o.startswith("lost")], outcomes
         assert set(outcomes) <= {"200", "refused"}, outcomes  # no 5xx, no 503 for accepted requests
@@ -72,11 +87,11 @@ def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, servic
         assert refused_at - sigterm_at >= DRAIN
         reliability.record(
             "Graceful shutdown",
-            f"SIGTERM to the {service} under a steady stream",
+            f"SIGTERM to the {service.replace('langdetect', 'language service')} under a steady stream",
             sum(outcomes.values()),
             f"{outcomes.get('200', 0)} answered 200, 0 lost, 0 5xx; not-ready first, then connections refused",
         )
     finally:
-        if transformer:
-            transformer.stop()
-        predictor.stop()
+        for process in (transformer, predictor, target):
+            if process is not None:
+                process.stop()
