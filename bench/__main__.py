@@ -43,6 +43,8 @@ class SetupResult:
     runs: list[wrk.LoadResult] = field(default_factory=list)
     cold_start_s: dict[str, float] = field(default_factory=dict)
     rss_mb: dict[str, float] = field(default_factory=dict)
+    #: First request after ready; first request of a later new connection; p50 on an open one.
+    first_request_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 def _bodies(texts: list[str]) -> list[dict]:
@@ -60,6 +62,7 @@ def _measure(name: str, services: list[Service], url: str, bodies: list[dict], a
             started = time.monotonic()
             running.append(start(service, tmp / name.replace(" ", "_")))
             result.cold_start_s[service.name] = round(time.monotonic() - started, 2)
+        result.first_request_ms = _first_request(url, bodies)
         script = wrk.lua_script(INFER, bodies, tmp)
         wrk.run(url, script, 8, 2)  # warm-up
         for concurrency in args.concurrency:
@@ -73,6 +76,30 @@ def _measure(name: str, services: list[Service], url: str, bodies: list[dict], a
         for process in reversed(running):
             process.stop()
     return result
+
+
+def _first_request(url: str, bodies: list[dict]) -> tuple[float, float, float]:
+    """Warm-up as callers see it (ms): the very first request after ready, the first request of
+    later new connections (median of 5: TCP and per-connection set-up, on a warm process), and the
+    median of 30 requests on one open connection."""
+    import httpx
+
+    def first_on_new_connection(body: dict) -> float:
+        with httpx.Client(timeout=30) as client:
+            started = time.perf_counter()
+            client.post(url + INFER, json=body).raise_for_status()
+            return (time.perf_counter() - started) * 1000
+
+    very_first = first_on_new_connection(bodies[0])
+    later_firsts = [first_on_new_connection(body) for body in bodies[1:6]]
+    steady = []
+    with httpx.Client(timeout=30) as client:
+        client.post(url + INFER, json=bodies[6]).raise_for_status()
+        for body in bodies[7:37]:
+            started = time.perf_counter()
+            client.post(url + INFER, json=body).raise_for_status()
+            steady.append((time.perf_counter() - started) * 1000)
+    return round(very_first, 1), round(statistics.median(later_firsts), 1), round(statistics.median(steady), 1)
 
 
 def _floor(model, texts: list[str]) -> dict[str, float]:
@@ -197,15 +224,16 @@ def report(results: list[SetupResult], floor: dict[str, float], version: str, ar
     print(f"| in-process floor, batch of 1,024 | | {floor['batch_1024_texts_per_s']:,.0f} texts/s | | | |")
     plain = [r for r in results if r.name == "plain KServe chain"]
     baseline = {run.concurrency: run for run in plain[0].runs} if plain else {}
-    print("\n| setup | req/s vs plain KServe chain, per concurrency | cold start s | RSS MB |")
-    print("|---|---|---|---|")
+    print("\n| setup | req/s vs plain KServe chain, per concurrency | cold start s | RSS MB | first request ms |")
+    print("|---|---|---|---|---|")
     for result in results:
         ratios = ", ".join(
             f"c{run.concurrency}: {run.rps / baseline[run.concurrency].rps:.2f}x" for run in result.runs if baseline
         )
         cold = ", ".join(f"{k} {v}" for k, v in result.cold_start_s.items())
         rss = ", ".join(f"{k} {v:.0f}" for k, v in result.rss_mb.items())
-        print(f"| {result.name} | {ratios} | {cold} | {rss} |")
+        first = "{} (new connection later: {}; open connection: {})".format(*result.first_request_ms)
+        print(f"| {result.name} | {ratios} | {cold} | {rss} | {first} |")
     targets(results)
     if set(args.setups) != set(ALL_SETUPS):
         print("\n(partial run: bench/results not written)")
@@ -243,6 +271,13 @@ def targets(results: list[SetupResult]) -> None:
     colds = [s for r in results if r.name.startswith("ours") for k, s in r.cold_start_s.items() if k == "predictor"]
     if colds:
         lines.append(f"predictor process start to ready: {max(colds):.2f} s at most (target < 3 s)")
+    for r in results:
+        if r.name.startswith("ours"):
+            very_first, later, steady = r.first_request_ms
+            lines.append(
+                f"{r.name}: first request after ready {very_first} ms; first request of a later new connection "
+                f"{later} ms; p50 on an open connection {steady} ms"
+            )
     print("\nTargets:\n" + "\n".join(f"- {line}" for line in lines))
 
 

@@ -11,6 +11,7 @@ from kserve import Model, model_server
 from contract import rest_app
 from contract.repository import SealedRepositoryExtension
 from lifecycle.shutdown import Drain, DrainingModelServer, ReadinessGate
+from lifecycle.warmup import Warmup
 
 
 def _use_event_loop(choice: str) -> None:
@@ -34,7 +35,14 @@ def _use_event_loop(choice: str) -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
 
-def serve(model: Model, args: argparse.Namespace, max_body_bytes: int, drain_seconds: float, grace: float) -> None:
+def serve(
+    model: Model,
+    args: argparse.Namespace,
+    max_body_bytes: int,
+    drain_seconds: float,
+    grace: float,
+    warmup_rounds: int = 6,
+) -> None:
     """Serve ``model`` (already loaded) on KServe's REST and gRPC servers until SIGTERM/SIGINT.
 
     Args:
@@ -43,10 +51,12 @@ def serve(model: Model, args: argparse.Namespace, max_body_bytes: int, drain_sec
         max_body_bytes: Largest REST body accepted (413 above).
         drain_seconds: After SIGTERM, how long readiness reports false while serving goes on.
         grace: Longest wait for in-flight requests once the servers stop.
+        warmup_rounds: Requests the service sends itself before it reports ready (0: none).
     """
     drain = Drain(drain_seconds)
+    warmup = Warmup(f"/v2/models/{model.name}/infer", rounds=warmup_rounds)
     rest_app.prepare(model_server.app, model, max_body_bytes)
-    model_server.app.add_middleware(ReadinessGate, drain=drain)
+    model_server.app.add_middleware(ReadinessGate, drain=drain, warmup=warmup)
     # What exists now lives as long as the process (the model: millions of objects); a full
     # collection would scan it all (~50 ms, measured), a pause inside some request's latency.
     gc.collect()
@@ -54,6 +64,7 @@ def serve(model: Model, args: argparse.Namespace, max_body_bytes: int, drain_sec
     _use_event_loop(args.event_loop)
     server = DrainingModelServer(
         drain,
+        warmup,
         http_port=args.http_port,
         grpc_port=args.grpc_port,
         workers=args.workers,

@@ -23,8 +23,10 @@ import uvicorn
 from kserve import ModelServer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lifecycle.warmup import Warmup
+
 log = logging.getLogger("lifecycle")
-_NOT_READY = orjson.dumps({"error": "shutting down: not accepting new work"})
+_NOT_READY = orjson.dumps({"error": "not ready: warming up or shutting down"})
 
 
 class Drain:
@@ -40,14 +42,17 @@ def _is_readiness(path: str) -> bool:
 
 
 class ReadinessGate:
-    """ASGI middleware: while draining, readiness endpoints answer 503; everything else is served."""
+    """ASGI middleware: while warming up or draining, readiness endpoints answer 503; everything
+    else is served."""
 
-    def __init__(self, app: ASGIApp, drain: Drain) -> None:
+    def __init__(self, app: ASGIApp, drain: Drain, warmup: Warmup) -> None:
         self.app = app
         self.drain = drain
+        self.warmup = warmup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.drain.draining and _is_readiness(scope["path"]):
+        not_ready = self.drain.draining or not self.warmup.done
+        if scope["type"] == "http" and not_ready and _is_readiness(scope["path"]):
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(_NOT_READY)).encode())]
             await send({"type": "http.response.start", "status": 503, "headers": headers})
             await send({"type": "http.response.body", "body": _NOT_READY})
@@ -56,18 +61,27 @@ class ReadinessGate:
 
 
 class DrainingModelServer(ModelServer):
-    """KServe's ``ModelServer`` whose SIGTERM drains first (see the module docstring)."""
+    """KServe's ``ModelServer`` that warms up before readiness and whose SIGTERM drains first."""
 
-    def __init__(self, drain: Drain, **kwargs) -> None:
+    def __init__(self, drain: Drain, warmup: Warmup, **kwargs) -> None:
         super().__init__(**kwargs)
         self.drain = drain
+        self.warmup = warmup
+
+    def _listening(self) -> bool:
+        rest = self._rest_server
+        return rest is not None and rest._server.started
 
     async def _serve(self) -> None:
-        watcher = asyncio.create_task(self._wrap_uvicorn_sigterm())
+        tasks = [
+            asyncio.create_task(self._wrap_uvicorn_sigterm()),
+            asyncio.create_task(self.warmup.run(self.http_port, self._listening)),
+        ]
         try:
             await super()._serve()
         finally:
-            watcher.cancel()
+            for task in tasks:
+                task.cancel()
 
     async def _wrap_uvicorn_sigterm(self) -> None:
         loop = asyncio.get_running_loop()

@@ -35,6 +35,9 @@ class PredictorSettings(BaseSettings):
         0.0, description="After SIGTERM, seconds of serving on while readiness reports false (0 under Knative)."
     )
     shutdown_timeout: float = Field(20.0, description="Longest wait for in-flight requests when stopping.")
+    warmup_requests: int = Field(
+        6, description="Requests the service sends itself over loopback before it reports ready (0: none)."
+    )
     log_level: str = Field("INFO", description="Log level.")
     access_log: bool = Field(
         False, description="One log line per request (Uvicorn's; costs ~7% CPU under load). Knative can log requests."

@@ -56,7 +56,14 @@ def main(argv: list[str] | None = None) -> int:
             "supported_languages": list(settings.supported_languages),
         },
     )
-    serve(model, args, settings.max_body_bytes, settings.drain_seconds, settings.shutdown_timeout)
+    serve(
+        model,
+        args,
+        settings.max_body_bytes,
+        settings.drain_seconds,
+        settings.shutdown_timeout,
+        settings.warmup_requests,
+    )
     return 0
 
 
