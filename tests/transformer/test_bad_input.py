@@ -108,10 +108,13 @@ def test_batch_over_the_limit_is_refused_before_anything_is_processed(stack, rel
     reliability.record("Bad input, REST", "batch of 257 (over the maximum)", 1, "400, nothing processed")
 
 
-def test_megabyte_case_is_cut_and_answered(stack, reliability):
+@pytest.mark.parametrize("service", ["transformer", "predictor"])
+def test_megabyte_case_is_cut_and_answered(stack, service, reliability):
+    base = stack.transformer_url if service == "transformer" else stack.predictor_url
     text = "The battery of my laptop does not charge. " * 25_000  # ~1 MB
-    first = infer(stack.transformer_url, infer_body([text]))
-    second = infer(stack.transformer_url, infer_body([text]))
+    first = infer(base, infer_body([text]))
+    second = infer(base, infer_body([text]))
     assert first.status_code == 200
     assert first.json()["outputs"] == second.json()["outputs"]
+    assert outputs(first)["label"] == ["battery_power"]
     reliability.record("Odd texts", "1 MB text", 2, "200, cut deterministically (same answer twice)")
