@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import random
-import re
 import tempfile
 import time
 from collections import Counter
@@ -34,6 +33,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from case_model.demo_data import generate_cases
 from localstack.processes import RunningService, start
@@ -159,18 +159,27 @@ async def _caller(worker: int, session, base: str, requests: Requests, deadline:
         await _one(session, base, kind, requests.make(kind.name, rng), tally)
 
 
-_SAMPLE = re.compile(r"^(case_classifier_\w+?)(?:_total)?(?:\{(.*?)\})? ([0-9.e+-]+)$", re.M)
+Sample = tuple[str, frozenset]  # (sample name, its labels)
 
 
-async def _metrics(session: aiohttp.ClientSession, base: str) -> dict[str, float]:
+async def _metrics(session: aiohttp.ClientSession, base: str) -> dict[Sample, float]:
     """The transformer's case_classifier_* samples, by name and labels."""
     async with session.get(f"{base}/metrics") as response:
         text = await response.text()
-    return {f"{name}{{{labels or ''}}}": float(value) for name, labels, value in _SAMPLE.findall(text)}
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("case_classifier_")
+        for sample in family.samples
+    }
 
 
-def _calls(sample: dict[str, float], outcome: str) -> float:
-    return sample.get(f'case_classifier_language_calls{{outcome="{outcome}"}}', 0.0)
+def _value(samples: dict[Sample, float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def _calls(samples: dict[Sample, float], outcome: str) -> float:
+    return _value(samples, "case_classifier_language_calls_total", outcome=outcome)
 
 
 @dataclass
@@ -263,9 +272,9 @@ async def _drive(args, stack: Stack, running: dict[str, RunningService], logs: P
         "language_calls": {
             outcome: int(_calls(delta, outcome)) for outcome in ("ok", "error", "timeout", "skipped_open_breaker")
         },
-        "language_fallbacks": int(delta.get("case_classifier_language_fallbacks{}", 0)),
+        "language_fallbacks": int(_value(delta, "case_classifier_language_fallbacks_total")),
         "breaker_transitions": {
-            state: int(delta.get(f'case_classifier_language_breaker_transitions{{state="{state}"}}', 0))
+            state: int(_value(delta, "case_classifier_language_breaker_transitions_total", state=state))
             for state in ("open", "half_open", "closed")
         },
         "language_restarts": flapper.restarts if flapper else 0,

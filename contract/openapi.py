@@ -20,7 +20,8 @@ ERROR = {
 }
 PARAMETERS = {"type": "object"}
 SHAPE = {"type": "array", "items": {"type": "integer", "minimum": 0}}
-REQUEST_INPUT = {
+#: A V2 tensor, as a request input and as a response output alike.
+TENSOR = {
     "type": "object",
     "required": ["name", "shape", "datatype", "data"],
     "properties": {
@@ -37,22 +38,11 @@ INFER_REQUEST = {
     "properties": {
         "id": {"type": "string"},
         "parameters": PARAMETERS,
-        "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/V2RequestInput"}},
+        "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/V2Tensor"}},
         "outputs": {
             "type": "array",
             "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
         },
-    },
-}
-RESPONSE_OUTPUT = {
-    "type": "object",
-    "required": ["name", "shape", "datatype", "data"],
-    "properties": {
-        "name": {"type": "string"},
-        "shape": SHAPE,
-        "datatype": {"type": "string"},
-        "parameters": PARAMETERS,
-        "data": {"type": "array"},
     },
 }
 INFER_RESPONSE = {
@@ -63,7 +53,7 @@ INFER_RESPONSE = {
         "model_version": {"type": ["string", "null"]},
         "id": {"type": "string"},
         "parameters": PARAMETERS,
-        "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/V2ResponseOutput"}},
+        "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/V2Tensor"}},
     },
 }
 #: What the infer route answers besides 200, and why.
@@ -95,9 +85,8 @@ def refine(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(
         V2Error=ERROR,
-        V2RequestInput=REQUEST_INPUT,
+        V2Tensor=TENSOR,
         V2InferenceRequest=INFER_REQUEST,
-        V2ResponseOutput=RESPONSE_OUTPUT,
         V2InferenceResponse=INFER_RESPONSE,
     )
     for path, item in document["paths"].items():

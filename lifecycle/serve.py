@@ -10,6 +10,7 @@ from kserve import Model, model_server
 
 from contract import rest_app
 from contract.repository import SealedRepositoryExtension
+from lifecycle.settings import ServingSettings
 from lifecycle.shutdown import Drain, DrainingModelServer, ReadinessGate
 from lifecycle.warmup import Warmup
 
@@ -35,27 +36,17 @@ def _use_event_loop(choice: str) -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
 
-def serve(
-    model: Model,
-    args: argparse.Namespace,
-    max_body_bytes: int,
-    drain_seconds: float,
-    grace: float,
-    warmup_rounds: int = 6,
-) -> None:
+def serve(model: Model, args: argparse.Namespace, settings: ServingSettings) -> None:
     """Serve ``model`` (already loaded) on KServe's REST and gRPC servers until SIGTERM/SIGINT.
 
     Args:
         model: The loaded model.
         args: KServe's parsed flags (ports, workers, gRPC, latency logging).
-        max_body_bytes: Largest REST body accepted (413 above).
-        drain_seconds: After SIGTERM, how long readiness reports false while serving goes on.
-        grace: Longest wait for in-flight requests once the servers stop.
-        warmup_rounds: Requests the service sends itself before it reports ready (0: none).
+        settings: Body limit, drain period, shutdown grace and warm-up of the service.
     """
-    drain = Drain(drain_seconds)
-    warmup = Warmup(f"/v2/models/{model.name}/infer", rounds=warmup_rounds)
-    rest_app.prepare(model_server.app, model, max_body_bytes)
+    drain = Drain(settings.drain_seconds)
+    warmup = Warmup(f"/v2/models/{model.name}/infer", rounds=settings.warmup_requests)
+    rest_app.prepare(model_server.app, model, settings.max_body_bytes)
     model_server.app.add_middleware(ReadinessGate, drain=drain, warmup=warmup)
     # What exists now lives as long as the process (the model: millions of objects); a full
     # collection would scan it all (~50 ms, measured), a pause inside some request's latency.
@@ -70,7 +61,7 @@ def serve(
         workers=args.workers,
         enable_grpc=args.enable_grpc,
         enable_latency_logging=args.enable_latency_logging,
-        grace_period=int(grace),
+        grace_period=int(settings.shutdown_timeout),
     )
     server.model_repository_extension = SealedRepositoryExtension(server.registered_models)
     server.start([model])

@@ -39,14 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as error:
         log.error("model refused; the predictor will not become ready", extra={"reason": str(error)})
         return 3
-    serve(
-        model,
-        args,
-        settings.max_body_bytes,
-        settings.drain_seconds,
-        settings.shutdown_timeout,
-        settings.warmup_requests,
-    )
+    serve(model, args, settings)
     return 0
 
 

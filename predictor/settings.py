@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from contract.body_limit import DEFAULT_MAX_BODY_BYTES
+from lifecycle.settings import ServingSettings
 
 
-class PredictorSettings(BaseSettings):
+class PredictorSettings(ServingSettings):
     """Everything the predictor reads at start-up; nothing is read later."""
 
     model_config = SettingsConfigDict(env_prefix="PREDICTOR_", extra="ignore", frozen=True, protected_namespaces=())
@@ -28,17 +28,3 @@ class PredictorSettings(BaseSettings):
         True, description="Run predict off the event loop, so requests keep being parsed during a batch."
     )
     explain_terms: int = Field(5, description="Terms returned per case when the request asks for an explanation.")
-    max_body_bytes: int = Field(
-        DEFAULT_MAX_BODY_BYTES, description="Largest REST request body accepted (413 above); gRPC: KServe's flag."
-    )
-    drain_seconds: float = Field(
-        0.0, description="After SIGTERM, seconds of serving on while readiness reports false (0 under Knative)."
-    )
-    shutdown_timeout: float = Field(20.0, description="Longest wait for in-flight requests when stopping.")
-    warmup_requests: int = Field(
-        6, description="Requests the service sends itself over loopback before it reports ready (0: none)."
-    )
-    log_level: str = Field("INFO", description="Log level.")
-    access_log: bool = Field(
-        False, description="One log line per request (Uvicorn's; costs ~7% CPU under load). Knative can log requests."
-    )

@@ -56,14 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             "supported_languages": list(settings.supported_languages),
         },
     )
-    serve(
-        model,
-        args,
-        settings.max_body_bytes,
-        settings.drain_seconds,
-        settings.shutdown_timeout,
-        settings.warmup_requests,
-    )
+    serve(model, args, settings)
     return 0
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from case_model.language import DEFAULT_SUPPORTED, DETECTOR_LANGUAGES
-from contract.body_limit import DEFAULT_MAX_BODY_BYTES
+from lifecycle.settings import ServingSettings
 from serviceconfig import CommaSeparated
 
 
-class TransformerSettings(BaseSettings):
+class TransformerSettings(ServingSettings):
     """Everything the transformer reads at start-up; nothing is read later."""
 
     model_config = SettingsConfigDict(env_prefix="TRANSFORMER_", extra="ignore", frozen=True)
@@ -56,17 +56,3 @@ class TransformerSettings(BaseSettings):
     max_batch_cases: int = Field(256, description="Most cases accepted in one request (400 above).")
     max_text_chars: int = Field(4000, description="Cleaned texts are cut to this length.")
     log_texts: bool = Field(False, description="Log case texts (customer data!); for debugging only.")
-    max_body_bytes: int = Field(
-        DEFAULT_MAX_BODY_BYTES, description="Largest REST request body accepted (413 above); gRPC: KServe's flag."
-    )
-    drain_seconds: float = Field(
-        0.0, description="After SIGTERM, seconds of serving on while readiness reports false (0 under Knative)."
-    )
-    shutdown_timeout: float = Field(20.0, description="Longest wait for in-flight requests when stopping.")
-    warmup_requests: int = Field(
-        6, description="Requests the service sends itself over loopback before it reports ready (0: none)."
-    )
-    log_level: str = Field("INFO", description="Log level.")
-    access_log: bool = Field(
-        False, description="One log line per request (Uvicorn's; costs ~7% CPU under load). Knative can log requests."
-    )

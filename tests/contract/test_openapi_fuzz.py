@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -63,8 +64,6 @@ def test_service_keeps_its_openapi_contract(service_url, reliability, request):
 
 
 def test_documents_say_what_the_services_answer(service_url):
-    import httpx
-
     document = httpx.get(f"{service_url}/openapi.json").json()
     assert not [path for path in document["paths"] if path.startswith(("/v1/", "/v2/repository/"))]
     infer_responses = document["paths"]["/v2/models/{model_name}/infer"]["post"]["responses"]
