@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from case_model.wheelcheck import check_wheel
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
 ROOT = Path(__file__).resolve().parents[2]
-# What the wheel needs at run time, pinned like the images pin it.
-RUNTIME = ["scikit-learn", "joblib", "numpy", "scipy", "py3langid", "threadpoolctl"]
+# What the wheel needs at run time (its own declared dependencies), pinned like the images pin it.
+RUNTIME = tomllib.loads((ROOT / "case_model" / "pyproject.toml").read_text())["project"]["dependencies"]
 
 
 def _run(argv, **kwargs):

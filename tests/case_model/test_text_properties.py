@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import string
 
-from hypothesis import example, given
+import phonenumbers
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from case_model import prepare
 from case_model.pii import mask_pii
 from case_model.text import cap_length, clean_text, collapse_whitespace, normalize_unicode, strip_html
 from case_model.verdict import filter_verdict
+from tests.support.adversarial import FAMILIES
 
 #: Text as a CRM might pass it on: any unicode, plus the markup and separators the steps look for.
 noisy_text = st.lists(
@@ -58,20 +61,33 @@ domain = st.lists(st.text(string.ascii_lowercase + string.digits, min_size=2, ma
 tld = st.sampled_from(["com", "de", "io"])
 emails = st.builds(lambda user, parts, top: f"{user}@{'.'.join(parts)}.{top}", local_part, domain, tld)
 ipv4 = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
+
+
+def _phone(region: str, kind: int, style: int, tail: int) -> str | None:
+    """A valid number of ``region`` (the plan's example with other last digits), as people write it."""
+    example = phonenumbers.example_number_for_type(region, kind)
+    national = str(example.national_number)
+    number = phonenumbers.PhoneNumber(
+        country_code=example.country_code, national_number=int(national[:-3] + f"{tail:03d}")
+    )
+    return phonenumbers.format_number(number, style) if phonenumbers.is_valid_number(number) else None
+
+
+# Phone numbers as the masking defines them: valid in the numbering plans of the languages served.
 phones = st.builds(
-    lambda cc, groups, sep: f"+{cc} " + sep.join(groups),
-    st.integers(1, 99),
-    # Phone numbers as the masking defines them: 9 digits or more (shorter is an order number).
-    st.lists(st.text(string.digits, min_size=3, max_size=4), min_size=3, max_size=4),
-    st.sampled_from([" ", "-", "."]),
-)
+    _phone,
+    st.sampled_from(["DE", "AT", "CH", "FR", "BE", "ES", "GB", "IE", "US"]),
+    st.sampled_from([phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE]),
+    st.sampled_from([phonenumbers.PhoneNumberFormat.INTERNATIONAL, phonenumbers.PhoneNumberFormat.NATIONAL]),
+    st.integers(0, 999),
+).filter(bool)
 filler = st.text(string.ascii_letters + " ,.!?\n", max_size=60)
 
 
 @given(filler, st.one_of(emails, ipv4, phones), filler)
 @example("reach me at ", "a.b@c1.example.com", " today")
 @example("my number is", "+49 170-1234-567", "")
-@example("", "+1 000 000 000", "")
+@example("", "+1 201 555 0123", "")
 def test_masked_pii_never_leaks(reliability, before, secret, after):
     text = f"{before} {secret} {after}"
     assert secret not in mask_pii(text)
@@ -79,3 +95,27 @@ def test_masked_pii_never_leaks(reliability, before, secret, after):
     reliability.record(
         "Fuzzing", "e-mails, IPs, phone numbers inside texts (Hypothesis)", 1, "masked: never in the output"
     )
+
+
+#: The hostile families of the linear-time guard, at sizes Hypothesis can afford per example.
+adversarial = st.builds(lambda name, n: FAMILIES[name](n), st.sampled_from(sorted(FAMILIES)), st.integers(1, 3000))
+
+
+@settings(deadline=None)  # cost is the linear-time guard's business; these check behaviour
+@given(adversarial, noisy_text, adversarial, st.integers(min_value=1, max_value=4000))
+def test_hostile_texts_keep_every_property_of_the_text_steps(reliability, head, middle, tail, cap):
+    text = head + middle + tail
+    prepared = prepare(text, cap)
+    assert len(prepared.text) <= cap
+    assert prepared.text == prepared.text.strip()
+    assert mask_pii(prepared.text) == prepared.text  # masking already done is not done again
+    reliability.record(
+        "Fuzzing", "hostile text families mixed with noise (Hypothesis)", 1, "never raise; cap kept; idempotent"
+    )
+
+
+@settings(deadline=None)
+@given(adversarial, st.one_of(emails, ipv4, phones), adversarial)
+def test_pii_next_to_hostile_text_is_still_masked(reliability, before, secret, after):
+    assert secret not in mask_pii(f"{before} {secret} {after}")
+    reliability.record("Fuzzing", "PII between hostile text families (Hypothesis)", 1, "masked: never in the output")

@@ -22,6 +22,7 @@ AREAS = [
     "Bad input, REST",
     "Bad input, gRPC",
     "Odd texts",
+    "PII masking",
     "Fuzzing",
     "Language service faults",
     "Predictor faults",

@@ -8,10 +8,11 @@ about 20 microseconds per short text; ``bench/langdetect_compare.py`` holds the 
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from case_model.words import enough_words, words_outside_urls
 
 UNKNOWN = "unknown"
 #: Languages the classifier is trained and trusted on; configuration may narrow or widen it.
@@ -19,9 +20,6 @@ DEFAULT_SUPPORTED: tuple[str, ...] = ("en", "de", "fr", "es")
 #: Candidate languages of the detector: those the CRM sees, a superset of the supported ones.
 DETECTOR_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "da")
 
-#: Letters-only words of two or more letters that are not placeholders such as ``[EMAIL]``.
-_WORD = re.compile(r"(?<![\[\w])[^\W\d_]{2,}(?![\]\w])")
-_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 #: Fewer real words than this and a detector only guesses: answer ``unknown``.
 MIN_WORDS = 2
 #: Only the leading characters are examined: the language shows in them, and the detector's cost
@@ -36,8 +34,7 @@ def has_real_words(text: str) -> bool:
     Every detector tried names a language, with high confidence, for ``0x0000007B 7XK2M3Q
     https://x.y``; such texts must come back ``unknown`` instead of a guess.
     """
-    words = _WORD.findall(_URL.sub(" ", text))
-    return len(words) >= MIN_WORDS and sum(map(len, words)) >= MIN_LETTERS
+    return enough_words(words_outside_urls(text), MIN_WORDS, MIN_LETTERS)
 
 
 @dataclass(frozen=True, slots=True)

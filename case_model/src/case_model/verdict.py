@@ -7,8 +7,10 @@ instead, by the transformer online and by the batch pipeline offline, from this 
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
+
+from case_model.patterns import NOT_WORD, SPACE, any_of, compile_pattern
+from case_model.words import enough_words, words
 
 
 class Verdict(StrEnum):
@@ -31,21 +33,35 @@ MIN_CHARS = 12
 #: Fewer words than this leaves nothing to classify.
 MIN_WORDS = 3
 
-# Letters-only words; placeholders such as ``[EMAIL]`` are not words.
-_WORD = re.compile(r"(?<![\[\w])[^\W\d_]{2,}(?![\]\w])")
-_AUTO_REPLY = re.compile(
-    r"""(
-        \bout\s+of\s+(the\s+)?office\b
-      | \bautomatic\s+reply\b | \bauto[- ]?reply\b | \bautoreply\b | \bauto[- ]?response\b
-      | \bdelivery\s+status\s+notification\b | \bundeliverable\b | \bmail\s+delivery\s+(failed|subsystem)\b
-      | \bi\s+am\s+(currently\s+)?(away|on\s+(vacation|leave|holiday))\b
-      | \babwesenheitsnotiz\b | \bautomatische\s+antwort\b | \bbin\s+(derzeit\s+)?nicht\s+im\s+büro\b
-      | \bréponse\s+automatique\b | \babsent\s+du\s+bureau\b
-      | \brespuesta\s+automática\b | \bfuera\s+de\s+la\s+oficina\b
-      | \brisposta\s+automatica\b | \bfuori\s+ufficio\b
-      | \bresposta\s+automática\b | \bautomatisch\s+antwoord\b
-    )""",
-    re.IGNORECASE | re.VERBOSE,
+# Markers of automatic replies, standing as words of their own (Unicode-aware boundaries, which
+# RE2's ASCII ``\b`` is not).
+_S = SPACE
+_AUTO_REPLY = compile_pattern(
+    f"(?:^|{NOT_WORD})"
+    + any_of(
+        rf"out{_S}+of{_S}+(?:the{_S}+)?office",
+        rf"automatic{_S}+reply",
+        "auto[- ]?reply",
+        "autoreply",
+        "auto[- ]?response",
+        rf"delivery{_S}+status{_S}+notification",
+        "undeliverable",
+        rf"mail{_S}+delivery{_S}+(?:failed|subsystem)",
+        rf"i{_S}+am{_S}+(?:currently{_S}+)?(?:away|on{_S}+(?:vacation|leave|holiday))",
+        "abwesenheitsnotiz",
+        rf"automatische{_S}+antwort",
+        rf"bin{_S}+(?:derzeit{_S}+)?nicht{_S}+im{_S}+büro",
+        rf"réponse{_S}+automatique",
+        rf"absent{_S}+du{_S}+bureau",
+        rf"respuesta{_S}+automática",
+        rf"fuera{_S}+de{_S}+la{_S}+oficina",
+        rf"risposta{_S}+automatica",
+        rf"fuori{_S}+ufficio",
+        rf"resposta{_S}+automática",
+        rf"automatisch{_S}+antwoord",
+    )
+    + f"(?:$|{NOT_WORD})",
+    ignore_case=True,
 )
 #: Auto-reply markers count only near the top, where mail systems put them.
 _AUTO_REPLY_WINDOW = 400
@@ -65,7 +81,6 @@ def filter_verdict(raw: str, cleaned: str) -> Verdict:
         return Verdict.EMPTY
     if _AUTO_REPLY.search(raw[:_AUTO_REPLY_WINDOW]):
         return Verdict.AUTO_REPLY
-    words = _WORD.findall(cleaned)
-    if len(words) < MIN_WORDS or sum(map(len, words)) < MIN_CHARS:
+    if not enough_words(words(cleaned), MIN_WORDS, MIN_CHARS):
         return Verdict.TOO_SHORT
     return Verdict.OK
