@@ -12,6 +12,7 @@ from timing_asgi import TimingMiddleware
 
 from contract import http_errors, openapi, repository, rest_infer
 from contract.body_limit import BodyLimitMiddleware
+from contract.limits import RequestLimits
 from contract.versions import VersionlessMiddleware
 
 
@@ -41,13 +42,13 @@ def _without_unread_timings(app: FastAPI) -> None:
     app.add_middleware = add_middleware  # type: ignore[method-assign]
 
 
-def prepare(app: FastAPI, model: Model, max_body_bytes: int) -> None:
+def prepare(app: FastAPI, model: Model, limits: RequestLimits, max_body_bytes: int) -> None:
     """Install our REST pieces on ``app`` before KServe's ``ModelServer`` adds its routes."""
     _without_unread_timings(app)
     http_errors.install(app)
     repository.install(app)
     openapi.install(app)
-    rest_infer.install(app, model)
+    rest_infer.install(app, model, limits)
     app.router.routes.insert(0, Route("/v1/models/{name:path}", _v1_not_served, methods=["POST"]))
     app.add_middleware(VersionlessMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)

@@ -26,6 +26,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from contract.limits import RequestLimits, shown
+from contract.tensors import check_element_count, check_tensor_header, split_bytes_elements
+from observability.logs import REQUEST_ID_HEADER
+
 #: Header of the V2 binary tensor extension: the JSON part's length, binary tensors after it.
 BINARY_HEADER = "inference-header-content-length"
 _JSON_TYPES = ("application/json", "application/cloudevents+json")
@@ -45,34 +49,40 @@ def _field(container: dict, key: str, kind: type, where: str, required: bool = T
     return value
 
 
-def _tensor(item: object, index: int, binary: bytes | None, offset: int) -> tuple[InferInput, int]:
+def _tensor(
+    item: object, index: int, binary: bytes | None, offset: int, limits: RequestLimits
+) -> tuple[InferInput, int]:
+    """One input tensor: its header checked first, then its data (JSON list or binary part) taken."""
     where = f"inputs.{index}."
     if not isinstance(item, dict):
         raise InvalidInput(f"inputs.{index}: must be an object with name, datatype, shape and data")
     name = _field(item, "name", str, where)
     datatype = _field(item, "datatype", str, where)
     shape = _field(item, "shape", list, where)
-    if not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
-        raise InvalidInput(f"{where}shape: must be a list of integers")
+    declared = check_tensor_header(name, datatype, shape, limits)
     parameters = _field(item, "parameters", dict, where, required=False) or {}
-    tensor = InferInput(name=name, shape=shape, datatype=datatype, parameters=parameters)
     size = parameters.get("binary_data_size")
     if binary is not None and "data" not in item and size is not None:
-        if not isinstance(size, int) or size < 0 or offset + size > len(binary):
-            raise InvalidInput(f"{where}parameters.binary_data_size: {size!r} does not fit the binary body")
-        tensor._raw_data = binary[offset : offset + size]  # decoded strictly by contract.tensors
-        return tensor, offset + size
-    if "data" not in item:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(binary):
+            raise InvalidInput(f"{where}parameters.binary_data_size: {shown(size)} does not fit the binary body")
+        data: list = split_bytes_elements(name, binary[offset : offset + size], declared)
+        offset += size
+    elif "data" not in item:
         raise InvalidInput(f"{where}data: missing")
-    tensor.data = item["data"]
-    return tensor, offset
+    else:
+        data = item["data"]
+        if not isinstance(data, list):
+            raise InvalidInput(f"input '{name}' data must be a list of strings")
+        check_element_count(name, declared, len(data))
+    return InferInput(name=name, shape=shape, datatype=datatype, data=data, parameters=parameters), offset
 
 
-def decode_request(body: bytes, model_name: str, json_length: int | None = None) -> InferRequest:
+def decode_request(body: bytes, model_name: str, limits: RequestLimits, json_length: int | None = None) -> InferRequest:
     """Parse a V2 JSON body (optionally followed by binary tensors) into an ``InferRequest``.
 
-    Only the envelope is checked here; the tensors' datatype, shape and data are checked by the
-    model's strict decoding (``contract.tensors``), which names the problem.
+    The envelope, the count of inputs, the request id and each tensor's header and element count
+    are checked before the next part is looked at (``contract.limits``); the elements themselves
+    are decoded by the model's strict decoding (``contract.tensors.named_inputs``).
     """
     head, binary = (body, None) if json_length is None else (body[:json_length], body[json_length:])
     try:
@@ -82,11 +92,13 @@ def decode_request(body: bytes, model_name: str, json_length: int | None = None)
     if not isinstance(document, dict):
         raise InvalidInput("invalid request: body must be a JSON object with 'inputs'")
     items = _field(document, "inputs", list, "")
+    limits.check_input_count(len(items))
     request_id = _field(document, "id", str, "", required=False)
+    limits.check_request_id(request_id)
     parameters = _field(document, "parameters", dict, "", required=False)
     tensors, offset = [], 0
     for index, item in enumerate(items):
-        tensor, offset = _tensor(item, index, binary, offset)
+        tensor, offset = _tensor(item, index, binary, offset, limits)
         tensors.append(tensor)
     return InferRequest(model_name=model_name, infer_inputs=tensors, request_id=request_id, parameters=parameters)
 
@@ -125,14 +137,15 @@ def encode_response(response: InferResponse) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def infer_endpoint(model: Model):
+def infer_endpoint(model: Model, limits: RequestLimits):
     """The route handler for ``model``: decode, run the KServe lifecycle, encode."""
 
     async def infer(request: Request) -> Response:
         json_length = _json_length(request)
+        limits.check_request_id(request.headers.get(REQUEST_ID_HEADER), f"{REQUEST_ID_HEADER} header")
         if not model.ready:
             raise ModelNotReady(model.name)
-        infer_request = decode_request(await request.body(), model.name, json_length)
+        infer_request = decode_request(await request.body(), model.name, limits, json_length)
         response, headers = await model(infer_request, headers=dict(request.headers))
         headers.pop("content-length", None)
         headers.pop("content-type", None)
@@ -145,7 +158,8 @@ async def _unsupported_media_type(_: Request, error: UnsupportedMediaType) -> JS
     return JSONResponse({"error": str(error)}, status_code=415)
 
 
-def install(app: FastAPI, model: Model) -> None:
+def install(app: FastAPI, model: Model, limits: RequestLimits) -> None:
     """Serve ``model``'s V2 infer route ahead of KServe's (which stays for everything else)."""
-    app.router.routes.insert(0, Route(f"/v2/models/{model.name}/infer", infer_endpoint(model), methods=["POST"]))
+    route = Route(f"/v2/models/{model.name}/infer", infer_endpoint(model, limits), methods=["POST"])
+    app.router.routes.insert(0, route)
     app.add_exception_handler(UnsupportedMediaType, _unsupported_media_type)

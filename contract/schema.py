@@ -25,6 +25,11 @@ def _tensor(name: str, datatype: str, shape: list[int]) -> dict[str, object]:
     return {"name": name, "datatype": datatype, "shape": shape}
 
 
+def input_names(tensors: list[dict[str, object]]) -> tuple[str, ...]:
+    """The names of a model's declared inputs, in order."""
+    return tuple(str(tensor["name"]) for tensor in tensors)
+
+
 PREDICTOR_INPUTS = [_tensor(TEXT, "BYTES", [-1])]
 PREDICTOR_OUTPUTS = [
     _tensor(LABEL, "BYTES", [-1]),

@@ -1,9 +1,11 @@
 """Strict decoding of V2 string tensors, and encoding of the outputs.
 
-Everything the CRM can get wrong (a missing input, a wrong datatype, a shape that does not match
-the data, nested data, bytes that are not UTF-8, a batch over the limit) raises KServe's
-``InvalidInput`` with a message naming the problem, which KServe answers with 400 and
-``{"error": ...}``. Nothing here raises anything else on bad input.
+Everything the CRM can get wrong (too many inputs, a missing input, a wrong datatype, a shape that
+does not match the data, nested data, bytes that are not UTF-8, a batch over the limit, an id too
+long) raises KServe's ``InvalidInput`` with a message naming the problem, which KServe answers
+with 400 and ``{"error": ...}``. Nothing here raises anything else on bad input. The REST and gRPC
+decoders call :func:`check_tensor_header` before they materialise a tensor's data, and
+:func:`split_bytes_elements` stops at the declared count, so no refusal comes after the work.
 """
 
 from __future__ import annotations
@@ -12,18 +14,55 @@ from collections.abc import Sequence
 
 import numpy as np
 from kserve.errors import InvalidInput
-from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest
+from kserve.protocol.infer_type import InferOutput, InferRequest
 
-from contract.schema import EXPLAIN_PARAMETER, TOP_K
+from contract.limits import RequestLimits, name_offenders, shown
+from contract.schema import CASE_ID, EXPLAIN_PARAMETER, TOP_K
+
+_LENGTH_PREFIX = 4  # V2 binary BYTES: each element is a 4-byte little-endian length, then the bytes
 
 
-def _flatten_raw(raw: bytes) -> list[bytes]:
-    from kserve.protocol.infer_type import deserialize_bytes_tensor
+def check_tensor_header(name: object, datatype: object, shape: object, limits: RequestLimits) -> int:
+    """Check what a tensor declares before its data is touched; return its element count.
 
-    try:
-        return list(deserialize_bytes_tensor(raw))
-    except Exception as error:
-        raise InvalidInput(f"binary BYTES tensor is malformed: {error}") from error
+    Raises:
+        InvalidInput: unknown name, datatype other than BYTES, shape other than [N], N over the limit.
+    """
+    if name not in limits.inputs:
+        raise InvalidInput(f"unknown input {shown(name)}; expected {list(limits.inputs)}")
+    if datatype != "BYTES":
+        raise InvalidInput(f"input '{name}' must have datatype BYTES, got {shown(datatype)}")
+    dims = list(shape) if isinstance(shape, list | tuple) else None
+    if dims is not None and len(dims) == 1 and (not isinstance(dims[0], int) or isinstance(dims[0], bool)):
+        raise InvalidInput(f"input '{name}' shape must be a list of integers, got {shown(shape)}")
+    if dims is None or len(dims) != 1 or dims[0] < 0:
+        raise InvalidInput(f"input '{name}' must have shape [N], got {shown(shape)}")
+    limits.check_cases(str(name), dims[0])
+    return int(dims[0])
+
+
+def check_element_count(name: str, declared: int, count: int) -> None:
+    """The data holds exactly the declared number of elements."""
+    if count != declared:
+        raise InvalidInput(f"input '{name}' has shape [{declared}] but {count} elements of data")
+
+
+def split_bytes_elements(name: str, raw: bytes, declared: int) -> list[bytes]:
+    """Split a binary BYTES tensor into its elements, refusing it as soon as it holds more than
+    ``declared`` elements or an element runs past the end."""
+    elements: list[bytes] = []
+    offset = 0
+    while offset < len(raw):
+        if len(elements) == declared:
+            raise InvalidInput(f"input '{name}' has shape [{declared}] but more elements of binary data")
+        size = int.from_bytes(raw[offset : offset + _LENGTH_PREFIX], "little")
+        start, end = offset + _LENGTH_PREFIX, offset + _LENGTH_PREFIX + size
+        if start > len(raw) or end > len(raw):
+            raise InvalidInput(f"binary BYTES tensor '{name}' is malformed: element {len(elements)} runs past the end")
+        elements.append(raw[start:end])
+        offset = end
+    check_element_count(name, declared, len(elements))
+    return elements
 
 
 def _as_text(name: str, value: object, index: int) -> str:
@@ -37,44 +76,44 @@ def _as_text(name: str, value: object, index: int) -> str:
     raise InvalidInput(f"input '{name}' element {index} must be a string, got {type(value).__name__}")
 
 
-def string_tensor(tensor: InferInput) -> list[str]:
-    """Decode a 1-D BYTES tensor of shape [N] into N strings, or raise ``InvalidInput``."""
-    name = tensor.name
-    if tensor.datatype != "BYTES":
-        raise InvalidInput(f"input '{name}' must have datatype BYTES, got {tensor.datatype}")
-    shape = list(tensor.shape or [])
-    if len(shape) != 1 or not isinstance(shape[0], int) or shape[0] < 0:
-        raise InvalidInput(f"input '{name}' must have shape [N], got {shape}")
-    raw = getattr(tensor, "_raw_data", None)
-    data = _flatten_raw(raw) if raw is not None else tensor.data
+def string_tensor(name: str, data: object, declared: int) -> list[str]:
+    """Decode the data of a BYTES tensor of shape [declared] into strings, or raise ``InvalidInput``."""
     if isinstance(data, np.ndarray):
         data = data.tolist()
     if not isinstance(data, list):
         raise InvalidInput(f"input '{name}' data must be a list of strings")
-    if len(data) != shape[0]:
-        raise InvalidInput(f"input '{name}' has shape [{shape[0]}] but {len(data)} elements of data")
+    check_element_count(name, declared, len(data))
     return [_as_text(name, value, i) for i, value in enumerate(data)]
 
 
-def named_inputs(request: InferRequest, required: Sequence[str], optional: Sequence[str]) -> dict[str, list[str]]:
-    """Decode the request's string inputs by name; refuse missing, unknown and duplicate names."""
+def named_inputs(
+    request: InferRequest, limits: RequestLimits, required: Sequence[str] = ("text",)
+) -> dict[str, list[str]]:
+    """Decode the request's string inputs by name; refuse missing, unknown and duplicate names.
+
+    Every tensor's header is checked before any tensor's data is decoded; ``case_id`` values are
+    checked for length as they are decoded.
+    """
     inputs = request.inputs or []
+    limits.check_input_count(len(inputs))
     names = [tensor.name for tensor in inputs]
-    unknown = sorted(set(names) - set(required) - set(optional))
-    if unknown:
-        raise InvalidInput(f"unknown input(s) {unknown}; expected {list(required) + list(optional)}")
-    if len(set(names)) != len(names):
-        raise InvalidInput(f"duplicate input names in {names}")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise InvalidInput(f"duplicate input names {name_offenders(duplicates)}")
+    declared = {
+        tensor.name: check_tensor_header(tensor.name, tensor.datatype, tensor.shape, limits) for tensor in inputs
+    }
     missing = [name for name in required if name not in names]
     if missing:
         raise InvalidInput(f"missing required input(s) {missing}")
-    return {tensor.name: string_tensor(tensor) for tensor in inputs}
-
-
-def check_batch_size(n: int, maximum: int) -> None:
-    """Refuse a batch larger than ``maximum`` cases before any of it is processed."""
-    if n > maximum:
-        raise InvalidInput(f"batch of {n} cases exceeds the maximum of {maximum} per request")
+    decoded = {tensor.name: string_tensor(tensor.name, tensor.data, declared[tensor.name]) for tensor in inputs}
+    too_long = [value for value in decoded.get(CASE_ID, []) if len(value) > limits.max_case_id_chars]
+    if too_long:
+        raise InvalidInput(
+            f"{len(too_long)} case_id value(s) longer than {limits.max_case_id_chars} characters: "
+            f"{name_offenders(too_long)}"
+        )
+    return decoded
 
 
 def bytes_output(name: str, values: Sequence[str], shape: list[int] | None = None) -> InferOutput:

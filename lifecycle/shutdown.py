@@ -23,6 +23,7 @@ import uvicorn
 from kserve import ModelServer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contract.grpc_infer import GrpcServer
 from lifecycle.warmup import Warmup
 
 log = logging.getLogger("lifecycle")
@@ -61,12 +62,27 @@ class ReadinessGate:
 
 
 class DrainingModelServer(ModelServer):
-    """KServe's ``ModelServer`` that warms up before readiness and whose SIGTERM drains first."""
+    """KServe's ``ModelServer`` that warms up before readiness, whose SIGTERM drains first, and
+    whose gRPC server is ours (``contract.grpc_infer``: requests checked before they are decoded).
+    """
 
-    def __init__(self, drain: Drain, warmup: Warmup, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, drain: Drain, warmup: Warmup, grpc: GrpcServer | None, **kwargs) -> None:
+        super().__init__(enable_grpc=False, **kwargs)
         self.drain = drain
         self.warmup = warmup
+        self.grpc = grpc
+
+    def start(self, models: list) -> None:
+        """Serve ``models`` over REST (KServe's server) and gRPC (ours) until stopped."""
+        if self.grpc is not None:
+            self.servers.append(self.grpc.start())
+        super().start(models)
+
+    def stop(self, sig: int) -> None:
+        """KServe's stop (run once Uvicorn has drained and re-raised the signal), and our gRPC server's."""
+        super().stop(sig)
+        if self.grpc is not None:
+            asyncio.get_running_loop().create_task(self.grpc.stop())
 
     def _listening(self) -> bool:
         rest = self._rest_server

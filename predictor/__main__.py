@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactError as error:
         log.error("model refused; the predictor will not become ready", extra={"reason": str(error)})
         return 3
-    serve(model, args, settings)
+    serve(model, model.request_limits, args, settings)
     return 0
 
 

@@ -18,14 +18,8 @@ from kserve.protocol.infer_type import InferRequest, InferResponse
 from case_model import CaseClassifier, Predictions, load
 from case_model.text import cap_length
 from contract import schema
-from contract.tensors import (
-    bytes_output,
-    check_batch_size,
-    fp32_output,
-    named_inputs,
-    top_k_outputs,
-    wants_explanation,
-)
+from contract.limits import RequestLimits
+from contract.tensors import bytes_output, fp32_output, named_inputs, top_k_outputs, wants_explanation
 from microbatch import MicroBatcher
 from observability.logs import REQUEST_ID_HEADER, request_id
 from predictor.settings import PredictorSettings
@@ -39,6 +33,7 @@ class CaseClassifierModel(Model):
     def __init__(self, name: str, settings: PredictorSettings) -> None:
         super().__init__(name)
         self.settings = settings
+        self.request_limits = RequestLimits(schema.input_names(schema.PREDICTOR_INPUTS), settings.max_batch_cases)
         self.classifier: CaseClassifier | None = None
         # One thread: batches run one after the other, while the loop parses the next requests.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
@@ -70,8 +65,7 @@ class CaseClassifierModel(Model):
     async def predict(self, payload: InferRequest, headers: dict[str, str] | None = None) -> InferResponse:
         """Classify every text of the request; ``explain`` in the parameters adds explanations."""
         request_id.set((headers or {}).get(REQUEST_ID_HEADER) or payload.id or "-")
-        texts = named_inputs(payload, [schema.TEXT], [])[schema.TEXT]
-        check_batch_size(len(texts), self.settings.max_batch_cases)
+        texts = named_inputs(payload, self.request_limits)[schema.TEXT]
         texts = [cap_length(text, self.settings.max_text_chars) for text in texts]
         batch, part = await self._batcher.submit(texts)
         labels = batch.labels[part]

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             "supported_languages": list(settings.supported_languages),
         },
     )
-    serve(model, args, settings)
+    serve(model, model.request_limits, args, settings)
     return 0
 
 

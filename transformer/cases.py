@@ -17,14 +17,8 @@ from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, In
 
 from case_model import UNKNOWN, Verdict, prepare
 from contract import schema
-from contract.tensors import (
-    bytes_output,
-    check_batch_size,
-    fp32_output,
-    named_inputs,
-    top_k_outputs,
-    wants_explanation,
-)
+from contract.limits import RequestLimits
+from contract.tensors import bytes_output, fp32_output, named_inputs, top_k_outputs, wants_explanation
 
 
 @dataclass
@@ -64,15 +58,14 @@ def text_chars(request: InferRequest) -> int:
     return total
 
 
-def plan_request(request: InferRequest, max_cases: int, max_chars: int) -> Plan:
+def plan_request(request: InferRequest, limits: RequestLimits, max_chars: int) -> Plan:
     """Decode and validate the CRM's request, clean every text and give each case its verdict.
 
     Raises:
         InvalidInput: anything wrong with the request, before any case is processed.
     """
-    inputs = named_inputs(request, [schema.TEXT], [schema.CASE_ID])
+    inputs = named_inputs(request, limits)
     texts = inputs[schema.TEXT]
-    check_batch_size(len(texts), max_cases)
     case_ids = inputs.get(schema.CASE_ID, [""] * len(texts))
     if len(case_ids) != len(texts):
         raise InvalidInput(f"input 'case_id' has {len(case_ids)} elements but 'text' has {len(texts)}")

@@ -17,6 +17,7 @@ from kserve.errors import ServerNotReady
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from contract import schema
+from contract.limits import RequestLimits
 from microbatch import MicroBatcher
 from observability.logs import REQUEST_ID_HEADER, new_request_id, request_id
 from transformer import metrics
@@ -57,6 +58,7 @@ class CaseTransformer(Model):
     ) -> None:
         super().__init__(name)
         self.settings = settings
+        self.request_limits = RequestLimits(schema.input_names(schema.TRANSFORMER_INPUTS), settings.max_batch_cases)
         self.language = language
         self.model_version = model_version
         self._supported = frozenset(settings.supported_languages)
@@ -80,7 +82,7 @@ class CaseTransformer(Model):
         request_id.set(rid)
         if not payload.id:
             payload.id = rid
-        limits = (self.settings.max_batch_cases, self.settings.max_text_chars)
+        limits = (self.request_limits, self.settings.max_text_chars)
         if text_chars(payload) > INLINE_TEXT_CHARS:  # long texts or big batches: off the event loop
             plan = await asyncio.to_thread(plan_request, payload, *limits)
         else:

@@ -108,7 +108,10 @@ def test_hostile_texts_keep_every_property_of_the_text_steps(reliability, head, 
     prepared = prepare(text, cap)
     assert len(prepared.text) <= cap
     assert prepared.text == prepared.text.strip()
-    assert mask_pii(prepared.text) == prepared.text  # masking already done is not done again
+    # Masking a cleaned text again changes nothing (stored texts are cleaned again when retrained
+    # on). Not asserted across a cut at the cap, which can end a text inside a number.
+    uncut = prepare(text, max_chars=len(text) + 1).text
+    assert mask_pii(uncut) == uncut
     reliability.record(
         "Fuzzing", "hostile text families mixed with noise (Hypothesis)", 1, "never raise; cap kept; idempotent"
     )

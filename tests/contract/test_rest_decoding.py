@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from kserve.errors import InvalidInput
 
 from contract import schema
+from contract.limits import RequestLimits
 from contract.rest_infer import decode_request
 from contract.tensors import named_inputs
 from tests.support.v2 import MODEL
@@ -45,9 +46,12 @@ bodies = (
 )
 
 
+LIMITS = RequestLimits(schema.input_names(schema.TRANSFORMER_INPUTS), max_cases=256)
+
+
 def _decode(body: object) -> dict[str, list[str]]:
-    request = decode_request(json.dumps(body).encode(), MODEL)  # stdlib: any integer, as a CRM might send
-    return named_inputs(request, [schema.TEXT], [schema.CASE_ID])
+    request = decode_request(json.dumps(body).encode(), MODEL, LIMITS)  # stdlib: any integer, as a CRM might send
+    return named_inputs(request, LIMITS)
 
 
 @given(bodies)

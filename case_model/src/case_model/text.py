@@ -184,7 +184,7 @@ def bound_raw(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
 
 
 def clean_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
-    """Apply every text step, in order: HTML, unicode, quotes/signatures, PII, whitespace, length.
+    """Apply every text step, in order: HTML, unicode, quotes/signatures, whitespace, PII, length.
 
     Args:
         text: The raw case log as the CRM sent it.
@@ -197,6 +197,7 @@ def clean_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     # to control characters).
     text = normalize_unicode(strip_html(normalize_unicode(bound_raw(text, max_chars))))
     text = strip_quoted(text)
-    text = mask_pii(text)
-    text = collapse_whitespace(text)
+    # Masking sees the text as it will be stored: whitespace folded first, so a second pass over
+    # a cleaned text finds nothing new (line breaks would otherwise hide matches from the first).
+    text = mask_pii(collapse_whitespace(text))
     return cap_length(text, max_chars)

@@ -93,6 +93,11 @@ def mask_ibans(text: str) -> str:
     return replace_spans(text, _iban_spans(text))
 
 
+def card_lengths(digits: str) -> range:
+    """Digit counts a card number starting with ``digits`` can have (none without a scheme prefix)."""
+    return _CARD_LENGTHS if digits.startswith(_CARD_PREFIXES) else range(0)
+
+
 def is_card_number(digits: str) -> bool:
     """A payment-card number: 13 to 19 digits, a card scheme's prefix, a valid Luhn check digit."""
     return len(digits) in _CARD_LENGTHS and digits.startswith(_CARD_PREFIXES) and luhn.is_valid(digits)

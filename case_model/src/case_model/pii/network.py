@@ -26,8 +26,11 @@ def _word_char(text: str, index: int) -> bool:
 
 
 def _mask_mac(match: Match) -> str:
+    """Six groups on their own: not glued to a word, nor to more groups on either side."""
     text, start, end = match.string, match.start(), match.end()
-    if _word_char(text, start - 1) or _word_char(text, end) or text[end : end + 1] in (":", "-"):
+    if _word_char(text, start - 1) or _word_char(text, end) or text[end : end + 1] in (":", "-", "."):
+        return match.group(0)
+    if start and text[start - 1] in ":-.":
         return match.group(0)
     return MAC_ADDRESS
 

@@ -4,8 +4,9 @@ One scan finds every run of digits and the separators phone and card numbers are
 each run is cut into blocks at its spaces, and windows of consecutive whole blocks are tried,
 longest first, as a card number, then as a phone number. A window never splits a block, so a date
 (``15.03.2024``), a version (``31.0.15.3623``) or an order number (``123-4567890``) is judged as
-the whole it is. Windows are bounded (``MAX_BLOCKS`` blocks, ``MAX_DIGITS`` digits), so each block
-is looked at a bounded number of times.
+the whole it is. From each block only the windows whose digit count a card or phone number
+starting that way can have are tried (found by their running digit count, not by walking), and
+windows span at most ``MAX_BLOCKS`` blocks: each block costs a bounded number of steps.
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from case_model.patterns import compile_scanner
-from case_model.pii.banking import is_card_number
+from case_model.pii.banking import card_lengths, is_card_number
 from case_model.pii.kinds import CARD, PHONE
-from case_model.pii.phones import KEYWORD_WINDOW, Budget, Run, could_be_phone_number, is_phone_number
+from case_model.pii.phones import KEYWORD_WINDOW, Budget, Run, is_phone_number, phone_lengths
 from case_model.pii.spans import glued, replace_spans
 
 _RUN = compile_scanner(r"[+(]?[0-9][0-9./() \t-]*")
 _BLOCK = compile_scanner(r"[^ \t]+")
 MAX_BLOCKS = 8
-MAX_DIGITS = 19
-_MIN_DIGITS = 7
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 _NO_SEPARATORS = str.maketrans("", "", "+()./-\t ")
 
@@ -36,27 +35,25 @@ class _Block:
 
 
 def _blocks(text: str, start: int, end: int) -> list[_Block]:
-    """The run's blocks, trimmed of sentence punctuation (``1234.`` -> ``1234``)."""
+    """The run's blocks holding digits, trimmed of sentence punctuation (``1234.`` -> ``1234``)."""
     blocks = []
-    for match in _BLOCK.finditer(text[start:end]):
-        first, last = start + match.start(), start + match.end()
+    for match in _BLOCK.finditer(text, start, end):
+        first, last = match.span()
         while first < last and text[first] in ".-/)":
             first += 1
         while last > first and text[last - 1] in ".-/(":
             last -= 1
-        if first < last:
-            blocks.append(_Block(first, last, text[first:last].translate(_NO_SEPARATORS)))
+        digits = text[first:last].translate(_NO_SEPARATORS)
+        if digits:
+            blocks.append(_Block(first, last, digits))
     return blocks
 
 
 def _kind(text: str, first: _Block, last: _Block, digits: str, count: int, budget: Budget) -> str | None:
-    """CARD, PHONE or None for the window from ``first`` to ``last`` (``count`` blocks with digits)."""
-    card = is_card_number(digits)
-    if not card and not could_be_phone_number(digits, text[first.start]):
-        return None  # decided on the digits alone, the common case
+    """CARD, PHONE or None for the window from ``first`` to ``last`` (``count`` blocks)."""
     window = text[first.start : last.end]
     separators = set(window.translate(_NO_DIGITS))
-    if card and separators <= {" ", "-"}:
+    if separators <= {" ", "-"} and is_card_number(digits):
         return CARD
     if "." in separators and separators - {"."}:  # dots only in dotted numbers (01.23.45.67.89)
         return None
@@ -66,14 +63,22 @@ def _kind(text: str, first: _Block, last: _Block, digits: str, count: int, budge
     return None
 
 
+def _window_lengths(first: _Block, text: str) -> list[int]:
+    """Digit counts a card or phone number starting with this block can have, longest first."""
+    return sorted({*card_lengths(first.digits), *phone_lengths(text[first.start], first.digits)}, reverse=True)
+
+
 def _spans(text: str, budget: Budget) -> Iterator[tuple[int, int, str]]:
     for run in _RUN.finditer(text):
         blocks = _blocks(text, *run.span())
-        i = 0
+        ends = [0]  # digits in blocks[:k]
+        for block in blocks:
+            ends.append(ends[-1] + len(block.digits))
+        block_ending_at = {total: k - 1 for k, total in enumerate(ends) if k}
+        last_usable = len(blocks) - 1 - (1 if blocks and glued(text, blocks[-1].end) else 0)
+        i = 1 if blocks and glued(text, blocks[0].start - 1) else 0
         while i < len(blocks):
-            found = None
-            if blocks[i].digits and not (i == 0 and glued(text, blocks[i].start - 1)):
-                found = _longest_window(text, blocks, i, budget)
+            found = _longest_window(text, blocks, i, ends, block_ending_at, last_usable, budget)
             if found is None:
                 i += 1
                 continue
@@ -82,20 +87,22 @@ def _spans(text: str, budget: Budget) -> Iterator[tuple[int, int, str]]:
             i = j + 1
 
 
-def _longest_window(text: str, blocks: list[_Block], i: int, budget: Budget) -> tuple[int, str] | None:
+def _longest_window(
+    text: str,
+    blocks: list[_Block],
+    i: int,
+    ends: list[int],
+    block_ending_at: dict[int, int],
+    last_usable: int,
+    budget: Budget,
+) -> tuple[int, str] | None:
     """The longest window starting at block ``i`` that is a card or phone number."""
-    candidates: list[tuple[int, str, int]] = []  # end block, digits, blocks with digits
-    digits, count = "", 0
-    for j in range(i, min(len(blocks), i + MAX_BLOCKS)):
-        if blocks[j].digits:
-            digits += blocks[j].digits
-            count += 1
-            if len(digits) > MAX_DIGITS:
-                break
-            if len(digits) >= _MIN_DIGITS and not (j == len(blocks) - 1 and glued(text, blocks[j].end)):
-                candidates.append((j, digits, count))
-    for j, window_digits, window_count in reversed(candidates):
-        kind = _kind(text, blocks[i], blocks[j], window_digits, window_count, budget)
+    for length in _window_lengths(blocks[i], text):
+        j = block_ending_at.get(ends[i] + length)
+        if j is None or j > last_usable or j - i >= MAX_BLOCKS:
+            continue
+        digits = "".join(block.digits for block in blocks[i : j + 1])
+        kind = _kind(text, blocks[i], blocks[j], digits, j - i + 1, budget)
         if kind:
             return j, kind
     return None

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from case_model.pii.kinds import PLACEHOLDERS
+
 #: Countries whose national numbers start with the trunk prefix 0, tried in this order.
 TRUNK_REGIONS = ("DE", "FR", "GB", "AT", "CH", "BE", "IE")
 #: Words that announce a phone number right before it (lower case, any of EN/DE/FR/ES).
@@ -79,7 +81,10 @@ class Run:
     @property
     def announced(self) -> bool:
         """A word right before the run starts with a phone keyword ("Tel.", "Telefon", "call")."""
-        words = "".join(ch if ch.isalpha() else " " for ch in self.context).split()
+        context = self.context
+        for placeholder in PLACEHOLDERS:  # "[PHONE]" before a number is no keyword
+            context = context.replace(placeholder.lower(), " ")
+        words = "".join(ch if ch.isalpha() else " " for ch in context).split()
         return any(word.startswith(KEYWORDS) for word in words)
 
     @property
@@ -128,11 +133,16 @@ def _international(digits: str, first: str) -> bool:
     return first == "+" or (digits.startswith("00") and digits[2:3] != "0")
 
 
-def could_be_phone_number(digits: str, first: str) -> bool:
-    """A cheap first look at the digits alone (and the first character as written)."""
+def phone_lengths(first: str, digits: str) -> range | tuple[int, ...]:
+    """Digit counts a phone number can have that is written starting with ``first`` and ``digits``
+    (its first block), by the shapes in the module docstring."""
+    if first == "+":
+        return range(8, _MAX_DIGITS + 1)
     if _international(digits, first):
-        return 8 <= len(digits) - (2 if first != "+" else 0) <= _MAX_DIGITS
-    return len(digits) <= 12 and _national_regions(digits) is not None
+        return range(10, _MAX_DIGITS + 3)  # "00" and 8 to 15 digits
+    if digits[0] == "0":
+        return range(7, 13)
+    return {"1": (11,), "6": (9, 10), "7": (9, 10), "8": (9, 10), "9": (9, 10)}.get(digits[0], (10,))
 
 
 def is_phone_number(run: Run, budget: Budget) -> bool:

@@ -10,18 +10,18 @@ from case_model.patterns import NOT_WORD, SPACE, Match, any_of, compile_pattern,
 from case_model.pii.kinds import SERIAL
 
 _KEYWORD = any_of(
-    rf"service{SPACE}{{0,3}}tag",
-    rf"serial(?:{SPACE}{{0,3}}(?:number|no\.?|nr\.?|#))?",
+    rf"service{SPACE}*tag",
+    rf"serial(?:{SPACE}*(?:number|no\.?|nr\.?|#))?",
     "s/n",
     "sn",
     "seriennummer",
-    rf"numéro{SPACE}{{1,3}}de{SPACE}{{1,3}}série",
-    rf"número{SPACE}{{1,3}}de{SPACE}{{1,3}}serie",
-    rf"express{SPACE}{{1,3}}service{SPACE}{{1,3}}code",
+    rf"numéro{SPACE}+de{SPACE}+série",
+    rf"número{SPACE}+de{SPACE}+serie",
+    rf"express{SPACE}+service{SPACE}+code",
 )
 # Keyword, at most a few separator characters, then the value (which may not be a placeholder).
 _LABELLED = compile_pattern(
-    f"(^|{NOT_WORD})({_KEYWORD})({SPACE}{{0,8}}[:#=]?{SPACE}{{0,8}})([A-Za-z0-9][A-Za-z0-9-]*)", ignore_case=True
+    f"(^|{NOT_WORD})({_KEYWORD})({SPACE}*[:#=]?{SPACE}*)([A-Za-z0-9][A-Za-z0-9-]*)", ignore_case=True
 )
 _MARKERS = ("tag", "serial", "s/n", "sn", "serien", "série", "serie", "express")
 _MIN_VALUE, _MAX_VALUE = 5, 25

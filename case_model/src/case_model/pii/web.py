@@ -22,7 +22,7 @@ _LABELLED_SECRET = compile_pattern(
     + any_of(
         "password", "passwort", "kennwort", "mot de passe", "contraseña", "pwd", "api[_ -]?key", "access[_ -]?token"
     )
-    + rf"{SPACE}{{0,3}}[:=]{SPACE}{{0,3}})[^\s\p{{Z}}]+",
+    + rf"{SPACE}*[:=]{SPACE}*)[^\s\p{{Z}}]+",
     ignore_case=True,
 )
 
@@ -36,10 +36,10 @@ _EMAIL = compile_pattern(f"{_LOCAL}@{_DOMAIN}")
 # "anna at example dot com", "anna[at]example[dot]de", "anna (at) firma (punkt) de": the
 # bracketed forms are unambiguous; the bare-word forms count only before a known top-level domain.
 _AT_WORDS = "at|@|ät|arobase|arroba"
-_BRACKETED_AT = rf"[ \t]{{0,2}}(?:\[(?:{_AT_WORDS})\]|\((?:{_AT_WORDS})\)|\{{(?:{_AT_WORDS})\}}|<at>)[ \t]{{0,2}}"
-_WORD_AT = r"[ \t]{1,2}(?:at|ät|arobase|arroba|chez)[ \t]{1,2}"
-_BRACKETED_DOT = r"[ \t]{0,2}(?:\[(?:dot|punkt|point|punto|\.)\]|\((?:dot|punkt|point|punto|\.)\)|\{dot\})[ \t]{0,2}"
-_WORD_DOT = r"[ \t]{1,2}(?:dot|punkt|point|punto)[ \t]{1,2}"
+_BRACKETED_AT = rf"[ \t]*(?:\[(?:{_AT_WORDS})\]|\((?:{_AT_WORDS})\)|\{{(?:{_AT_WORDS})\}}|<at>)[ \t]*"
+_WORD_AT = r"[ \t]+(?:at|ät|arobase|arroba|chez)[ \t]+"
+_BRACKETED_DOT = r"[ \t]*(?:\[(?:dot|punkt|point|punto|\.)\]|\((?:dot|punkt|point|punto|\.)\)|\{dot\})[ \t]*"
+_WORD_DOT = r"[ \t]+(?:dot|punkt|point|punto)[ \t]+"
 _LABEL = r"[\pL\pN_-]+"
 _OBFUSCATED_EMAIL = compile_pattern(
     rf"[\pL\pN_.+-]+({_BRACKETED_AT}|{_WORD_AT}){_LABEL}"
@@ -73,8 +73,8 @@ def _looks_like_token(segment: str) -> bool:
 
 def _mask_url(match: Match) -> str:
     url, trailing = _strip_trailing(match.group(0))
-    head, _, fragment = url.partition("#")
-    head, _, query = head.partition("?")
+    head, hash_mark, fragment = url.partition("#")
+    head, question_mark, query = head.partition("?")
     scheme, separator, rest = head.partition("://")
     if not separator:  # www.example.com/...
         scheme, rest = "", head
@@ -83,10 +83,7 @@ def _mask_url(match: Match) -> str:
         authority = f"{SECRET}@{authority.rpartition('@')[2]}"
     segments = [SECRET if _looks_like_token(segment) else segment for segment in path.split("/")]
     masked = (f"{scheme}://" if separator else "") + authority + slash + "/".join(segments)
-    if query:
-        masked += f"?{SECRET}"
-    if fragment:
-        masked += f"#{SECRET}"
+    masked += question_mark + (SECRET if query else "") + hash_mark + (SECRET if fragment else "")
     return masked + trailing
 
 
