@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import alternatives, wrk
+from bench import alternatives, hostile, wrk
 from localstack.install import ensure_model_installed, installed_artifact_dir
 from localstack.processes import LOOPBACK, Service, free_port, python_module, start
 from localstack.stack import MODEL_NAME, Ports, Stack
@@ -139,6 +139,7 @@ def main() -> None:
     raw = [case.text for case in generate_cases(400, seed=99, prefix="W")]
     cleaned = [text for text in (clean_text(t) for t in raw) if text]
     floor = _floor(load(Path(model_dir)), cleaned)
+    hostile_texts = hostile.measure()
     tmp = Path(tempfile.mkdtemp(prefix="case-bench-"))
     results = []
 
@@ -202,10 +203,10 @@ def main() -> None:
         if key in args.setups:
             print(name, flush=True)
             results.append(_measure(name, services, url, bodies, args, tmp))
-    report(results, floor, version, args)
+    report(results, floor, hostile_texts, version, args)
 
 
-def report(results: list[SetupResult], floor: dict[str, float], version: str, args) -> None:
+def report(results: list[SetupResult], floor: dict[str, float], hostile_texts: dict, version: str, args) -> None:
     """Print the table, write JSON and the plot."""
     machine = f"{platform.machine()}, {psutil.cpu_count()} cores, {round(psutil.virtual_memory().total / 2**30)} GiB"
     print(
@@ -234,6 +235,7 @@ def report(results: list[SetupResult], floor: dict[str, float], version: str, ar
         rss = ", ".join(f"{k} {v:.0f}" for k, v in result.rss_mb.items())
         first = "{} (new connection later: {}; open connection: {})".format(*result.first_request_ms)
         print(f"| {result.name} | {ratios} | {cold} | {rss} | {first} |")
+    hostile.report(hostile_texts)
     targets(results)
     if set(args.setups) != set(ALL_SETUPS):
         print("\n(partial run: bench/results not written)")
@@ -241,7 +243,14 @@ def report(results: list[SetupResult], floor: dict[str, float], version: str, ar
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(
         json.dumps(
-            {"version": version, "machine": machine, "floor": floor, "results": [asdict(r) for r in results]}, indent=2
+            {
+                "version": version,
+                "machine": machine,
+                "floor": floor,
+                "hostile_texts": hostile_texts,
+                "results": [asdict(r) for r in results],
+            },
+            indent=2,
         )
     )
     plot(results, RESULTS / "latency_throughput.png")

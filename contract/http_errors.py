@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException
 
+from contract.limits import NAMED_OFFENDERS, SHOWN_CHARS
+
 
 def _describe(error: RequestValidationError) -> str:
     problems = []
@@ -22,7 +24,10 @@ def _describe(error: RequestValidationError) -> str:
             continue
         where = ".".join(location)
         problems.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg", "invalid")))
-    return "invalid request: " + ("; ".join(dict.fromkeys(problems)) or "malformed body")
+    distinct = list(dict.fromkeys(problems))
+    named = "; ".join(problem[:SHOWN_CHARS] for problem in distinct[:NAMED_OFFENDERS])
+    more = f"; and {len(distinct) - NAMED_OFFENDERS} more" if len(distinct) > NAMED_OFFENDERS else ""
+    return "invalid request: " + ((named + more) or "malformed body")
 
 
 async def _validation_error(_: Request, error: RequestValidationError) -> ORJSONResponse:

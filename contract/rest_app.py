@@ -12,13 +12,13 @@ from timing_asgi import TimingMiddleware
 
 from contract import http_errors, openapi, repository, rest_infer
 from contract.body_limit import BodyLimitMiddleware
-from contract.limits import RequestLimits
+from contract.limits import SHOWN_CHARS, RequestLimits
 from contract.versions import VersionlessMiddleware
 
 
 async def _v1_not_served(request: Request) -> ORJSONResponse:
     """KServe's V1 predict/explain hand our V2 models a V1 body, which ended in a 500."""
-    name = request.path_params["name"].split(":", 1)[0]
+    name = request.path_params["name"].split(":", 1)[0][:SHOWN_CHARS]
     return ORJSONResponse(
         status_code=404,
         content={"error": f"the V1 protocol is not served: use POST /v2/models/{name}/infer"},

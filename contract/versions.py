@@ -13,6 +13,8 @@ import re
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contract.limits import SHOWN_CHARS
+
 _VERSIONED_PATH = re.compile(r"^/v2/models/([^/]+)/versions/")
 
 
@@ -23,9 +25,9 @@ def _named_version(scope: Scope) -> str | None:
         return None
     match = _VERSIONED_PATH.match(path)
     if match:
-        return match.group(1)
+        return match.group(1)[:SHOWN_CHARS]
     if b"model_version=" in scope.get("query_string", b""):
-        return path.split("/")[3]
+        return path.split("/")[3][:SHOWN_CHARS]
     return None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from batch.pipeline import BatchJob, run
 from batch.scoring import CaseScorer, ScoringConfig
 from case_model import Verdict, load, prepare
+from tests.support.adversarial import FAMILIES, PROSE
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
@@ -91,3 +94,32 @@ def test_external_language_service_gives_the_same_answers(artifact_dir, demo_cas
     assert external["language"].tolist() == local["language"].tolist()
     assert external["status"].tolist() == local["status"].tolist()
     assert external["label"].tolist() == local["label"].tolist()
+
+
+def _scoring_seconds(scorer: CaseScorer, batch: pd.DataFrame) -> float:
+    best = float("inf")
+    for _ in range(2):
+        started = time.perf_counter()
+        scorer(batch)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_hostile_rows_do_not_slow_the_batch(artifact_dir, demo_cases, reliability):
+    """One 32k-character row of every hostile family among 1,000 cases: the batch costs about what
+    it costs with plain rows of the same lengths in their place (measured in this run)."""
+    scorer = CaseScorer(ScoringConfig(model_dir=str(artifact_dir)))
+    rows = demo_cases[2][["case_id", "text"]].head(1000).reset_index(drop=True)
+    hostile, plain = rows.copy(), rows.copy()
+    for index, build in enumerate(FAMILIES.values()):
+        hostile.loc[index * 19, "text"] = build(32_000)
+        plain.loc[index * 19, "text"] = PROSE(32_000)
+    assert len(scorer(hostile)) == len(hostile)
+    ratio = _scoring_seconds(scorer, hostile) / _scoring_seconds(scorer, plain)
+    assert ratio <= 4.0, f"hostile rows made the batch {ratio:.1f}x slower"
+    reliability.record(
+        "Odd texts",
+        f"batch of 1,000 cases with {len(FAMILIES)} hostile 32k rows (one per family)",
+        1,
+        f"{ratio:.1f}x the time with plain 32k rows in their place",
+    )

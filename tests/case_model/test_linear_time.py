@@ -16,7 +16,8 @@ import pytest
 
 from case_model import has_real_words, prepare
 from case_model.classifier import build_pipeline
-from tests.support.adversarial import FAMILIES, PROSE
+from case_model.text import DEFAULT_MAX_CHARS, RAW_CHARS_PER_CAP
+from tests.support.adversarial import FAMILIES, PROSE, costs_at
 
 SIZES = (1_000, 4_000, 16_000, 32_000)
 #: Largest allowed growth of the cost per character from the cheaper of 1k and 4k to 32k. Linear
@@ -89,3 +90,17 @@ def test_the_guard_would_catch_a_quadratic_step():
 
     ratio, _ = growth(quadratic, PROSE)
     assert ratio > MAX_GROWTH
+
+
+@pytest.mark.slow
+def test_the_cost_of_the_worst_hostile_text_is_reported(reliability):
+    """Not a bound (the guard above is): the figure the README's table shows, from this run."""
+    costs = costs_at(prepare, RAW_CHARS_PER_CAP * DEFAULT_MAX_CHARS)
+    assert set(costs["families_ms"]) == set(FAMILIES)
+    reliability.record(
+        "Odd texts",
+        f"worst hostile text at the raw bound ({costs['chars']:,} chars) through the text steps",
+        1,
+        f"{costs['worst_ms']:.0f} ms ({costs['worst_family']}); "
+        f"plain prose of the same length {costs['plain_ms']:.0f} ms",
+    )

@@ -10,6 +10,7 @@ real processes (tests/reliability) and the benchmark (bench).
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable
 
 
@@ -94,3 +95,26 @@ FAMILIES: dict[str, Callable[[int], str]] = {
 
 #: Plain prose of the same lengths, the baseline the benchmark compares against.
 PROSE = _repeat("The battery of my laptop does not charge any more since the last BIOS update. ")
+
+
+def milliseconds(step: Callable[[str], object], text: str, repeats: int = 3) -> float:
+    """Best of ``repeats`` timings of ``step(text)``, in milliseconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        step(text)
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+def costs_at(step: Callable[[str], object], chars: int) -> dict[str, object]:
+    """Milliseconds of ``step`` per text of ``chars`` characters: plain prose, the worst family, all."""
+    families = {name: round(milliseconds(step, build(chars)), 2) for name, build in FAMILIES.items()}
+    worst = max(families, key=families.__getitem__)
+    return {
+        "chars": chars,
+        "plain_ms": round(milliseconds(step, PROSE(chars)), 2),
+        "worst_family": worst,
+        "worst_ms": families[worst],
+        "families_ms": families,
+    }
