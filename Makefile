@@ -5,7 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 # Training and wheel building always run from the source tree, even after `make run` installed a wheel.
-SRC_ENV := PYTHONPATH=$(CURDIR)/case_model/src:$(CURDIR)
+SRC_ENV := PYTHONPATH=$(CURDIR)/case_model/src
+# Every package of the project, each with its own pyproject.toml; installed editable for development.
+PACKAGES := case_model[train] case_serving[kserve] case_language[service] transformer predictor case_batch case_rollout
 DATA := data
 DIST := dist
 INDEX_PORT ?= 8090
@@ -15,10 +17,10 @@ INDEX_DIR ?= $(DIST)/index
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml case_model/pyproject.toml constraints.txt
+$(STAMP): pyproject.toml $(wildcard */pyproject.toml) constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e "./case_model[train]" -e ".[dev]"
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade "pip>=25.1"
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt $(foreach p,$(PACKAGES),-e "./$(p)") --group dev
 	touch $(STAMP)
 
 $(DATA)/cases.parquet: | $(STAMP)
@@ -37,7 +39,7 @@ $(DIST)/.model-built: $(MODEL_SOURCES) $(DATA)/cases.parquet
 
 ## make run: the local stack (language service, predictor, transformer)
 run: model
-	$(PY) -m localstack
+	$(PY) -m dev
 
 ## make test: lint, then the whole offline suite
 test: lint tools .venv-kubeval/bin/kubernetes-validate
@@ -84,7 +86,7 @@ bench: model .venv-mlserver/bin/mlserver
 
 ## make batch: the Ray batch pipeline on the demo data
 batch: model
-	$(PY) -m batch --input $(DATA)/validation.parquet --output $(DIST)/predictions.parquet
+	$(PY) -m case_batch --input $(DATA)/validation.parquet --output $(DIST)/predictions.parquet
 
 ## make index: a local private package index (pypiserver) on 127.0.0.1:$(INDEX_PORT)
 index: $(STAMP)

@@ -23,9 +23,9 @@ from pathlib import Path
 import psutil
 
 from bench import alternatives, hostile, wrk
-from localstack.install import ensure_model_installed, installed_artifact_dir
-from localstack.processes import LOOPBACK, Service, free_port, python_module, start
-from localstack.stack import MODEL_NAME, Ports, Stack
+from dev.install import ensure_model_installed, installed_artifact_dir
+from dev.processes import LOOPBACK, Service, free_port, python_module, start
+from dev.stack import MODEL_NAME, Ports, Stack
 
 RESULTS = Path(__file__).parent / "results"
 INFER = f"/v2/models/{MODEL_NAME}/infer"

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from localstack.processes import LOOPBACK, Service, free_port
+from dev.processes import LOOPBACK, Service, free_port
 
 MLSERVER_VENV = Path(__file__).resolve().parents[1] / ".venv-mlserver"
 NAME = "case-classifier"

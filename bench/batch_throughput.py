@@ -22,13 +22,13 @@ def main() -> None:
     parser.add_argument("--model-dir", default=None)
     args = parser.parse_args()
 
-    from batch.pipeline import BatchJob, run, start_ray
-    from batch.scoring import CaseScorer, ScoringConfig
+    from case_batch.pipeline import BatchJob, run, start_ray
+    from case_batch.scoring import CaseScorer, ScoringConfig
     from case_model import clean_text, load
     from case_model.demo_data import generate_cases
 
     if args.model_dir is None:
-        from localstack.install import ensure_model_installed, installed_artifact_dir
+        from dev.install import ensure_model_installed, installed_artifact_dir
 
         ensure_model_installed()
         args.model_dir = str(installed_artifact_dir())

@@ -1,6 +1,6 @@
 """``python -m bench.hostile``: the costliest hostile text at the raw bound against plain text.
 
-Every family of hostile texts (``tests/support/adversarial.py``) at the most a raw case may hold
+Every family of hostile texts (``dev/adversarial.py``) at the most a raw case may hold
 (32,000 characters), through the text steps and the filter verdict, against plain prose of the
 same length, in this one run. The linear-time guard in the tests checks growth; this says how
 much a hostile case costs next to an ordinary one.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from case_model import prepare
 from case_model.text import DEFAULT_MAX_CHARS, RAW_CHARS_PER_CAP
-from tests.support.adversarial import costs_at
+from dev.adversarial import costs_at
 
 RAW_BOUND = RAW_CHARS_PER_CAP * DEFAULT_MAX_CHARS
 

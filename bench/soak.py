@@ -36,8 +36,8 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from case_model.demo_data import generate_cases
-from localstack.processes import RunningService, start
-from localstack.stack import MODEL_NAME, Ports, Stack
+from dev.processes import RunningService, start
+from dev.stack import MODEL_NAME, Ports, Stack
 
 RESULTS = Path(__file__).parent / "results"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
@@ -374,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         args.duration, args.flap_seconds = 30.0, 4.0
     model_dir = args.model_dir
     if model_dir is None:
-        from localstack.install import ensure_model_installed, installed_artifact_dir
+        from dev.install import ensure_model_installed, installed_artifact_dir
 
         ensure_model_installed()
         model_dir = str(installed_artifact_dir())

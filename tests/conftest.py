@@ -69,7 +69,7 @@ def package_index(tmp_path_factory, index_credentials):
     """A real pypiserver on a loopback port, uploads guarded by htpasswd; yields its base URL."""
     from passlib.apache import HtpasswdFile
 
-    from localstack.processes import LOOPBACK, Service, free_port, python_module, start
+    from dev.processes import LOOPBACK, Service, free_port, python_module, start
 
     root = tmp_path_factory.mktemp("index")
     packages = root / "packages"
@@ -129,8 +129,8 @@ class RunningStack:
 @pytest.fixture(scope="session")
 def stack(artifact_dir, tmp_path_factory):
     """The three real services (language service, predictor, transformer over gRPC) on free ports."""
-    from localstack.processes import start
-    from localstack.stack import Ports, Stack
+    from dev.processes import start
+    from dev.stack import Ports, Stack
 
     # Request logs on (off by default): the tracing test follows a request id through them, and
     # checks that even then no case text is written.
@@ -153,7 +153,7 @@ def stack(artifact_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def fault_language(tmp_path_factory):
     """The switchable fault-injecting language service; yields its base URL."""
-    from localstack.processes import LOOPBACK, Service, free_port, python_module, start
+    from dev.processes import LOOPBACK, Service, free_port, python_module, start
 
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
@@ -175,7 +175,7 @@ def fault_transformer(stack, fault_language, tmp_path_factory):
     Short budget (300 ms), breaker opening after 3 failures for 1 s, no cache (every call reaches
     the service), REST hop to the predictor, and a high confidence threshold.
     """
-    from localstack.processes import LOOPBACK, Service, free_port, python_module, start
+    from dev.processes import LOOPBACK, Service, free_port, python_module, start
 
     http, grpc_port = free_port(), free_port()
     argv = python_module(

@@ -6,18 +6,18 @@ import contextlib
 import io
 import re
 
-from serviceconfig import doc
+from dev import config_table
 from tests.conftest import ROOT
 
 
 def test_configuration_table_matches_the_settings_classes():
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        doc.main()
+        config_table.main()
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"<!-- configuration-table -->\n(.*)<!-- /configuration-table -->", readme, re.S)
     assert block, "README lost its configuration-table markers"
-    assert block.group(1) == buffer.getvalue(), "regenerate with: python -m serviceconfig.doc"
+    assert block.group(1) == buffer.getvalue(), "regenerate with: python -m dev.config_table"
 
 
 def test_front_door_commands_are_documented_and_ci_calls_the_test_command():

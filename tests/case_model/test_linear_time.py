@@ -17,7 +17,7 @@ import pytest
 from case_model import has_real_words, prepare
 from case_model.classifier import build_pipeline
 from case_model.text import DEFAULT_MAX_CHARS, RAW_CHARS_PER_CAP
-from tests.support.adversarial import FAMILIES, PROSE, costs_at
+from dev.adversarial import FAMILIES, PROSE, costs_at
 
 SIZES = (1_000, 4_000, 16_000, 32_000)
 #: Largest allowed growth of the cost per character from the cheaper of 1k and 4k to 32k. Linear

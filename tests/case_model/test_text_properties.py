@@ -17,7 +17,7 @@ from case_model import prepare
 from case_model.pii import mask_pii
 from case_model.text import cap_length, clean_text, collapse_whitespace, normalize_unicode, strip_html
 from case_model.verdict import filter_verdict
-from tests.support.adversarial import FAMILIES
+from dev.adversarial import FAMILIES
 
 #: Text as a CRM might pass it on: any unicode, plus the markup and separators the steps look for.
 noisy_text = st.lists(

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from passlib.apache import HtpasswdFile
 
-from localstack.processes import LOOPBACK, Service, free_port, python_module, start
+from dev.processes import LOOPBACK, Service, free_port, python_module, start
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
 USER = "release-bot"

@@ -14,11 +14,17 @@ import subprocess
 import httpx
 import pytest
 
-from localstack.processes import LOOPBACK, Service, free_port, start
+from dev.processes import LOOPBACK, Service, free_port, start
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
-IMAGES = {"predictor": "serving", "transformer": "serving", "langdetect": "langdetect", "batch": "batch"}
+#: Image -> (what docker/install.sh installs, the entrypoint module).
+IMAGES = {
+    "predictor": ("predictor", "predictor"),
+    "transformer": ("transformer", "transformer"),
+    "langdetect": ("case_language[service]", "case_language"),
+    "batch": ("case_batch", "case_batch"),
+}
 
 
 def _dockerfile(name: str) -> str:
@@ -38,10 +44,11 @@ def test_dockerfile_shape(name, reliability):
     assert re.search(r"^ARG PYTHON_IMAGE=python:[\w.-]+@sha256:[0-9a-f]{64}$", text, re.M), "base not pinned by digest"
     assert len(re.findall(r"^FROM ", text, re.M)) >= 2, "not multi-stage"
     assert re.search(r"^USER 10001:10001$", text, re.M), "no numeric non-root user"
-    assert f'ENTRYPOINT ["python", "-m", "{name}"]' in text
+    deployable, module = IMAGES[name]
+    assert f'ENTRYPOINT ["python", "-m", "{module}"]' in text
     assert "/opt/venv" in text
     assert "--no-cache-dir" not in text  # pip's flags live in docker/install.sh, one place
-    assert f"sh docker/install.sh {IMAGES[name]}" in text
+    assert f'sh docker/install.sh "{deployable}"' in text
     assert "--mount=type=secret,id=netrc" in text
     assert 'io.case-classifier.model-version="${MODEL_VERSION}"' in text
     assert not re.search(r"(?i)(password|token|secret)\s*=", text.replace("type=secret", "")), "credential in file"
@@ -55,14 +62,14 @@ def test_dockerfile_shape(name, reliability):
 
 @pytest.fixture(scope="module")
 def installed(published_model, tmp_path_factory) -> dict[str, str]:
-    """One clean virtualenv per install role, built by docker/install.sh exactly as in the images."""
+    """One clean virtualenv per image, built by docker/install.sh exactly as in the images."""
     venvs = {}
-    for role in sorted(set(IMAGES.values())):
-        venv = tmp_path_factory.mktemp(f"image-{role}") / "venv"
+    for image, (deployable, _) in sorted(IMAGES.items()):
+        venv = tmp_path_factory.mktemp(f"image-{image}") / "venv"
         env = {**os.environ, "VENV": str(venv), "MODEL_VERSION": "1.0.0", "MODEL_INDEX_URL": published_model}
         env.pop("PYTHONPATH", None)
-        subprocess.run(["sh", str(ROOT / "docker" / "install.sh"), role], check=True, env=env, timeout=900)
-        venvs[role] = str(venv / "bin" / "python")
+        subprocess.run(["sh", str(ROOT / "docker" / "install.sh"), deployable], check=True, env=env, timeout=900)
+        venvs[image] = str(venv / "bin" / "python")
     return venvs
 
 
@@ -73,14 +80,14 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
     services = [
         Service(
             "image-langdetect",
-            [installed["langdetect"], "-m", "langdetect", "--port", str(ports["lang"])],
+            [installed["langdetect"], "-m", "case_language", "--port", str(ports["lang"])],
             f"{url}:{ports['lang']}/readyz",
             bare,
         ),
         Service(
             "image-predictor",
             [
-                installed["serving"],
+                installed["predictor"],
                 "-m",
                 "predictor",
                 f"--http_port={ports['predictor']}",
@@ -92,7 +99,7 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
         Service(
             "image-transformer",
             [
-                installed["serving"],
+                installed["transformer"],
                 "-m",
                 "transformer",
                 f"--http_port={ports['transformer']}",
@@ -138,7 +145,7 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
 
 def test_batch_entrypoint_from_the_replayed_install(installed, tmp_path):
     result = subprocess.run(
-        [installed["batch"], "-m", "batch", "--help"],
+        [installed["batch"], "-m", "case_batch", "--help"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -147,3 +154,27 @@ def test_batch_entrypoint_from_the_replayed_install(installed, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "--address" in result.stdout
+
+
+#: What each image must not carry: other services, and KServe where the service does not serve with it.
+NOT_IN = {
+    "predictor": ["transformer", "case_language", "case_batch", "case_rollout", "dev", "tornado", "ray"],
+    "transformer": ["predictor", "case_batch", "case_rollout", "dev", "tornado", "ray"],
+    "langdetect": ["kserve", "transformer", "predictor", "case_batch", "case_rollout", "dev", "ray"],
+    "batch": ["kserve", "transformer", "predictor", "case_rollout", "dev", "tornado"],
+}
+
+
+@pytest.mark.parametrize("image", sorted(NOT_IN))
+def test_each_image_carries_only_its_service(installed, image, tmp_path, reliability):
+    probe = "import importlib.util, sys; print(*[m for m in sys.argv[1:] if importlib.util.find_spec(m)])"
+    result = subprocess.run(
+        [installed[image], "-c", probe, *NOT_IN[image], IMAGES[image][1]],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        check=True,
+    )
+    assert result.stdout.split() == [IMAGES[image][1]]
+    reliability.record("Artifact and images", f"{image} image contents", 1, "its own service only; no other's code")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from case_model import load
-from localstack.processes import free_port
+from dev.processes import free_port
 from tests.conftest import ROOT, SOURCE_ENV
 from tests.support.v2 import MODEL, infer, outputs
 

@@ -17,8 +17,8 @@ import time
 import httpx
 import pytest
 
-from localstack.processes import start
-from localstack.stack import MODEL_NAME, Ports, Stack
+from dev.processes import start
+from dev.stack import MODEL_NAME, Ports, Stack
 from tests.conftest import SOURCE_ENV
 from tests.support.stream import SteadyStream, readiness_until_refused
 from tests.support.v2 import infer_body

@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from case_model import prepare
-from contract.body_limit import DEFAULT_MAX_BODY_BYTES
-from tests.support.adversarial import FAMILIES
+from case_serving.settings import DEFAULT_MAX_BODY_BYTES
+from dev.adversarial import FAMILIES
 from tests.support.v2 import MODEL, infer, infer_body, outputs
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]

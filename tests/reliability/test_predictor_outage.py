@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from localstack.processes import start
-from localstack.stack import Ports, Stack
+from dev.processes import start
+from dev.stack import Ports, Stack
 from tests.conftest import SOURCE_ENV
 from tests.support.v2 import infer, infer_body, outputs
 

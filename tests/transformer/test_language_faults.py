@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from localstack.processes import start
+from dev.processes import start
 from tests.support.v2 import infer, infer_body, metric, outputs
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]

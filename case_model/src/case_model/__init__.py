@@ -1,15 +1,17 @@
 """case_model: the case classifier and the text steps around it, as one versioned wheel."""
 
 from case_model._version import __version__
-from case_model.artifact import ArtifactError, load, read_metadata, verify
+from case_model.artifact import MODEL_NAME, ArtifactError, load, read_metadata, verify
 from case_model.classifier import CaseClassifier, Predictions
 from case_model.language import UNKNOWN, Detection, LocalDetector, has_real_words
 from case_model.pii import mask_pii
 from case_model.prepare import Prepared, prepare, prepare_many
+from case_model.status import StatusRules
 from case_model.text import clean_text
 from case_model.verdict import Verdict, filter_verdict
 
 __all__ = [
+    "MODEL_NAME",
     "UNKNOWN",
     "ArtifactError",
     "CaseClassifier",
@@ -17,6 +19,7 @@ __all__ = [
     "LocalDetector",
     "Predictions",
     "Prepared",
+    "StatusRules",
     "Verdict",
     "__version__",
     "clean_text",

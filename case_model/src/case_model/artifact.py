@@ -23,6 +23,8 @@ METADATA_FILE = "metadata.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 DISTRIBUTION = "case-model"
+#: The model's name on the V2 protocol (``/v2/models/<name>``), in its metadata and in every answer.
+MODEL_NAME = "case-classifier"
 
 
 class ArtifactError(RuntimeError):

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from case_model.words import enough_words, words_outside_urls
+from case_model.words import TO_DETECT, words_outside_urls
 
 UNKNOWN = "unknown"
 #: Languages the classifier is trained and trusted on; configuration may narrow or widen it.
@@ -20,12 +20,11 @@ DEFAULT_SUPPORTED: tuple[str, ...] = ("en", "de", "fr", "es")
 #: Candidate languages of the detector: those the CRM sees, a superset of the supported ones.
 DETECTOR_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "es", "it", "pt", "nl", "pl", "sv", "da")
 
-#: Fewer real words than this and a detector only guesses: answer ``unknown``.
-MIN_WORDS = 2
 #: Only the leading characters are examined: the language shows in them, and the detector's cost
 #: grows with the length (0.16 ms for a whole case, a third of that for 400 characters).
 DETECT_CHARS = 400
-MIN_LETTERS = 8
+#: Below this confidence a detection is ``unknown``: the detector is guessing.
+MIN_CONFIDENCE = 0.5
 
 
 def has_real_words(text: str) -> bool:
@@ -34,7 +33,7 @@ def has_real_words(text: str) -> bool:
     Every detector tried names a language, with high confidence, for ``0x0000007B 7XK2M3Q
     https://x.y``; such texts must come back ``unknown`` instead of a guess.
     """
-    return enough_words(words_outside_urls(text), MIN_WORDS, MIN_LETTERS)
+    return TO_DETECT.met_by(words_outside_urls(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +55,10 @@ class LocalDetector:
     """
 
     def __init__(
-        self, languages: Sequence[str] | None = None, min_confidence: float = 0.5, max_chars: int = DETECT_CHARS
+        self,
+        languages: Sequence[str] | None = None,
+        min_confidence: float = MIN_CONFIDENCE,
+        max_chars: int = DETECT_CHARS,
     ) -> None:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
-from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
@@ -63,7 +63,8 @@ class LinearScorer:
             calibrated.method != "sigmoid"
             or n_classes < 3
             or len(calibrated.calibrators) != n_classes
-            or not all(isinstance(c, _SigmoidCalibration) for c in calibrated.calibrators)
+            # Platt's sigmoid calibrators, known by their fitted parameters (their class is private).
+            or not all(hasattr(c, "a_") and hasattr(c, "b_") for c in calibrated.calibrators)
             or list(estimator.classes_) != list(calibrated.classes)
             or getattr(estimator, "coef_", np.empty(0)).shape[0] != n_classes
         ):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from case_model.patterns import NOT_WORD, SPACE, any_of, compile_pattern
-from case_model.words import enough_words, words
+from case_model.words import TO_CLASSIFY, words
 
 
 class Verdict(StrEnum):
@@ -27,11 +27,6 @@ class Verdict(StrEnum):
     # Set for a row the batch pipeline could not read (missing or non-text field).
     INVALID = "invalid"
 
-
-#: Fewer word characters than this leaves nothing to classify.
-MIN_CHARS = 12
-#: Fewer words than this leaves nothing to classify.
-MIN_WORDS = 3
 
 # Markers of automatic replies, standing as words of their own (Unicode-aware boundaries, which
 # RE2's ASCII ``\b`` is not).
@@ -81,6 +76,6 @@ def filter_verdict(raw: str, cleaned: str) -> Verdict:
         return Verdict.EMPTY
     if _AUTO_REPLY.search(raw[:_AUTO_REPLY_WINDOW]):
         return Verdict.AUTO_REPLY
-    if not enough_words(words(cleaned), MIN_WORDS, MIN_CHARS):
+    if not TO_CLASSIFY.met_by(words(cleaned)):
         return Verdict.TOO_SHORT
     return Verdict.OK

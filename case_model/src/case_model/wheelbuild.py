@@ -21,7 +21,14 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from case_model.artifact import CONFUSION_MATRIX_FILE, METADATA_FILE, MODEL_CARD_FILE, MODEL_FILE, sha256_file
+from case_model.artifact import (
+    CONFUSION_MATRIX_FILE,
+    METADATA_FILE,
+    MODEL_CARD_FILE,
+    MODEL_FILE,
+    MODEL_NAME,
+    sha256_file,
+)
 from case_model.modelcard import render_model_card
 from case_model.text import DEFAULT_MAX_CHARS
 from case_model.training import TrainingResult, plot_confusion
@@ -58,7 +65,7 @@ def write_artifact(result: TrainingResult, version: str, directory: Path, extra:
     model_path = directory / MODEL_FILE
     joblib.dump(result.pipeline, model_path, compress=3)
     metadata: dict[str, Any] = {
-        "model_name": "case-classifier",
+        "model_name": MODEL_NAME,
         "model_version": version,
         "labels": [str(label) for label in result.pipeline.classes_],
         "trained_at": datetime.now(UTC).replace(microsecond=0).isoformat(),

@@ -8,7 +8,27 @@ them here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from case_model.patterns import compile_pattern, compile_scanner
+
+
+@dataclass(frozen=True)
+class WordFloor:
+    """The fewest words, and letters in them, a text needs for something to be done with it."""
+
+    words: int
+    letters: int
+
+    def met_by(self, found: list[str]) -> bool:
+        """Whether ``found`` (the words of a text) reaches this floor."""
+        return len(found) >= self.words and sum(map(len, found)) >= self.letters
+
+
+#: Enough to classify: fewer leaves a confident-looking label on nothing (the filter verdict).
+TO_CLASSIFY = WordFloor(words=3, letters=12)
+#: Enough to detect a language: with fewer, every detector only guesses (the language gate).
+TO_DETECT = WordFloor(words=2, letters=8)
 
 # Every run of word characters, with a bracket glued to either end (placeholders), in one scan.
 _TOKEN = compile_scanner(r"\[?\w+\]?")
@@ -23,8 +43,3 @@ def words(text: str) -> list[str]:
 def words_outside_urls(text: str) -> list[str]:
     """The words of ``text`` once URLs are taken out (``www.example.com`` holds no real words)."""
     return words(_URL.sub(" ", text))
-
-
-def enough_words(found: list[str], min_words: int, min_letters: int) -> bool:
-    """At least ``min_words`` words holding at least ``min_letters`` letters together."""
-    return len(found) >= min_words and sum(map(len, found)) >= min_letters

@@ -1,0 +1,1 @@
+"""The language service: tornado handlers, settings, and the serve loop."""

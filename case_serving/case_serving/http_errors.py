@@ -1,0 +1,44 @@
+"""V2 error bodies for requests KServe's REST layer rejects before our code sees them.
+
+KServe validates the JSON body with pydantic and FastAPI answers such failures with 422 and
+``{"detail": [...]}``; the V2 protocol (and the CRM) expect ``{"error": "..."}``. These handlers
+answer 400 with one line naming the problem, and give Starlette's own refusals (an unknown path,
+a body it cannot parse, a wrong method) the same V2 shape with their status.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException
+
+from case_serving.limits import NAMED_OFFENDERS, SHOWN_CHARS
+
+
+def _describe(error: RequestValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ()) if part not in ("body", "InferenceRequest")]
+        if location[:1] == ["bytes"]:  # the alternative "raw bytes body" branch of KServe's model
+            continue
+        where = ".".join(location)
+        problems.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg", "invalid")))
+    distinct = list(dict.fromkeys(problems))
+    named = "; ".join(problem[:SHOWN_CHARS] for problem in distinct[:NAMED_OFFENDERS])
+    more = f"; and {len(distinct) - NAMED_OFFENDERS} more" if len(distinct) > NAMED_OFFENDERS else ""
+    return "invalid request: " + ((named + more) or "malformed body")
+
+
+async def _validation_error(_: Request, error: RequestValidationError) -> ORJSONResponse:
+    return ORJSONResponse(status_code=400, content={"error": _describe(error)})
+
+
+async def _http_error(_: Request, error: HTTPException) -> ORJSONResponse:
+    return ORJSONResponse(status_code=error.status_code, content={"error": str(error.detail)}, headers=error.headers)
+
+
+def install(app: FastAPI) -> None:
+    """Answer ``app``'s own refusals as V2 errors (``{"error": ...}``; 400 for invalid bodies)."""
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)

@@ -1,0 +1,48 @@
+"""Readiness as the platform sees it: false while warming up and from the moment a shutdown begins.
+
+Kubernetes sends SIGTERM and, at the same time, starts taking the pod out of its Services; for a
+while new requests still arrive. So on SIGTERM the service first reports not-ready (the V2
+readiness endpoints answer 503) while it keeps serving for ``drain_seconds``; then it stops
+accepting connections and finishes the requests in flight. Under Knative the queue-proxy drains
+before the container gets SIGTERM, so ``drain_seconds`` can stay 0 there (the default).
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from case_serving.warmup import Warmup
+
+_NOT_READY = orjson.dumps({"error": "not ready: warming up or shutting down"})
+
+
+class Drain:
+    """Whether the service is draining; shared by the signal handler and the readiness gate."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.draining = False
+
+
+def _is_readiness(path: str) -> bool:
+    return path == "/v2/health/ready" or (path.startswith("/v2/models/") and path.endswith("/ready"))
+
+
+class ReadinessGate:
+    """ASGI middleware: while warming up or draining, readiness endpoints answer 503; everything
+    else is served."""
+
+    def __init__(self, app: ASGIApp, drain: Drain, warmup: Warmup) -> None:
+        self.app = app
+        self.drain = drain
+        self.warmup = warmup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        not_ready = self.drain.draining or not self.warmup.done
+        if scope["type"] == "http" and not_ready and _is_readiness(scope["path"]):
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(_NOT_READY)).encode())]
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": _NOT_READY})
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,77 @@
+"""Serve one KServe model the way both services do: our REST pieces, a drain on SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+from collections.abc import Awaitable, Callable, Sequence
+
+from kserve import Model, model_server
+from kserve.model_repository import ModelRepository
+from kserve.protocol.dataplane import DataPlane
+
+from case_serving import rest_app
+from case_serving.grpc_infer import CaseInferenceServicer, GrpcServer
+from case_serving.kserve_adapter import CaseModelServer, leave_out_unread_timings, use_event_loop
+from case_serving.limits import RequestLimits
+from case_serving.readiness import Drain, ReadinessGate
+from case_serving.repository import SealedRepositoryExtension
+from case_serving.settings import ServingSettings
+from case_serving.warmup import Warmup
+
+
+def _grpc_server(
+    model: Model,
+    limits: RequestLimits,
+    repository: ModelRepository,
+    args: argparse.Namespace,
+    settings: ServingSettings,
+) -> GrpcServer:
+    servicer = CaseInferenceServicer(
+        DataPlane(model_registry=repository), SealedRepositoryExtension(repository), model, limits
+    )
+    message_bytes = (args.grpc_max_receive_message_length, args.grpc_max_send_message_length)
+    return GrpcServer(args.grpc_port, servicer, message_bytes, settings.shutdown_timeout, settings.access_log)
+
+
+def serve(
+    model: Model,
+    limits: RequestLimits,
+    args: argparse.Namespace,
+    settings: ServingSettings,
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> None:
+    """Serve ``model`` (already loaded) over V2 REST and gRPC until SIGTERM/SIGINT.
+
+    Args:
+        model: The loaded model.
+        limits: The shape limits of its requests, checked before they are decoded.
+        args: KServe's parsed flags (ports, workers, gRPC, latency logging).
+        settings: Body limit, drain period, shutdown grace and warm-up of the service.
+        on_stop: Closers of what the service opened (outbound clients), run after the servers stop.
+    """
+    drain = Drain(settings.drain_seconds)
+    warmup = Warmup(f"/v2/models/{model.name}/infer", rounds=settings.warmup_requests)
+    leave_out_unread_timings(model_server.app)
+    rest_app.prepare(model_server.app, model, limits, settings.max_body_bytes)
+    model_server.app.add_middleware(ReadinessGate, drain=drain, warmup=warmup)
+    # What exists now lives as long as the process (the model: millions of objects); a full
+    # collection would scan it all (~50 ms, measured), a pause inside some request's latency.
+    gc.collect()
+    gc.freeze()
+    use_event_loop(args.event_loop)
+    repository = ModelRepository()
+    server = CaseModelServer(
+        drain,
+        _grpc_server(model, limits, repository, args, settings) if args.enable_grpc else None,
+        [lambda: warmup.run(args.http_port)],
+        list(on_stop),
+        registered_models=repository,
+        http_port=args.http_port,
+        grpc_port=args.grpc_port,
+        workers=args.workers,
+        enable_latency_logging=args.enable_latency_logging,
+        grace_period=int(settings.shutdown_timeout),
+    )
+    server.model_repository_extension = SealedRepositoryExtension(repository)
+    server.start([model])

@@ -1,0 +1,67 @@
+"""``make run``: install the demo model wheel if needed, start the stack, stop it on Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from case_model import MODEL_NAME
+from dev.install import ensure_model_installed
+from dev.processes import StartupError, start
+from dev.stack import Ports, Stack
+
+
+def main() -> int:
+    """Run until interrupted."""
+    version = ensure_model_installed()
+    stack = Stack(ports=Ports.from_env())
+    log_dir = Path(tempfile.mkdtemp(prefix="case-classifier-logs-"))
+    running = []
+    try:
+        for service in stack.services():
+            print(f"starting {service.name} ...", flush=True)
+            running.append(start(service, log_dir))
+    except StartupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        for process in reversed(running):
+            process.stop()
+        return 1
+    ports = stack.ports
+    infer = stack.url(ports.http, f"/v2/models/{MODEL_NAME}/infer")
+    print(
+        f"""
+case-classifier {version} is up (logs in {log_dir})
+  transformer  V2 REST  {stack.url(ports.http)}   gRPC 127.0.0.1:{ports.grpc}
+  predictor    V2 REST  {stack.url(ports.predictor_http)}   gRPC 127.0.0.1:{ports.predictor_grpc}
+  language     {stack.url(ports.langdetect, "/v1/detect")}
+  metrics      {stack.url(ports.http, "/metrics")}
+
+try:
+  curl -s -H 'Content-Type: application/json' {infer} -d '{{"id": "demo-1",
+    "inputs": [{{"name": "text", "datatype": "BYTES", "shape": [2],
+                "data": ["My laptop battery does not charge any more.", "Automatic reply: out of office"]}},
+               {{"name": "case_id", "datatype": "BYTES", "shape": [2], "data": ["C-1", "C-2"]}}]}}'
+
+Ctrl-C stops everything.""",
+        flush=True,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        for process in running:
+            if process.process.poll() is not None:
+                print(f"{process.service.name} exited unexpectedly:\n{process.log_tail()}", file=sys.stderr)
+                stop.set()
+    print("stopping ...", flush=True)
+    for process in reversed(running):
+        process.stop()
+    print("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

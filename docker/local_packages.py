@@ -1,0 +1,77 @@
+"""Which of the project's own packages a deployable installs, read from their pyproject.toml files.
+
+    python3 docker/local_packages.py transformer         ->  ./case_serving[kserve] ./case_language ./transformer
+    python3 docker/local_packages.py "case_language[service]"
+
+The package list lives in each package's own dependencies; nothing else repeats it (not the
+Dockerfiles, not the install script). The model package is left out: images take the model
+wheel from the model index, by version and hash.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FROM_THE_MODEL_INDEX = "case-model"
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?")
+
+
+def local_packages(root: Path = ROOT) -> dict[str, Path]:
+    """Distribution name -> directory, for every package of the project."""
+    found = {}
+    for pyproject in sorted(root.glob("*/pyproject.toml")):
+        project = tomllib.loads(pyproject.read_text()).get("project", {})
+        if "name" in project:
+            found[_normal(project["name"])] = pyproject.parent
+    return found
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _parse(requirement: str) -> tuple[str, set[str]]:
+    match = _REQUIREMENT.match(requirement)
+    if not match:
+        raise ValueError(f"unreadable requirement {requirement!r}")
+    extras = {extra.strip() for extra in (match.group(2) or "[]")[1:-1].split(",") if extra.strip()}
+    return _normal(match.group(1)), extras
+
+
+def needed(target: str, root: Path = ROOT) -> list[str]:
+    """The local packages ``target`` (a directory name, optionally with extras) needs, itself last."""
+    packages = local_packages(root)
+    by_directory = {_normal(path.name): name for name, path in packages.items()}
+    directory, extras = _parse(target)
+    start = by_directory[directory]
+    order: list[str] = []
+    wanted: dict[str, set[str]] = {start: extras}
+    pending = [start]
+    while pending:
+        name = pending.pop()
+        project = tomllib.loads((packages[name] / "pyproject.toml").read_text())["project"]
+        requirements = list(project.get("dependencies", []))
+        for extra in wanted[name]:
+            requirements += project.get("optional-dependencies", {}).get(extra, [])
+        for requirement in requirements:
+            dependency, dependency_extras = _parse(requirement)
+            local = dependency in packages and dependency != FROM_THE_MODEL_INDEX
+            if local and (dependency not in wanted or not dependency_extras <= wanted[dependency]):
+                wanted[dependency] = wanted.get(dependency, set()) | dependency_extras
+                pending.append(dependency)
+        if name not in order:
+            order.append(name)
+    return [_spec(packages[name], wanted[name], root) for name in reversed(order)]
+
+
+def _spec(path: Path, extras: set[str], root: Path) -> str:
+    suffix = f"[{','.join(sorted(extras))}]" if extras else ""
+    return f"./{path.relative_to(root)}{suffix}"
+
+
+if __name__ == "__main__":
+    print(" ".join(needed(sys.argv[1])))

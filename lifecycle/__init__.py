@@ -1,1 +1,0 @@
-"""How the KServe services start serving and how they stop: drain on SIGTERM."""

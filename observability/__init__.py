@@ -1,1 +1,0 @@
-"""Structured logs with the request id, shared by the three services."""

@@ -1,0 +1,100 @@
+"""The predictor's KServe ``Model``: load (verified) and predict, nothing else.
+
+The texts it receives were cleaned by the transformer with the same wheel's text steps; it only
+caps their length, so a direct caller cannot make it score a megabyte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from kserve import Model
+from kserve.protocol.infer_type import InferRequest, InferResponse
+
+from case_model import CaseClassifier, Predictions, load
+from case_model.text import cap_length
+from case_serving import schema
+from case_serving.batching import MicroBatcher
+from case_serving.limits import RequestLimits
+from case_serving.logs import REQUEST_ID_HEADER, request_id
+from case_serving.tensors import bytes_output, fp32_output, named_inputs, top_k_outputs, wants_explanation
+from predictor.settings import PredictorSettings
+
+log = logging.getLogger("predictor")
+
+
+class CaseClassifierModel(Model):
+    """Classifies a batch of cleaned case texts in one vectorised call."""
+
+    def __init__(self, name: str, settings: PredictorSettings) -> None:
+        super().__init__(name)
+        self.settings = settings
+        self.request_limits = RequestLimits(schema.input_names(schema.PREDICTOR_INPUTS), settings.max_batch_cases)
+        self.classifier: CaseClassifier | None = None
+        # One thread: batches run one after the other, while the loop parses the next requests.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+        self._batcher: MicroBatcher[str, Predictions] = MicroBatcher(
+            self._predict_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000
+        )
+
+    def load(self) -> bool:
+        """Verify and unpickle the artifact, then warm up; ready only after both."""
+        self.classifier = load(Path(self.settings.model_dir) if self.settings.model_dir else None)
+        self.classifier.predict(["warm-up: the first real request must not pay for lazy initialisation"])
+        self.ready = True
+        log.info("model loaded", extra={"model_version": self.classifier.version})
+        return self.ready
+
+    @property
+    def version(self) -> str:
+        """Version of the loaded model (also the wheel's)."""
+        return self.classifier.version if self.classifier else ""
+
+    def get_input_types(self) -> list[dict]:
+        """V2 model metadata: inputs."""
+        return schema.PREDICTOR_INPUTS
+
+    def get_output_types(self) -> list[dict]:
+        """V2 model metadata: outputs."""
+        return schema.PREDICTOR_OUTPUTS
+
+    async def predict(self, payload: InferRequest, headers: dict[str, str] | None = None) -> InferResponse:
+        """Classify every text of the request; ``explain`` in the parameters adds explanations."""
+        request_id.set((headers or {}).get(REQUEST_ID_HEADER) or payload.id or "-")
+        texts = named_inputs(payload, self.request_limits)[schema.TEXT]
+        texts = [cap_length(text, self.settings.max_text_chars) for text in texts]
+        batch, part = await self._batcher.submit(texts)
+        labels = batch.labels[part]
+        # One line per request (there is no access log on the gRPC hop); never the texts.
+        log.info("predicted", extra={"cases": len(texts), "model_version": self.version})
+        outputs = [
+            bytes_output(schema.LABEL, labels),
+            fp32_output(schema.CONFIDENCE, batch.confidences[part]),
+            *top_k_outputs(
+                schema.TOP_LABELS, schema.TOP_PROBABILITIES, batch.top_labels[part], batch.top_probabilities[part]
+            ),
+        ]
+        if wants_explanation(payload):
+            explanations = [
+                json.dumps(self.classifier.explain(text, label, self.settings.explain_terms))
+                for text, label in zip(texts, labels, strict=True)
+            ]
+            outputs.append(bytes_output(schema.EXPLANATION, explanations))
+        return InferResponse(
+            response_id=payload.id or "",
+            model_name=self.name,
+            model_version=self.version,
+            infer_outputs=outputs,
+            # KServe 0.21's REST client drops model_version when it parses a response; the
+            # transformer reads it from here too.
+            parameters={schema.MODEL_VERSION_PARAMETER: self.version},
+        )
+
+    async def _predict_batch(self, texts: list[str]) -> Predictions:
+        if not self.settings.predict_in_thread:
+            return self.classifier.predict(texts)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.classifier.predict, texts)
