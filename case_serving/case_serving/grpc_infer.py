@@ -15,8 +15,10 @@ its servicer itself and so cannot take this one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent import futures
 
+import numpy as np
 from grpc import ServicerContext, aio
 from kserve import Model
 from kserve.errors import InvalidInput, ModelNotFound
@@ -25,13 +27,23 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor, LoggingInterceptor
 from kserve.protocol.grpc.servicer import InferenceServicer
-from kserve.protocol.infer_type import InferInput, InferRequest, RequestedOutput, to_http_parameters
+from kserve.protocol.infer_type import (
+    InferInput,
+    InferOutput,
+    InferRequest,
+    InferResponse,
+    RequestedOutput,
+    to_http_parameters,
+)
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 from kserve.utils.utils import to_headers
 
 from case_serving.limits import RequestLimits
 from case_serving.logs import REQUEST_ID_HEADER
-from case_serving.tensors import check_element_count, check_tensor_header, split_bytes_elements
+from case_serving.tensors import check_element_count, check_tensor_header, selected_outputs, split_bytes_elements
+from case_serving.versions import not_served
+
+_NUMPY_TYPES = {"FP32": "<f4", "FP64": "<f8", "INT64": "<i8", "INT32": "<i4", "BOOL": "?"}
 
 
 def decode_grpc_request(request: pb.ModelInferRequest, limits: RequestLimits) -> InferRequest:
@@ -51,37 +63,83 @@ def decode_grpc_request(request: pb.ModelInferRequest, limits: RequestLimits) ->
             data = list(tensor.contents.bytes_contents)
         parameters = to_http_parameters(tensor.parameters) if tensor.parameters else None
         inputs.append(InferInput(tensor.name, list(tensor.shape), tensor.datatype, data, parameters))
-    outputs = [RequestedOutput(output.name) for output in request.outputs]
+    limits.check_output_count(len(request.outputs))
+    names = [output.name for output in request.outputs]
+    limits.check_requested_outputs(names)
     return InferRequest(
         model_name=request.model_name,
         infer_inputs=inputs,
         request_id=request.id,
         parameters=request.parameters,
-        request_outputs=outputs or None,
+        request_outputs=[RequestedOutput(name) for name in names] or None,
         model_version=request.model_version,
     )
+
+
+def _raw(output: InferOutput) -> bytes:
+    """An output's data in the V2 binary layout: little-endian numbers, length-prefixed strings."""
+    if output.datatype == "BYTES":
+        values = [value.encode("utf-8") if isinstance(value, str) else bytes(value) for value in output.data]
+        return b"".join(len(value).to_bytes(4, "little") + value for value in values)
+    return np.asarray(output.data, dtype=_NUMPY_TYPES[output.datatype]).tobytes()
+
+
+def encode_grpc_response(response: InferResponse, request: InferRequest) -> pb.ModelInferResponse:
+    """The gRPC answer with every output in ``raw_output_contents``, as Triton answers.
+
+    Clients that read only raw outputs (Triton's ``tritonclient``, the most common V2 client; with
+    NumPy 2 it cannot read BYTES from typed ``contents`` at all) decode every output this way, and
+    KServe's own client reads both. Only the outputs the request named (all when it named none).
+    """
+    outputs = selected_outputs(response, request)
+    return pb.ModelInferResponse(
+        id=response.id,
+        model_name=response.model_name,
+        model_version=response.model_version or "",
+        outputs=[
+            pb.ModelInferResponse.InferOutputTensor(name=output.name, datatype=output.datatype, shape=output.shape)
+            for output in outputs
+        ],
+        raw_output_contents=[_raw(output) for output in outputs],
+    )
+
+
+class VersionNotServed(ModelNotFound):
+    """A request for a version of the model this server does not serve (NOT_FOUND, 404)."""
+
+    def __init__(self, model: str, version: str, served: str | None) -> None:
+        super().__init__(model)
+        self.reason = not_served(model, version, served)
 
 
 class CaseInferenceServicer(InferenceServicer):
     """KServe's servicer; ``ModelInfer`` checks the request's shape before decoding it."""
 
     def __init__(
-        self, data_plane: DataPlane, repository: ModelRepositoryExtension, model: Model, limits: RequestLimits
+        self,
+        data_plane: DataPlane,
+        repository: ModelRepositoryExtension,
+        model: Model,
+        limits: RequestLimits,
+        served_version: Callable[[], str | None],
     ) -> None:
         super().__init__(data_plane, repository)
         self.plane = data_plane
         self.model = model
         self.limits = limits
+        self.served_version = served_version
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: ServicerContext) -> pb.ModelInferResponse:
         """Check, decode, run the model's lifecycle, encode."""
         if request.model_name != self.model.name:
             raise ModelNotFound(request.model_name)
+        if request.model_version and request.model_version != self.served_version():
+            raise VersionNotServed(request.model_name, request.model_version, self.served_version())
         headers = to_headers(context)
         self.limits.check_request_id(headers.get(REQUEST_ID_HEADER), f"{REQUEST_ID_HEADER} metadata")
         infer_request = decode_grpc_request(request, self.limits)
         response, _ = await self.plane.infer(request=infer_request, headers=headers, model_name=request.model_name)
-        return response.to_grpc()
+        return encode_grpc_response(response, infer_request)
 
 
 class GrpcServer:

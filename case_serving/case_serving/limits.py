@@ -32,10 +32,12 @@ class RequestLimits:
     Args:
         inputs: The names of the inputs the model takes (a request has at most this many).
         max_cases: Most elements per input tensor (cases per request).
+        outputs: The names of the outputs the model gives (a request may ask for some of them).
     """
 
     inputs: tuple[str, ...]
     max_cases: int
+    outputs: tuple[str, ...] = ()
     max_request_id_chars: int = MAX_REQUEST_ID_CHARS
     max_case_id_chars: int = MAX_CASE_ID_CHARS
 
@@ -45,6 +47,18 @@ class RequestLimits:
             raise InvalidInput(
                 f"request has {count} inputs; this model takes at most {len(self.inputs)} ({', '.join(self.inputs)})"
             )
+
+    def check_output_count(self, count: int) -> None:
+        """Refuse a request for more outputs than the model has, before any is looked at."""
+        if count > len(self.outputs):
+            raise InvalidInput(f"request asks for {count} outputs; this model has {len(self.outputs)}")
+
+    def check_requested_outputs(self, names: list[str]) -> None:
+        """Refuse a request for outputs the model does not give."""
+        self.check_output_count(len(names))
+        unknown = [name for name in names if name not in self.outputs]
+        if unknown:
+            raise InvalidInput(f"unknown output(s) {name_offenders(unknown)}; this model has {list(self.outputs)}")
 
     def check_cases(self, name: str, declared: int) -> None:
         """Refuse a tensor whose declared length is over the per-request maximum."""

@@ -50,7 +50,7 @@ INFER_RESPONSE = {
     "required": ["model_name", "outputs"],
     "properties": {
         "model_name": {"type": "string"},
-        "model_version": {"type": ["string", "null"]},
+        "model_version": {"type": "string"},
         "id": {"type": "string"},
         "parameters": PARAMETERS,
         "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/V2Tensor"}},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.responses import ORJSONResponse
 from kserve import Model
@@ -10,7 +12,7 @@ from starlette.routing import Route
 from case_serving import http_errors, openapi, repository, rest_infer
 from case_serving.body_limit import BodyLimitMiddleware
 from case_serving.limits import SHOWN_CHARS, RequestLimits
-from case_serving.versions import VersionlessMiddleware
+from case_serving.versions import VersionRoutes
 
 
 async def _v1_not_served(request: Request) -> ORJSONResponse:
@@ -22,12 +24,18 @@ async def _v1_not_served(request: Request) -> ORJSONResponse:
     )
 
 
-def prepare(app: FastAPI, model: Model, limits: RequestLimits, max_body_bytes: int) -> None:
+def prepare(
+    app: FastAPI,
+    model: Model,
+    limits: RequestLimits,
+    max_body_bytes: int,
+    served_version: Callable[[], str | None],
+) -> None:
     """Install our REST pieces on ``app`` before KServe's ``ModelServer`` adds its routes."""
     http_errors.install(app)
     repository.install(app)
     openapi.install(app)
     rest_infer.install(app, model, limits)
     app.router.routes.insert(0, Route("/v1/models/{name:path}", _v1_not_served, methods=["POST"]))
-    app.add_middleware(VersionlessMiddleware)
+    app.add_middleware(VersionRoutes, served_version=served_version)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)

@@ -21,14 +21,14 @@ import orjson
 from fastapi import FastAPI
 from kserve import Model
 from kserve.errors import InvalidInput, ModelNotReady
-from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse, to_http_parameters
+from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse, RequestedOutput, to_http_parameters
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from case_serving.limits import RequestLimits, shown
 from case_serving.logs import REQUEST_ID_HEADER
-from case_serving.tensors import check_element_count, check_tensor_header, split_bytes_elements
+from case_serving.tensors import check_element_count, check_tensor_header, selected_outputs, split_bytes_elements
 
 #: Header of the V2 binary tensor extension: the JSON part's length, binary tensors after it.
 BINARY_HEADER = "inference-header-content-length"
@@ -96,11 +96,31 @@ def decode_request(body: bytes, model_name: str, limits: RequestLimits, json_len
     request_id = _field(document, "id", str, "", required=False)
     limits.check_request_id(request_id)
     parameters = _field(document, "parameters", dict, "", required=False)
+    outputs = _requested_outputs(document, limits)
     tensors, offset = [], 0
     for index, item in enumerate(items):
         tensor, offset = _tensor(item, index, binary, offset, limits)
         tensors.append(tensor)
-    return InferRequest(model_name=model_name, infer_inputs=tensors, request_id=request_id, parameters=parameters)
+    return InferRequest(
+        model_name=model_name,
+        infer_inputs=tensors,
+        request_id=request_id,
+        parameters=parameters,
+        request_outputs=[RequestedOutput(name) for name in outputs] or None,
+    )
+
+
+def _requested_outputs(document: dict, limits: RequestLimits) -> list[str]:
+    """The names of the outputs the request asks for ([] for all of them), checked."""
+    items = _field(document, "outputs", list, "", required=False) or []
+    limits.check_output_count(len(items))  # a long list is refused before it is read
+    names = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"outputs.{index}: must be an object with a name")
+        names.append(_field(item, "name", str, f"outputs.{index}."))
+    limits.check_requested_outputs(names)
+    return names
 
 
 def _json_length(request: Request) -> int | None:
@@ -118,19 +138,22 @@ def _json_length(request: Request) -> int | None:
     return int(value)
 
 
-def encode_response(response: InferResponse) -> bytes:
-    """The V2 JSON body of ``response``, serialised once by orjson.
+def encode_response(response: InferResponse, request: InferRequest) -> bytes:
+    """The V2 JSON body of ``response``, serialised once by orjson: the outputs the request asked
+    for (all when it named none); ``model_version`` only when there is one (never ``null``).
 
     ``InferResponse.to_rest`` round-trips every list output through numpy first; our outputs are
     already plain lists (``case_serving.tensors``), so they go out as they are.
     """
     outputs = []
-    for output in response.outputs:
+    for output in selected_outputs(response, request):
         item = {"name": output.name, "shape": output.shape, "datatype": output.datatype, "data": output.data}
         if output.parameters:
             item["parameters"] = to_http_parameters(output.parameters)
         outputs.append(item)
-    body = {"id": response.id, "model_name": response.model_name, "model_version": response.model_version}
+    body: dict[str, Any] = {"id": response.id, "model_name": response.model_name}
+    if response.model_version:
+        body["model_version"] = response.model_version
     body["outputs"] = outputs
     if response.parameters:
         body["parameters"] = to_http_parameters(response.parameters)
@@ -149,7 +172,7 @@ def infer_endpoint(model: Model, limits: RequestLimits):
         response, headers = await model(infer_request, headers=dict(request.headers))
         headers.pop("content-length", None)
         headers.pop("content-type", None)
-        return Response(encode_response(response), headers=headers, media_type="application/json")
+        return Response(encode_response(response, infer_request), headers=headers, media_type="application/json")
 
     return infer
 

@@ -26,8 +26,8 @@ def _tensor(name: str, datatype: str, shape: list[int]) -> dict[str, object]:
     return {"name": name, "datatype": datatype, "shape": shape}
 
 
-def input_names(tensors: list[dict[str, object]]) -> tuple[str, ...]:
-    """The names of a model's declared inputs, in order."""
+def names(tensors: list[dict[str, object]]) -> tuple[str, ...]:
+    """The names of a model's declared inputs or outputs, in order."""
     return tuple(str(tensor["name"]) for tensor in tensors)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from kserve import Model, model_server
 from kserve.model_repository import ModelRepository
@@ -20,6 +21,16 @@ from case_serving.settings import ServingSettings
 from case_serving.warmup import Warmup
 
 
+class ServedModel(Protocol):
+    """What :func:`serve` needs of a model besides KServe's ``Model``: the version it serves."""
+
+    name: str
+
+    @property
+    def version(self) -> str | None:
+        """The model version answering now (None until known)."""
+
+
 def _grpc_server(
     model: Model,
     limits: RequestLimits,
@@ -27,9 +38,8 @@ def _grpc_server(
     args: argparse.Namespace,
     settings: ServingSettings,
 ) -> GrpcServer:
-    servicer = CaseInferenceServicer(
-        DataPlane(model_registry=repository), SealedRepositoryExtension(repository), model, limits
-    )
+    plane = DataPlane(model_registry=repository)
+    servicer = CaseInferenceServicer(plane, SealedRepositoryExtension(repository), model, limits, lambda: model.version)
     message_bytes = (args.grpc_max_receive_message_length, args.grpc_max_send_message_length)
     return GrpcServer(args.grpc_port, servicer, message_bytes, settings.shutdown_timeout, settings.access_log)
 
@@ -53,7 +63,7 @@ def serve(
     drain = Drain(settings.drain_seconds)
     warmup = Warmup(f"/v2/models/{model.name}/infer", rounds=settings.warmup_requests)
     leave_out_unread_timings(model_server.app)
-    rest_app.prepare(model_server.app, model, limits, settings.max_body_bytes)
+    rest_app.prepare(model_server.app, model, limits, settings.max_body_bytes, lambda: model.version)
     model_server.app.add_middleware(ReadinessGate, drain=drain, warmup=warmup)
     # What exists now lives as long as the process (the model: millions of objects); a full
     # collection would scan it all (~50 ms, measured), a pause inside some request's latency.

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from kserve.errors import InvalidInput
-from kserve.protocol.infer_type import InferOutput, InferRequest
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from case_serving.limits import RequestLimits, name_offenders, shown
-from case_serving.schema import CASE_ID, EXPLAIN_PARAMETER, TOP_K
+from case_serving.schema import CASE_ID, EXPLAIN_PARAMETER, EXPLANATION, TOP_K
 
 _LENGTH_PREFIX = 4  # V2 binary BYTES: each element is a 4-byte little-endian length, then the bytes
 
@@ -139,8 +139,22 @@ def top_k_outputs(
     ]
 
 
+def requested_names(request: InferRequest) -> set[str]:
+    """The outputs a request asks for by name; empty when it asks for all of them."""
+    return {output.name for output in request.request_outputs or []}
+
+
+def selected_outputs(response: InferResponse, request: InferRequest) -> list[InferOutput]:
+    """The response's outputs the request asked for (every one when it named none), in model order."""
+    wanted = requested_names(request)
+    return [output for output in response.outputs if not wanted or output.name in wanted]
+
+
 def wants_explanation(request: InferRequest) -> bool:
-    """Whether the request's parameters ask for ``explain`` (REST bool/string, or gRPC parameter)."""
+    """Whether the request asks for the explanation: by the ``explain`` parameter (REST bool or
+    string, gRPC parameter) or by naming the output."""
+    if EXPLANATION in requested_names(request):
+        return True
     value = (request.parameters or {}).get(EXPLAIN_PARAMETER, False)
     if hasattr(value, "bool_param"):  # a gRPC InferParameter
         value = value.bool_param or value.string_param.lower() in ("true", "1")

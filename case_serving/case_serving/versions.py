@@ -1,50 +1,79 @@
-"""Model versions are not addressable: each server serves one version of one model.
+"""Version-addressed routes: the served version answers there too, any other is a clear 404.
 
-The V2 protocol lets a client name a version (``/v2/models/<m>/versions/<v>/...`` or KServe's
-``?model_version=``); KServe answers those with 501. Here they get a 404 that says what to do:
-the served version is in the model metadata and in every response's ``model_version``, and a
-rollout (not the URL) chooses it.
+The V2 protocol lets a client name a version (``/v2/models/<m>/versions/<v>/...``, or KServe's
+``?model_version=``), and some clients always do. Each server serves one version of one model: a
+request naming that version is served as if it named none (the path is rewritten to the
+unversioned route); a request naming another version gets a 404 that names the served one. A
+rollout, not the URL, chooses which version answers.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from case_serving.limits import SHOWN_CHARS
 
-_VERSIONED_PATH = re.compile(r"^/v2/models/([^/]+)/versions/")
+_VERSIONED_PATH = re.compile(r"^/v2/models/([^/]+)/versions/([^/]+)(/.*)?$")
 
 
-def _named_version(scope: Scope) -> str | None:
-    """The model a request addresses by version, or None when it names no version."""
-    path: str = scope["path"]
-    if not path.startswith("/v2/models/"):
-        return None
-    match = _VERSIONED_PATH.match(path)
-    if match:
-        return match.group(1)[:SHOWN_CHARS]
-    if b"model_version=" in scope.get("query_string", b""):
-        return path.split("/")[3][:SHOWN_CHARS]
-    return None
+def not_served(model: str, version: str, served: str | None) -> str:
+    """The refusal for a version this server does not serve."""
+    return (
+        f"model {model[:SHOWN_CHARS]!r} version {version[:SHOWN_CHARS]!r} is not served here; "
+        f"the served version is {served or 'not known yet'} (use it, or /v2/models/{model[:SHOWN_CHARS]})"
+    )
 
 
-class VersionlessMiddleware:
-    """Answer version-addressed requests with a V2 404 before they reach KServe's 501."""
+class VersionRoutes:
+    """ASGI middleware: versioned routes of the served version reach the unversioned ones.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Args:
+        app: The application.
+        served_version: The version this server serves now (it can learn it late: the transformer
+            takes it from the predictor's first answer when no model wheel is installed).
+    """
+
+    def __init__(self, app: ASGIApp, served_version: Callable[[], str | None]) -> None:
         self.app = app
+        self.served_version = served_version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        model = _named_version(scope) if scope["type"] == "http" else None
-        if model is None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v2/models/"):
             await self.app(scope, receive, send)
             return
-        body = orjson.dumps(
-            {"error": f"model versions are not addressable: use /v2/models/{model} (its metadata names the version)"}
-        )
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 404, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        model, version, rest, scope = self._unversioned(scope)
+        if version is None:
+            await self.app(scope, receive, send)
+            return
+        served = self.served_version()
+        if version != served:
+            await _refuse(send, not_served(model, version, served))
+            return
+        await self.app({**scope, "path": f"/v2/models/{model}{rest}", "raw_path": None}, receive, send)
+
+    @staticmethod
+    def _unversioned(scope: Scope) -> tuple[str, str | None, str, Scope]:
+        """The model, the version named (or None) and the rest of the path; the query without it."""
+        path: str = scope["path"]
+        match = _VERSIONED_PATH.match(path)
+        if match:
+            return match.group(1), match.group(2), match.group(3) or "", scope
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        versions = [value for key, value in query if key == "model_version"]
+        if not versions:
+            return "", None, "", scope
+        model, _, rest = path.removeprefix("/v2/models/").partition("/")
+        kept = urlencode([(key, value) for key, value in query if key != "model_version"]).encode("latin-1")
+        return model, versions[0], f"/{rest}" if rest else "", {**scope, "query_string": kept}
+
+
+async def _refuse(send: Send, message: str) -> None:
+    body = orjson.dumps({"error": message})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -33,7 +33,9 @@ class CaseClassifierModel(Model):
     def __init__(self, name: str, settings: PredictorSettings) -> None:
         super().__init__(name)
         self.settings = settings
-        self.request_limits = RequestLimits(schema.input_names(schema.PREDICTOR_INPUTS), settings.max_batch_cases)
+        self.request_limits = RequestLimits(
+            schema.names(schema.PREDICTOR_INPUTS), settings.max_batch_cases, schema.names(schema.PREDICTOR_OUTPUTS)
+        )
         self.classifier: CaseClassifier | None = None
         # One thread: batches run one after the other, while the loop parses the next requests.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
@@ -50,9 +52,9 @@ class CaseClassifierModel(Model):
         return self.ready
 
     @property
-    def version(self) -> str:
+    def version(self) -> str | None:
         """Version of the loaded model (also the wheel's)."""
-        return self.classifier.version if self.classifier else ""
+        return self.classifier.version if self.classifier else None
 
     def get_input_types(self) -> list[dict]:
         """V2 model metadata: inputs."""

@@ -46,7 +46,7 @@ bodies = (
 )
 
 
-LIMITS = RequestLimits(schema.input_names(schema.TRANSFORMER_INPUTS), max_cases=256)
+LIMITS = RequestLimits(schema.names(schema.TRANSFORMER_INPUTS), 256, schema.names(schema.TRANSFORMER_OUTPUTS))
 
 
 def _decode(body: object) -> dict[str, list[str]]:
@@ -92,3 +92,20 @@ def test_any_body_gets_an_answer_or_a_v2_error_from_the_transformer(stack, body,
     reliability.record(
         "Fuzzing", "arbitrary V2 bodies to the running transformer (Hypothesis)", 1, "200 or 400 with a V2 error"
     )
+
+
+def test_an_unknown_model_version_is_left_out_not_null():
+    from kserve.protocol.infer_type import InferOutput, InferResponse
+
+    from case_serving.rest_infer import encode_response
+
+    request = decode_request(
+        json.dumps({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a"]}]}).encode(),
+        MODEL,
+        LIMITS,
+    )
+    output = InferOutput("label", [1], "BYTES", ["x"])
+    unknown = json.loads(encode_response(InferResponse("r", MODEL, [output], model_version=None), request))
+    assert "model_version" not in unknown
+    known = json.loads(encode_response(InferResponse("r", MODEL, [output], model_version="1.2.0"), request))
+    assert known["model_version"] == "1.2.0"

@@ -1,6 +1,7 @@
 """What Schemathesis found, kept as regression tests: routes KServe offers that our services must
 not serve (the repository extension unloaded the model for good, V1 predict answered 500,
-versioned paths 501) and Starlette refusals in a non-V2 shape."""
+versioned paths 501, now served for the served version and 404 for others) and Starlette
+refusals in a non-V2 shape."""
 
 from __future__ import annotations
 
@@ -66,20 +67,60 @@ def test_v1_protocol_is_a_clear_404(service, verb, reliability):
     reliability.record("Bad input, REST", f"V1 {verb} request", 1, "404 naming the V2 route to use")
 
 
+SERVED = "1.0.0"  # the version of the session's model
+
+
 @pytest.mark.parametrize(
     "path",
     [
-        f"/v2/models/{MODEL}/versions/1.0.0/ready",
+        f"/v2/models/{MODEL}/versions/{SERVED}/ready",
+        f"/v2/models/{MODEL}/versions/{SERVED}",
+        f"/v2/models/{MODEL}?model_version={SERVED}",
+        f"/v2/models/{MODEL}/ready?model_version={SERVED}",
+    ],
+)
+def test_the_served_version_answers_on_its_versioned_routes(service, path, reliability):
+    url, _ = service
+    assert infer(url, infer_body(["the fan is loud and the laptop overheats"])).status_code == 200
+    assert httpx.get(f"{url}{path}").status_code == 200
+    response = httpx.post(
+        f"{url}/v2/models/{MODEL}/versions/{SERVED}/infer", json=infer_body(["the fan is loud and hot"]), timeout=10
+    )
+    assert outputs(response)["label"]
+    assert response.json()["model_version"] == SERVED
+    reliability.record("Bad input, REST", "the served version named in the path or query", 1, "served as unversioned")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/v2/models/{MODEL}/versions/0.9.0/ready",
+        f"/v2/models/{MODEL}/versions/0.9.0/infer",
         f"/v2/models/{MODEL}?model_version=1",
         f"/v2/models/{MODEL}/ready?model_version=x",
     ],
 )
-def test_version_addressed_requests_are_a_clear_404(service, path, reliability):
+def test_another_version_is_a_404_naming_the_served_one(service, path, reliability):
     url, _ = service
-    _v2_error(httpx.get(f"{url}{path}"), 404, "model versions are not addressable")
-    reliability.record(
-        "Bad input, REST", "model version in the path or query", 1, "404 saying versions are not addressable"
-    )
+    assert infer(url, infer_body(["the fan is loud and the laptop overheats"])).status_code == 200
+    method = httpx.post if path.endswith("/infer") else httpx.get
+    kwargs = {"json": infer_body(["the fan is loud"])} if path.endswith("/infer") else {}
+    _v2_error(method(f"{url}{path}", **kwargs), 404, f"the served version is {SERVED}")
+    reliability.record("Bad input, REST", "another model version in the path or query", 1, "404 naming the served one")
+
+
+def test_another_version_over_grpc_is_not_found_naming_the_served_one(service, reliability):
+    _, address = service
+    with grpc.insecure_channel(address) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        tensor = pb.ModelInferRequest.InferInputTensor(name="text", datatype="BYTES", shape=[1])
+        tensor.contents.bytes_contents.append(b"the fan is loud and the laptop overheats")
+        stub.ModelInfer(pb.ModelInferRequest(model_name=MODEL, model_version=SERVED, inputs=[tensor]), timeout=10)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.ModelInfer(pb.ModelInferRequest(model_name=MODEL, model_version="0.9.0", inputs=[tensor]), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert f"the served version is {SERVED}" in refused.value.details()
+    reliability.record("Bad input, gRPC", "another model version", 1, "NOT_FOUND naming the served one")
 
 
 def test_unparseable_body_for_another_model_is_a_v2_400(service):

@@ -58,7 +58,9 @@ class CaseTransformer(Model):
     ) -> None:
         super().__init__(name)
         self.settings = settings
-        self.request_limits = RequestLimits(schema.input_names(schema.TRANSFORMER_INPUTS), settings.max_batch_cases)
+        self.request_limits = RequestLimits(
+            schema.names(schema.TRANSFORMER_INPUTS), settings.max_batch_cases, schema.names(schema.TRANSFORMER_OUTPUTS)
+        )
         self.language = language
         self.model_version = model_version
         self.rules = settings.status_rules()
@@ -67,6 +69,11 @@ class CaseTransformer(Model):
             self._classify_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000
         )
         self.ready = True
+
+    @property
+    def version(self) -> str | None:
+        """The model version answering: the installed wheel's, or the predictor's latest answer's."""
+        return self.model_version
 
     def get_input_types(self) -> list[dict]:
         """V2 model metadata: inputs."""
