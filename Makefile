@@ -41,9 +41,9 @@ $(DIST)/.model-built: $(MODEL_SOURCES) $(DATA)/cases.parquet
 run: model
 	$(PY) -m dev
 
-## make test: lint, then the whole offline suite
+## make test: lint and type checks, then the whole offline suite with coverage (floor in pyproject.toml)
 test: lint tools .venv-kubeval/bin/kubernetes-validate
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered
 
 # Tools from Debian the suite uses (kubectl renders the manifests); tests skip, saying why, without them.
 tools:
@@ -53,6 +53,7 @@ tools:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 ## make security: bandit, hadolint, wheel verification, SBOM, pip-audit (says when it cannot run)
 security: $(STAMP) .venv-checkov/bin/checkov tools

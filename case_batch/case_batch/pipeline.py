@@ -8,8 +8,12 @@ predict, so the per-row cost is the in-process batched cost plus Ray's transfer.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import ray
+import ray.data
 
 from case_batch.scoring import CaseScorer, ScoringConfig
 
@@ -28,16 +32,14 @@ class BatchJob:
 
 # Reading and writing are IO-bound; without a CPU slot of their own they cannot be starved by
 # the scoring actors, which take one CPU each (on 2 cores, two actors would otherwise deadlock).
-_IO_TASK = {"num_cpus": 0}
+_IO_CPUS = 0
 
 
-def _read(path: str, blocks: int):
-    import ray.data
-
+def _read(path: str, blocks: int) -> ray.data.Dataset:
     if path.endswith((".csv", ".csv.gz")):
-        dataset = ray.data.read_csv(path, **_IO_TASK)
+        dataset = ray.data.read_csv(path, num_cpus=_IO_CPUS)
     else:
-        dataset = ray.data.read_parquet(path, **_IO_TASK)
+        dataset = ray.data.read_parquet(path, num_cpus=_IO_CPUS)
     # Enough blocks for every actor to have work: a file with one row group reads as one block,
     # which one actor would score while the others idle.
     return dataset.repartition(blocks)
@@ -45,22 +47,24 @@ def _read(path: str, blocks: int):
 
 def start_ray(address: str | None) -> None:
     """Join the Ray cluster at ``address``, or start a local one, unless Ray already runs here."""
-    import ray
-
-    if not ray.is_initialized():
-        # A local Ray stays on loopback and gets one logical CPU more than the cores: the scoring
-        # actors take one each, and Ray Data's list/read/write tasks (IO, next to no CPU) need a
-        # slot of their own or they wait behind the actors forever. A given address joins that
-        # cluster as it is.
-        local = {"_node_ip_address": "127.0.0.1", "num_cpus": (os.cpu_count() or 1) + 1} if address is None else {}
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
+    if ray.is_initialized():
+        return
+    if address is not None:  # a given address joins that cluster as it is
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        return
+    # A local Ray stays on loopback and gets one logical CPU more than the cores: the scoring
+    # actors take one each, and Ray Data's list/read/write tasks (IO, next to no CPU) need a slot
+    # of their own or they wait behind the actors forever.
+    ray.init(
+        include_dashboard=False,
+        log_to_driver=False,
+        _node_ip_address="127.0.0.1",
+        num_cpus=(os.cpu_count() or 1) + 1,
+    )
 
 
 def run(job: BatchJob) -> int:
     """Run the job; return the number of rows written (one per input row)."""
-    import ray
-    import ray.data
-
     start_ray(job.address)
     cores = int(ray.cluster_resources().get("CPU", 2)) - (1 if job.address is None else 0)
     concurrency = job.concurrency or max(1, cores)
@@ -74,11 +78,11 @@ def run(job: BatchJob) -> int:
         num_cpus=1,
     )
     Path(job.output).parent.mkdir(parents=True, exist_ok=True)
-    scored.write_parquet(job.output, mode="overwrite", ray_remote_args=_IO_TASK)
+    scored.write_parquet(job.output, mode=ray.data.SaveMode.OVERWRITE, ray_remote_args={"num_cpus": _IO_CPUS})
     return _count(job.output)
 
 
-def _files(output: str):
+def _files(output: str) -> Iterator[Path | str]:
     return (p for p in Path(output).glob("*.parquet") if p.is_file()) if os.path.isdir(output) else iter([output])
 
 

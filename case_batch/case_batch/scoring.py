@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,7 +81,7 @@ class CaseScorer:
         n = len(batch)
         case_ids = batch["case_id"].tolist() if "case_id" in batch else [None] * n
         texts = batch["text"].tolist() if "text" in batch else [None] * n
-        out = {
+        out: dict[str, Any] = {
             "case_id": ["" if _missing(c) else str(c) for c in case_ids],
             "label": [""] * n,
             "confidence": np.zeros(n, dtype=np.float32),
@@ -115,7 +116,7 @@ class CaseScorer:
         self._score(out, to_score, kept)
         return pd.DataFrame(out, columns=list(OUTPUT_COLUMNS))
 
-    def _score(self, out: dict, rows: Sequence[int], texts: list[str]) -> None:
+    def _score(self, out: dict[str, Any], rows: Sequence[int], texts: list[str]) -> None:
         if not rows:
             return
         predictions = self.model.predict(texts)

@@ -12,7 +12,7 @@ class RolloutError(RuntimeError):
     """A rollout step failed or timed out; the message says what the cluster reported."""
 
 
-def api():
+def api() -> Any:
     """A CustomObjectsApi from the in-cluster config, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
     from kubernetes import client, config
 
@@ -23,14 +23,16 @@ def api():
     return client.CustomObjectsApi()
 
 
-def get(objects, namespace: str, name: str) -> dict[str, Any]:
+def get(objects: Any, namespace: str, name: str) -> dict[str, Any]:
     """The InferenceService as the cluster has it."""
-    return objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    isvc: dict[str, Any] = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    return isvc
 
 
-def patch(objects, namespace: str, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+def patch(objects: Any, namespace: str, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
     """Apply a JSON patch (a list body is sent as application/json-patch+json)."""
-    return objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, ops)
+    isvc: dict[str, Any] = objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, ops)
+    return isvc
 
 
 def summary(isvc: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +51,7 @@ def summary(isvc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def wait_ready(objects, namespace: str, name: str, timeout: float, poll: float = 2.0) -> dict[str, Any]:
+def wait_ready(objects: Any, namespace: str, name: str, timeout: float, poll: float = 2.0) -> dict[str, Any]:
     """Wait until the InferenceService is Ready with its latest revisions ready; raise on timeout."""
     deadline = time.monotonic() + timeout
     while True:

@@ -90,7 +90,8 @@ class MicroBatcher(Generic[T, R]):
         return sum(len(pending.items) for pending in self._queue)
 
     def _take(self) -> list[_Pending[T, R]]:
-        batch, size = [], 0
+        batch: list[_Pending[T, R]] = []
+        size = 0
         while self._queue and (not batch or size + len(self._queue[0].items) <= self._max_size):
             pending = self._queue.pop(0)
             batch.append(pending)

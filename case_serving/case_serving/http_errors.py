@@ -30,11 +30,15 @@ def _describe(error: RequestValidationError) -> str:
     return "invalid request: " + ((named + more) or "malformed body")
 
 
-async def _validation_error(_: Request, error: RequestValidationError) -> ORJSONResponse:
+async def _validation_error(_: Request, error: Exception) -> ORJSONResponse:
+    if not isinstance(error, RequestValidationError):  # registered for that class only
+        raise error
     return ORJSONResponse(status_code=400, content={"error": _describe(error)})
 
 
-async def _http_error(_: Request, error: HTTPException) -> ORJSONResponse:
+async def _http_error(_: Request, error: Exception) -> ORJSONResponse:
+    if not isinstance(error, HTTPException):  # registered for that class only
+        raise error
     return ORJSONResponse(status_code=error.status_code, content={"error": str(error.detail)}, headers=error.headers)
 
 

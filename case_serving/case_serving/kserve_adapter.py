@@ -29,7 +29,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from fastapi import FastAPI
@@ -71,10 +71,10 @@ def leave_out_unread_timings(app: FastAPI) -> None:
             return
         add(middleware, *args, **kwargs)
 
-    app.add_middleware = add_middleware  # type: ignore[method-assign]
+    app.add_middleware = add_middleware  # type: ignore[method-assign,assignment]
 
 
-class CaseModelServer(ModelServer):  # type: ignore[misc]  # KServe ships no type information
+class CaseModelServer(ModelServer):
     """KServe's ``ModelServer`` with our gRPC server, a drain on SIGTERM and tasks of our own.
 
     Args:
@@ -135,13 +135,13 @@ class CaseModelServer(ModelServer):  # type: ignore[misc]  # KServe ships no typ
                 return
             await asyncio.sleep(0.01)
             handler = signal.getsignal(signal.SIGTERM)
-        uvicorn_handler = handler
+        uvicorn_handler = cast(Callable[[int, FrameType | None], object], handler)
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
             if self.drain.draining:
                 return
             self.drain.draining = True
             log.info("SIGTERM: readiness false; serving on, then stopping", extra={"drain_seconds": self.drain.seconds})
-            loop.call_soon_threadsafe(loop.call_later, self.drain.seconds, uvicorn_handler, signum, frame)
+            loop.call_soon_threadsafe(lambda: loop.call_later(self.drain.seconds, uvicorn_handler, signum, frame))
 
         signal.signal(signal.SIGTERM, on_sigterm)

@@ -119,9 +119,11 @@ def install(app: FastAPI) -> None:
     """Serve the refined document at ``app``'s ``/openapi.json`` (built once, on first request)."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
+    refined: dict[str, Any] = {}
+
     def openapi() -> dict[str, Any]:
-        if not getattr(app, "_refined_openapi", None):
-            app._refined_openapi = refine(generate())  # type: ignore[attr-defined]
-        return app._refined_openapi  # type: ignore[attr-defined]
+        if not refined:
+            refined.update(refine(generate()))
+        return refined
 
     app.openapi = openapi  # type: ignore[method-assign]

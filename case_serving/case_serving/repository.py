@@ -32,8 +32,8 @@ class SealedRepositoryExtension(ModelRepositoryExtension):
         raise RepositoryDisabled(REFUSAL)
 
 
-async def _forbidden(_: Request, error: RepositoryDisabled) -> ORJSONResponse:
-    return ORJSONResponse(status_code=403, content={"error": error.details})
+async def _forbidden(_: Request, error: Exception) -> ORJSONResponse:
+    return ORJSONResponse(status_code=403, content={"error": getattr(error, "details", str(error))})
 
 
 def install(app: FastAPI) -> None:

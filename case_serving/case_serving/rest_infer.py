@@ -15,6 +15,7 @@ metadata, health, other model names) stays on KServe's routes.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -35,16 +36,19 @@ BINARY_HEADER = "inference-header-content-length"
 _JSON_TYPES = ("application/json", "application/cloudevents+json")
 
 
+_EXPECTED: dict[type, str] = {list: "a list", str: "a string", dict: "an object"}
+
+
 class UnsupportedMediaType(InvalidInput):
     """A body that is neither JSON nor the V2 binary extension; answered 415 (see ``install``)."""
 
 
-def _field(container: dict, key: str, kind: type, where: str, required: bool = True) -> Any:
+def _field(container: dict[str, Any], key: str, kind: type, where: str, required: bool = True) -> Any:
     value = container.get(key)
     if value is None and not required:
         return None
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        expected = {list: "a list", str: "a string", dict: "an object"}.get(kind, kind.__name__)
+        expected = _EXPECTED.get(kind, kind.__name__)
         raise InvalidInput(f"{where}{key}: must be {expected}" if key in container else f"{where}{key}: missing")
     return value
 
@@ -65,7 +69,7 @@ def _tensor(
     if binary is not None and "data" not in item and size is not None:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(binary):
             raise InvalidInput(f"{where}parameters.binary_data_size: {shown(size)} does not fit the binary body")
-        data: list = split_bytes_elements(name, binary[offset : offset + size], declared)
+        data: list[Any] = split_bytes_elements(name, binary[offset : offset + size], declared)
         offset += size
     elif "data" not in item:
         raise InvalidInput(f"{where}data: missing")
@@ -110,7 +114,7 @@ def decode_request(body: bytes, model_name: str, limits: RequestLimits, json_len
     )
 
 
-def _requested_outputs(document: dict, limits: RequestLimits) -> list[str]:
+def _requested_outputs(document: dict[str, Any], limits: RequestLimits) -> list[str]:
     """The names of the outputs the request asks for ([] for all of them), checked."""
     items = _field(document, "outputs", list, "", required=False) or []
     limits.check_output_count(len(items))  # a long list is refused before it is read
@@ -160,7 +164,7 @@ def encode_response(response: InferResponse, request: InferRequest) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def infer_endpoint(model: Model, limits: RequestLimits):
+def infer_endpoint(model: Model, limits: RequestLimits) -> Callable[[Request], Awaitable[Response]]:
     """The route handler for ``model``: decode, run the KServe lifecycle, encode."""
 
     async def infer(request: Request) -> Response:
@@ -177,7 +181,7 @@ def infer_endpoint(model: Model, limits: RequestLimits):
     return infer
 
 
-async def _unsupported_media_type(_: Request, error: UnsupportedMediaType) -> JSONResponse:
+async def _unsupported_media_type(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=415)
 
 

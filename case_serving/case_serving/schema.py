@@ -7,6 +7,26 @@ from __future__ import annotations
 
 from case_model.classifier import TOP_K
 
+__all__ = [
+    "CASE_ID",
+    "CONFIDENCE",
+    "EXPLAIN_PARAMETER",
+    "EXPLANATION",
+    "LABEL",
+    "LANGUAGE",
+    "MODEL_VERSION_PARAMETER",
+    "PREDICTOR_INPUTS",
+    "PREDICTOR_OUTPUTS",
+    "STATUS",
+    "TEXT",
+    "TOP_K",
+    "TOP_LABELS",
+    "TOP_PROBABILITIES",
+    "TRANSFORMER_INPUTS",
+    "TRANSFORMER_OUTPUTS",
+    "names",
+]
+
 TEXT = "text"
 CASE_ID = "case_id"
 LABEL = "label"

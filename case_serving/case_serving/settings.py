@@ -70,6 +70,8 @@ def load_settings(
     Returns:
         The settings and the whole parsed namespace (which also holds the parser's other flags).
     """
-    source = CliSettingsSource(settings_cls, root_parser=parser, cli_avoid_json=True)
+    source: CliSettingsSource[argparse.ArgumentParser] = CliSettingsSource(
+        settings_cls, root_parser=parser, cli_avoid_json=True
+    )
     args = parser.parse_args(argv)
     return settings_cls(_cli_settings_source=source(parsed_args=args)), args

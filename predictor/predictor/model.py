@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kserve import Model
+from kserve.errors import ModelNotReady
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from case_model import CaseClassifier, Predictions, load
@@ -45,22 +46,28 @@ class CaseClassifierModel(Model):
 
     def load(self) -> bool:
         """Verify and unpickle the artifact, then warm up; ready only after both."""
-        self.classifier = load(Path(self.settings.model_dir) if self.settings.model_dir else None)
-        self.classifier.predict(["warm-up: the first real request must not pay for lazy initialisation"])
+        classifier = load(Path(self.settings.model_dir) if self.settings.model_dir else None)
+        classifier.predict(["warm-up: the first real request must not pay for lazy initialisation"])
+        self.classifier = classifier
         self.ready = True
-        log.info("model loaded", extra={"model_version": self.classifier.version})
-        return self.ready
+        log.info("model loaded", extra={"model_version": classifier.version})
+        return bool(self.ready)
+
+    def _loaded(self) -> CaseClassifier:
+        if self.classifier is None:
+            raise ModelNotReady(self.name)
+        return self.classifier
 
     @property
     def version(self) -> str | None:
         """Version of the loaded model (also the wheel's)."""
         return self.classifier.version if self.classifier else None
 
-    def get_input_types(self) -> list[dict]:
+    def get_input_types(self) -> list[dict[str, object]]:
         """V2 model metadata: inputs."""
         return schema.PREDICTOR_INPUTS
 
-    def get_output_types(self) -> list[dict]:
+    def get_output_types(self) -> list[dict[str, object]]:
         """V2 model metadata: outputs."""
         return schema.PREDICTOR_OUTPUTS
 
@@ -82,7 +89,7 @@ class CaseClassifierModel(Model):
         ]
         if wants_explanation(payload):
             explanations = [
-                json.dumps(self.classifier.explain(text, label, self.settings.explain_terms))
+                json.dumps(self._loaded().explain(text, label, self.settings.explain_terms))
                 for text, label in zip(texts, labels, strict=True)
             ]
             outputs.append(bytes_output(schema.EXPLANATION, explanations))
@@ -97,6 +104,7 @@ class CaseClassifierModel(Model):
         )
 
     async def _predict_batch(self, texts: list[str]) -> Predictions:
+        classifier = self._loaded()
         if not self.settings.predict_in_thread:
-            return self.classifier.predict(texts)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.classifier.predict, texts)
+            return classifier.predict(texts)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, classifier.predict, texts)

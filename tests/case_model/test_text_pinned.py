@@ -28,6 +28,8 @@ from case_model.text import clean_text, strip_html, strip_quoted
         ("caf&eacute; &lt;ok&gt; &#64; &#x41;", "café <ok> @ A"),
         ("<P CLASS=x>upper</P>", "\nupper\n"),
         ("<span\nclass='x'>multi-line tag</span>", "multi-line tag"),
+        ("<p>From John</p> <john.miller@example.com>", "\nFrom John\n <john.miller@example.com>"),
+        ("<o:p>Outlook</o:p><x-custom a=1>el</x-custom>", "Outlookel"),
     ],
 )
 def test_html_is_reduced_to_its_visible_text(raw, visible):

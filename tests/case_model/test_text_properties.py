@@ -49,9 +49,34 @@ def test_single_steps_are_idempotent(reliability, text):
     reliability.record("Fuzzing", "arbitrary unicode texts, each step twice (Hypothesis)", 1, "idempotent")
 
 
-@given(noisy_text)
-def test_html_stripping_gives_text_without_tags_it_parsed(text):
-    assert "<br>" not in strip_html("<html>" + text + "</html>")
+words = st.text(string.ascii_letters + "é ü,.!?-", min_size=1, max_size=20)
+tags = st.sampled_from(["p", "div", "span", "b", "a", "li", "td", "br", "o:p", "font"])
+attributes = st.sampled_from(
+    ["", ' class="x"', " style='color:red'", ' href="http://x.y/?a=1&amp;b=2"', ' title="a > b"']
+)
+markup = st.one_of(
+    st.builds(lambda tag, attrs: f"<{tag}{attrs}>", tags, attributes),
+    st.builds(lambda tag: f"</{tag}>", tags),
+    st.builds(lambda tag, attrs: f"<{tag}{attrs}/>", tags, attributes),
+    st.just("<!-- a comment with <b>markup</b> -->"),
+    st.just("<!DOCTYPE html>"),
+)
+
+
+@given(st.lists(st.one_of(st.tuples(st.just("text"), words), st.tuples(st.just("tag"), markup)), max_size=30))
+def test_html_stripping_keeps_every_visible_word_in_order_and_no_markup(parts):
+    """Tags, comments and declarations go; every text between them stays, in its order."""
+    document = "".join(value for _, value in parts)
+    visible = strip_html(document)
+    assert "<" not in visible
+    expected = " ".join(value for kind, value in parts if kind == "text").split()
+    assert visible.split() == expected or "".join(visible.split()) == "".join(expected)
+
+
+@given(words, words)
+def test_script_and_style_content_is_dropped(kept, hidden):
+    visible = strip_html(f"<p>{kept}</p><script>var secret = '{hidden}';</script><style>p {{ }}</style>")
+    assert visible.split() == kept.split()
 
 
 local_part = st.text(string.ascii_letters + string.digits + "._-", min_size=1, max_size=12).filter(

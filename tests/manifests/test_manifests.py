@@ -183,6 +183,17 @@ def test_autoscaling_per_environment():
             assert spec["scaleTarget"] <= spec["containerConcurrency"]
 
 
+def reason_of(lines: list[str], index: int) -> str:
+    """The comment that gives a setting's reason: on its own line, or the comment lines right above it."""
+    inline = lines[index].split(" #", 1)[1] if " #" in lines[index] else ""
+    above = []
+    for line in reversed(lines[:index]):
+        if not line.strip().startswith("#"):
+            break
+        above.append(line.strip().lstrip("#"))
+    return " ".join([*reversed(above), inline]).strip()
+
+
 def test_every_autoscaling_and_canary_setting_has_its_reason_beside_it():
     settings = re.compile(
         r"^\s*(-\s*\{op: replace, path: /spec/\w+/)?(scaleMetric|scaleTarget|containerConcurrency|"
@@ -192,8 +203,14 @@ def test_every_autoscaling_and_canary_setting_has_its_reason_beside_it():
         lines = path.read_text().splitlines()
         for i, line in enumerate(lines):
             if settings.match(line) or re.search(r"path: /spec/\w+/(min|max)Replicas", line):
-                window = lines[max(0, i - 3) : i + 1]
-                assert any("#" in candidate for candidate in window), f"{path.name}:{i + 1} has no reason: {line}"
+                reason = reason_of(lines, i)
+                assert len(reason.split()) >= 5, f"{path.name}:{i + 1} has no reason of its own: {line.strip()}"
+
+
+def test_a_setting_without_its_own_comment_is_caught():
+    lines = ["    # Scale on requests in flight, not CPU.", "    scaleMetric: concurrency", "    scaleTarget: 32"]
+    assert reason_of(lines, 1)
+    assert not reason_of(lines, 2)  # the comment above belongs to the setting before it
 
 
 def test_no_secret_material_in_manifests(reliability):

@@ -96,11 +96,3 @@ def test_tampered_artifact_keeps_the_predictor_from_ever_serving(artifact_dir, t
         1,
         "exits 3 before serving, saying why: never ready",
     )
-
-
-@pytest.mark.parametrize("service", ["predictor", "transformer"])
-def test_ready_only_after_warm_up_requests_went_through(stack, service):
-    """The fixture waited for readiness; by then each service had served its own warm-up requests."""
-    log = stack.processes[service].log_path.read_text(errors="replace")
-    assert '"warm-up done"' in log, stack.processes[service].log_tail()
-    assert "warm-up incomplete" not in log

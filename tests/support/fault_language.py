@@ -2,8 +2,10 @@
 
 ``POST /control {"mode": ...}`` sets the mode for the following detect calls:
 ``ok`` (answers like the reference service, with the same detector), ``slow`` (answers after
-``delay`` seconds), ``error`` (HTTP 500), ``garbage`` (200 with a body that is not the contract),
-``close`` (drops the connection without answering). ``GET /calls`` counts detect calls.
+``delay`` seconds, and then ``pl`` for every text: an answer that arrives late is recognisable,
+whereas the transformer's fallback says ``en`` for an English case), ``error`` (HTTP 500),
+``garbage`` (200 with a body that is not the contract), ``close`` (drops the connection without
+answering). ``GET /calls`` counts detect calls.
 Run as ``python -m tests.support.fault_language --port N``.
 """
 
@@ -46,6 +48,9 @@ class Detect(tornado.web.RequestHandler):
             self.request.connection.close()
             return
         texts = orjson.loads(self.request.body)["texts"]
+        if mode == "slow":
+            self.finish(orjson.dumps([{"language": "pl", "confidence": 0.99} for _ in texts]))
+            return
         self.finish(
             orjson.dumps(
                 [{"language": d.language, "confidence": d.confidence} for d in self.state.detector.detect_many(texts)]

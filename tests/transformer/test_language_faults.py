@@ -22,7 +22,12 @@ def _case() -> str:
     return f"The keyboard of my laptop types wrong letters since the update, ticket {uuid.uuid4().hex[:6]}."
 
 
-def _set_mode(fault_language: str, mode: str, delay: float = 1.0) -> None:
+#: A slow service answers after this long: well past the bound, so a request that waited for it
+#: instead of falling back within its budget fails the bound (and would say "pl", not "en").
+SLOW_SECONDS = 10.0
+
+
+def _set_mode(fault_language: str, mode: str, delay: float = SLOW_SECONDS) -> None:
     httpx.post(f"{fault_language}/control", json={"mode": mode, "delay": delay}).raise_for_status()
 
 
@@ -55,13 +60,15 @@ def test_fault_is_answered_by_the_fallback_within_the_budget(
     fault_language, fault_transformer, healthy, mode, reliability
 ):
     _set_mode(fault_language, mode)
+    fallbacks = metric(fault_transformer, "case_classifier_language_fallbacks_total")
     started = time.monotonic()
-    response = infer(fault_transformer, infer_body([_case()]))
+    response = infer(fault_transformer, infer_body([_case()]), timeout=30)
     elapsed = time.monotonic() - started
     out = outputs(response)
     assert elapsed < BOUND_SECONDS
     assert out["language"] == ["en"]  # the local fallback detected it
     assert out["label"] == ["keyboard_touchpad"]
+    assert metric(fault_transformer, "case_classifier_language_fallbacks_total") == fallbacks + 1
     reliability.record(
         "Language service faults",
         {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from kserve.errors import InvalidInput
@@ -31,22 +32,27 @@ class Plan:
     languages: list[str]
     case_ids: list[str]
     explain: bool
-    labels: list[str] = field(default_factory=list)
-    confidences: np.ndarray | None = None
-    top_labels: list[list[str]] = field(default_factory=list)
-    top_probabilities: np.ndarray | None = None
-    explanations: list[str] = field(default_factory=list)
     model_version: str | None = None
+    # The answers, every case unanswered until the predictor says otherwise.
+    labels: list[str] = field(init=False)
+    confidences: np.ndarray = field(init=False)
+    top_labels: list[list[str]] = field(init=False)
+    top_probabilities: np.ndarray = field(init=False)
+    explanations: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = len(self.texts)
+        self.labels = [""] * n
+        self.confidences = np.zeros(n, dtype=np.float32)
+        self.top_labels = [[""] * schema.TOP_K for _ in range(n)]
+        self.top_probabilities = np.zeros((n, schema.TOP_K), dtype=np.float32)
+        self.explanations = ["[]"] * n
 
     @property
-    def candidates(self) -> list[int]:
-        """Cases that passed the filter and wait for language detection."""
+    def classifiable(self) -> list[int]:
+        """Cases whose status is still ``ok``: before detection, those waiting for it; after it,
+        those the predictor must classify."""
         return [i for i, status in enumerate(self.statuses) if status == Verdict.OK]
-
-    @property
-    def forward(self) -> list[int]:
-        """Cases the predictor must classify."""
-        return self.candidates
 
 
 def text_chars(request: InferRequest) -> int:
@@ -110,7 +116,7 @@ class Answers:
     model_version: str | None
 
 
-def _values(response: InferResponse, name: str) -> list:
+def _values(response: InferResponse, name: str) -> list[Any]:
     output = response.get_output_by_name(name)
     if output is None:
         return []
@@ -135,10 +141,9 @@ def decode_answers(response: InferResponse, n: int) -> Answers:
 
 
 def apply_predictions(plan: Plan, answers: Answers, part: slice, rules: StatusRules) -> None:
-    """Take the answers in ``part`` for the plan's forwarded cases; flag the unsure ones."""
-    _clear_answers(plan)
+    """Take the answers in ``part`` for the plan's classifiable cases; flag the unsure ones."""
     k = schema.TOP_K
-    for j, i in enumerate(plan.forward, start=part.start):
+    for j, i in enumerate(plan.classifiable, start=part.start):
         plan.labels[i] = answers.labels[j]
         plan.confidences[i] = answers.confidences[j]
         plan.top_labels[i] = answers.top_labels[j * k : (j + 1) * k]
@@ -149,18 +154,8 @@ def apply_predictions(plan: Plan, answers: Answers, part: slice, rules: StatusRu
     plan.model_version = answers.model_version
 
 
-def _clear_answers(plan: Plan) -> None:
-    """Every case unanswered: no label, zero confidence, empty top-k, empty explanation."""
-    n = len(plan.texts)
-    plan.labels = [""] * n
-    plan.confidences = np.zeros(n, dtype=np.float32)
-    plan.top_labels = [[""] * schema.TOP_K for _ in range(n)]
-    plan.top_probabilities = np.zeros((n, schema.TOP_K), dtype=np.float32)
-    plan.explanations = ["[]"] * n
-
-
 def _parameter(response: InferResponse, name: str) -> str | None:
-    value = (response.parameters or {}).get(name)
+    value: Any = (response.parameters or {}).get(name)
     if hasattr(value, "string_param"):  # a gRPC InferParameter
         value = value.string_param
     return str(value) if value else None
@@ -168,8 +163,6 @@ def _parameter(response: InferResponse, name: str) -> str | None:
 
 def response_for(plan: Plan, model_name: str, model_version: str | None) -> InferResponse:
     """The CRM's answer, every case in its original order."""
-    if plan.confidences is None:  # nothing was classified
-        _clear_answers(plan)
     outputs: list[InferOutput] = [
         bytes_output(schema.LABEL, plan.labels),
         fp32_output(schema.CONFIDENCE, plan.confidences),

@@ -75,11 +75,11 @@ class CaseTransformer(Model):
         """The model version answering: the installed wheel's, or the predictor's latest answer's."""
         return self.model_version
 
-    def get_input_types(self) -> list[dict]:
+    def get_input_types(self) -> list[dict[str, object]]:
         """V2 model metadata: inputs."""
         return schema.TRANSFORMER_INPUTS
 
-    def get_output_types(self) -> list[dict]:
+    def get_output_types(self) -> list[dict[str, object]]:
         """V2 model metadata: outputs."""
         return schema.TRANSFORMER_OUTPUTS
 
@@ -94,7 +94,7 @@ class CaseTransformer(Model):
             plan = await asyncio.to_thread(plan_request, payload, *limits)
         else:
             plan = plan_request(payload, *limits)
-        candidates = plan.candidates
+        candidates = plan.classifiable
         if candidates:
             languages = await self.language.detect([plan.texts[i] for i in candidates])
             apply_languages(plan, candidates, languages, self.rules)
@@ -108,10 +108,10 @@ class CaseTransformer(Model):
 
     async def predict(self, plan: Plan, headers: dict[str, str] | None = None) -> Plan:
         """Classify the plan's classifiable cases (none: no predictor call at all)."""
-        if not plan.forward:
+        if not plan.classifiable:
             metrics.PREDICTOR_CALLS.labels("skipped").inc()
             return plan
-        texts = [plan.texts[i] for i in plan.forward]
+        texts = [plan.texts[i] for i in plan.classifiable]
         if plan.explain:  # rare, and the predictor explains per request: not batched
             answers, part = await self._call_predictor(texts, request_id.get(), explain=True), slice(0, len(texts))
         else:

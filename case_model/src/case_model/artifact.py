@@ -54,7 +54,8 @@ def read_metadata(artifact_dir: Path | None = None) -> dict[str, Any]:
             "(make model) or pass the directory of a trained artifact"
         )
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        metadata: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return metadata
     except (OSError, ValueError) as error:
         raise ArtifactError(f"unreadable model metadata at {path}: {error}") from error
 
@@ -67,7 +68,7 @@ def verify(artifact_dir: Path | None = None) -> dict[str, Any]:
             (for the bundled artifact) the installed wheel's version differs from the metadata's.
     """
     bundled = artifact_dir is None
-    directory = bundled_artifact_dir() if bundled else Path(artifact_dir)
+    directory = bundled_artifact_dir() if artifact_dir is None else Path(artifact_dir)
     meta = read_metadata(directory)
     model_path = directory / MODEL_FILE
     if not model_path.is_file():

@@ -14,15 +14,18 @@ import html
 
 from case_model.patterns import SPACE, compile_pattern
 
+# A tag name: letters, digits, hyphens (custom elements) and colons (Outlook's <o:p>); not the dots
+# and at signs of "<john.miller@example.com>", which is an address, not a tag.
+_NAME = "[A-Za-z][A-Za-z0-9:-]*"
 # Worth parsing at all: something tag-like or an entity.
-_HINT = compile_pattern(rf"<{SPACE}*/?{SPACE}*[A-Za-z][A-Za-z0-9]*(?:{SPACE}[^<>]*)?/?{SPACE}*>|&[#A-Za-z0-9]+;|<!--")
+_HINT = compile_pattern(rf"<{SPACE}*/?{SPACE}*{_NAME}(?:{SPACE}[^<>]*)?/?{SPACE}*>|&[#A-Za-z0-9]+;|<!--|<[!?][A-Za-z]")
 # A markup token: a comment opener (its end is found with str.find), a start or end tag (a name
 # right after the bracket, as browsers require; a quoted attribute value may hold '>' but no
 # markup token holds '<', so a partial match always dies at the next '<'), a declaration or a
 # processing instruction.
 _TOKEN = compile_pattern(
     r"<!--"
-    r"|<(/?)([A-Za-z][^\s/<>]*)((?:[^<>\"']|\"[^\"<]*\"|'[^'<]*'|[\"'])*)>"
+    rf"|<(/?)({_NAME})((?:[\s/](?:[^<>\"']|\"[^\"<]*\"|'[^'<]*'|[\"'])*)?)>"
     r"|<[!?][^<>]*>"
 )
 _BLOCK_TAGS = frozenset({"br", "p", "div", "li", "tr", "table", "h1", "h2", "h3", "h4", "blockquote", "hr", "ul", "ol"})

@@ -27,7 +27,8 @@ times per case. They are written in the one shape that cannot backtrack in Pytho
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, cast
 
 import re2
 
@@ -40,10 +41,53 @@ SPACE = r"[\s\p{Z}]"
 #: Python's ``\S``.
 NOT_SPACE = r"[^\s\p{Z}]"
 
-#: A compiled RE2 pattern (``re2._Regexp``: ``search``, ``match``, ``finditer``, ``sub``, ...).
-Pattern = Any
-#: One of its matches (``re2._Match``: ``group``, ``span``, ``start``, ``end``, ...).
-Match = Any
+
+class Match(Protocol):
+    """What the text steps use of a match (RE2's and Python's alike)."""
+
+    string: str
+
+    def group(self, index: int = 0, /) -> str:
+        """The text of group ``index`` (0: the whole match)."""
+        ...
+
+    def start(self, index: int = 0, /) -> int:
+        """Where group ``index`` starts."""
+        ...
+
+    def end(self, index: int = 0, /) -> int:
+        """Where group ``index`` ends."""
+        ...
+
+    def span(self, index: int = 0, /) -> tuple[int, int]:
+        """Start and end of group ``index``."""
+        ...
+
+
+class Pattern(Protocol):
+    """What the text steps use of a compiled RE2 pattern (google-re2 ships no type information)."""
+
+    pattern: str
+
+    def search(self, text: str) -> Match | None:
+        """The leftmost match, or None."""
+        ...
+
+    def match(self, text: str) -> Match | None:
+        """A match at the start of ``text``, or None."""
+        ...
+
+    def finditer(self, text: str) -> Iterator[Match]:
+        """Every non-overlapping match, left to right."""
+        ...
+
+    def findall(self, text: str) -> list[Any]:
+        """The text of every non-overlapping match."""
+        ...
+
+    def sub(self, replacement: str | Callable[[Match], str], text: str) -> str:
+        """``text`` with every match replaced."""
+        ...
 
 
 def compile_pattern(pattern: str, *, ignore_case: bool = False) -> Pattern:
@@ -57,7 +101,7 @@ def compile_pattern(pattern: str, *, ignore_case: bool = False) -> Pattern:
     options = re2.Options()
     options.case_sensitive = not ignore_case
     options.log_errors = False  # RE2 would write to stderr; a bad pattern raises at import anyway
-    return re2.compile(pattern, options)
+    return cast(Pattern, re2.compile(pattern, options))
 
 
 def any_of(*alternatives: str) -> str:

@@ -38,7 +38,14 @@ def _tfidf(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sparse.csr_matr
 class LinearScorer:
     """TF-IDF features -> linear decision values -> per-class sigmoid -> normalised probabilities."""
 
-    def __init__(self, vectorizers: list[TfidfVectorizer], weights: np.ndarray, intercept: np.ndarray, a, b) -> None:
+    def __init__(
+        self,
+        vectorizers: list[TfidfVectorizer],
+        weights: np.ndarray,
+        intercept: np.ndarray,
+        a: Sequence[float] | np.ndarray,
+        b: Sequence[float] | np.ndarray,
+    ) -> None:
         self._vectorizers = vectorizers
         self._weights_t = np.ascontiguousarray(weights.T)  # (features, classes)
         self._intercept = intercept
@@ -82,4 +89,5 @@ class LinearScorer:
         uniform = np.full_like(proba, 1.0 / proba.shape[1])
         proba = np.divide(proba, total, out=uniform, where=total != 0)
         proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
-        return proba
+        result: np.ndarray = proba
+        return result

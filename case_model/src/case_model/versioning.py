@@ -49,7 +49,8 @@ def wheel_metadata(path: Path) -> dict[str, Any]:
     """Read the model metadata straight out of a wheel file (no install, no unpickling)."""
     try:
         with zipfile.ZipFile(path) as wheel:
-            return json.loads(wheel.read(_METADATA_IN_WHEEL))
+            metadata: dict[str, Any] = json.loads(wheel.read(_METADATA_IN_WHEEL))
+            return metadata
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not a case-model wheel with model metadata ({error})") from error
 

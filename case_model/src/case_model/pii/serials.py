@@ -6,6 +6,8 @@ bare token shaped like a service tag (seven upper-case letters and digits, both 
 
 from __future__ import annotations
 
+import re
+
 from case_model.patterns import NOT_WORD, SPACE, Match, any_of, compile_pattern, compile_scanner
 from case_model.pii.kinds import SERIAL
 
@@ -39,7 +41,7 @@ def _mask_labelled(match: Match) -> str:
     return f"{match.group(1)}{match.group(2)}{match.group(3)}{SERIAL}"
 
 
-def _mask_service_tag(match: Match) -> str:
+def _mask_service_tag(match: re.Match[str]) -> str:
     token = match.group(0)
     return SERIAL if any(ch.isdigit() for ch in token) and any(ch.isalpha() for ch in token) else token
 

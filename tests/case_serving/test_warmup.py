@@ -1,0 +1,57 @@
+"""Readiness waits for warm-up: a service reports not-ready (503) until its own warm-up requests
+have gone through every layer, and ready once they have; liveness answers throughout."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from case_model import MODEL_NAME
+from dev.processes import start, wait_ready
+from dev.stack import Ports, Stack
+from tests.conftest import SOURCE_ENV
+from tests.support.v2 import metric
+
+pytestmark = pytest.mark.slow
+
+
+def _status(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.TransportError:
+        return None
+
+
+def test_transformer_is_not_ready_until_its_warm_up_reached_the_predictor(artifact_dir, tmp_path, reliability):
+    """The transformer starts before its predictor: its warm-up cannot complete, so readiness
+    says 503 while liveness says 200; once the predictor is up, warm-up completes and readiness
+    turns 200, and the predictor has served those warm-up requests."""
+    stack = Stack(
+        ports=Ports.free(), model_dir=str(artifact_dir), env=SOURCE_ENV, transformer_args=("--language_mode", "local")
+    )
+    base = stack.url(stack.ports.http)
+    transformer = start(stack.transformer(), tmp_path, wait=False)
+    predictor = None
+    try:
+        deadline = time.monotonic() + 30
+        while _status(f"{base}/v2/health/live") != 200:
+            assert time.monotonic() < deadline, transformer.log_tail()
+            time.sleep(0.1)
+        seen = {_status(f"{base}/v2/models/{MODEL_NAME}/ready") for _ in range(5)}
+        assert seen == {503}, seen  # listening, alive, not ready: warm-up is waiting for the predictor
+        predictor = start(stack.predictor(), tmp_path)
+        warmed = metric(stack.url(stack.ports.predictor_http), "request_predict_seconds_count")
+        wait_ready(transformer, timeout=30)
+        assert metric(stack.url(stack.ports.predictor_http), "request_predict_seconds_count") > warmed
+    finally:
+        transformer.stop()
+        if predictor is not None:
+            predictor.stop()
+    reliability.record(
+        "Graceful shutdown",
+        "transformer started before its predictor",
+        1,
+        "alive but not ready (503) until its warm-up went through the predictor; then ready",
+    )
