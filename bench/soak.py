@@ -14,7 +14,7 @@ detection did not resume after a restart.
 
     python -m bench.soak [--duration 600] [--concurrency 32] [--flap-seconds 20]
     python -m bench.soak --short          # 30 s, the mode the test suite runs
-    python -m bench.soak --readme         # paste the last report into the README
+    python -m bench.soak --docs           # paste the last report into docs/reliability.md
 """
 
 from __future__ import annotations
@@ -341,16 +341,16 @@ def render(report: dict) -> str:
     return "\n".join(lines)
 
 
-def paste_into_readme(report: dict, readme: Path = Path(__file__).parents[1] / "README.md") -> None:
-    """Replace the README's soak report (between its markers) with ``report``."""
+def paste_into_docs(report: dict, page: Path = Path(__file__).parents[1] / "docs" / "reliability.md") -> None:
+    """Replace the soak report in docs/reliability.md (between its markers) with ``report``."""
     start, end = "<!-- soak-report -->", "<!-- /soak-report -->"
-    text = readme.read_text()
+    text = page.read_text()
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     command = "python -m bench.soak" + (
         "" if report["duration_s"] >= 600 else f" --duration {report['duration_s']:.0f}"
     )
-    readme.write_text(f"{head}{start}\n`{command}`: {render(report)}\n{end}{tail}")
+    page.write_text(f"{head}{start}\n`{command}`: {render(report)}\n{end}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,10 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--report", type=Path, default=RESULTS / "soak-latest.json")
     parser.add_argument("--short", action="store_true", help="30 s, language service flapping every 4 s")
-    parser.add_argument("--readme", action="store_true", help="only paste the --report file into the README")
+    parser.add_argument("--docs", action="store_true", help="only paste the --report file into docs/reliability.md")
     args = parser.parse_args(argv)
-    if args.readme:
-        paste_into_readme(json.loads(args.report.read_text()))
+    if args.docs:
+        paste_into_docs(json.loads(args.report.read_text()))
         return 0
     if args.short:
         args.duration, args.flap_seconds = 30.0, 4.0

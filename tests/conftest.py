@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from case_batch.pipeline import LOOPBACK_ONLY
 from case_model.demo_data import generate_cases, noisy_labels
+
+# Every local Ray the tests start listens on loopback only (Ray reads this when it is imported).
+os.environ.update(LOOPBACK_ONLY)
 
 
 def _frame(cases, labels=None) -> pd.DataFrame:

@@ -1,27 +1,119 @@
-"""The README's front door and configuration table stay true to the code."""
+"""The README stays true: its quick start runs as written, and every number it quotes from the
+settings, the limits and the manifests is the number there."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
+import shlex
 
+import httpx
+import pytest
+import yaml
+
+from case_model.text import DEFAULT_MAX_CHARS, RAW_CHARS_PER_CAP
+from case_serving.limits import MAX_CASE_ID_CHARS, MAX_REQUEST_ID_CHARS
+from case_serving.settings import DEFAULT_MAX_BODY_BYTES
 from dev import config_table
+from dev.adversarial import FAMILIES
+from dev.stack import Ports
+from predictor.settings import PredictorSettings
 from tests.conftest import ROOT
+from transformer.settings import TransformerSettings
+
+README = (ROOT / "README.md").read_text()
+#: The README's prose with its line breaks folded, for the sentences that quote numbers.
+FLAT = " ".join(README.split())
+
+
+def _section(title: str) -> str:
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end > 0 else len(README)]
+
+
+def _code_blocks(text: str) -> list[str]:
+    return [block.strip() for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S)]
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
 
 
 def test_configuration_table_matches_the_settings_classes():
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         config_table.main()
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- configuration-table -->\n(.*)<!-- /configuration-table -->", readme, re.S)
+    block = re.search(r"<!-- configuration-table -->\n(.*)<!-- /configuration-table -->", README, re.S)
     assert block, "README lost its configuration-table markers"
     assert block.group(1) == buffer.getvalue(), "regenerate with: python -m dev.config_table"
 
 
-def test_front_door_commands_are_documented_and_ci_calls_the_test_command():
-    readme = (ROOT / "README.md").read_text()
-    for command in ("make run", "make test", "make model", "make bench"):
-        assert command in readme
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+def test_the_quick_start_comes_first_and_gives_the_front_door_commands():
+    sections = re.findall(r"^## (.+)$", README, re.M)
+    assert sections[0] == "Quick start"
+    blocks = _code_blocks(_section("Quick start"))
+    assert blocks[0] == "make run"
+    assert blocks[1].startswith("curl ")
+    assert blocks[2] == "make test"
+    quick_start = _section("Quick start")
+    assert "`make model`" in quick_start
+    assert "`make bench`" in quick_start
+    assert re.search(r"^\s*make test\s*$", (ROOT / ".ci" / "run").read_text(), re.M)
+
+
+def test_numbers_quoted_from_the_settings_and_limits():
+    transformer, predictor = TransformerSettings(), PredictorSettings()
+    found = re.search(r"transformer: ([\d,]+) cases per request; predictor: ([\d,]+)\)", FLAT)
+    assert found
+    assert (_number(found.group(1)), _number(found.group(2))) == (
+        transformer.max_batch_cases,
+        predictor.max_batch_cases,
+    )
+    found = re.search(r"request id over (\d+) characters or a `case_id` over (\d+)", FLAT)
+    assert found
+    assert (int(found.group(1)), int(found.group(2))) == (MAX_REQUEST_ID_CHARS, MAX_CASE_ID_CHARS)
+    assert f"({DEFAULT_MAX_BODY_BYTES // 2**20} MiB;" in FLAT
+    found = re.search(r"the first ([\d,]+) characters are read \((\w+) times the length cap\)", FLAT)
+    assert found
+    assert _number(found.group(1)) == RAW_CHARS_PER_CAP * DEFAULT_MAX_CHARS
+    assert f"cut to {DEFAULT_MAX_CHARS:,} characters" in FLAT
+    assert f"over {len(FAMILIES)} families of hostile texts" in FLAT
+    ports = Ports()
+    for name, port in (
+        ("HTTP_PORT", ports.http),
+        ("GRPC_PORT", ports.grpc),
+        ("LANGDETECT_PORT", ports.langdetect),
+        ("PREDICTOR_HTTP_PORT", ports.predictor_http),
+        ("PREDICTOR_GRPC_PORT", ports.predictor_grpc),
+    ):
+        assert f"`{name}` ({port})" in FLAT
+
+
+def test_numbers_quoted_from_the_manifests():
+    isvc = yaml.safe_load((ROOT / "manifests" / "base" / "inferenceservice.yaml").read_text())
+    found = re.search(r"a target of (\d+) requests in flight per pod \(a hard limit of (\d+)\)", FLAT)
+    assert found
+    for component in ("predictor", "transformer"):
+        spec = isvc["spec"][component]
+        assert (int(found.group(1)), int(found.group(2))) == (spec["scaleTarget"], spec["containerConcurrency"])
+    prod = (ROOT / "manifests" / "overlays" / "prod" / "kustomization.yaml").read_text()
+    assert "two warm pods minimum, ten at most" in FLAT
+    assert "minReplicas, value: 2}" in prod
+    assert "maxReplicas, value: 10}" in prod
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("stack")
+def test_the_quick_start_curl_answers_as_the_readme_says(stack):
+    curl = _code_blocks(_section("Quick start"))[1]
+    argv = shlex.split(curl)
+    url = next(arg for arg in argv if arg.startswith("http://"))
+    body = json.loads(argv[argv.index("-d") + 1])
+    assert url == "http://127.0.0.1:8080/v2/models/case-classifier/infer"  # the default port of make run
+    response = httpx.post(url.replace("http://127.0.0.1:8080", stack.transformer_url), json=body, timeout=10)
+    outputs = {output["name"]: output["data"] for output in response.json()["outputs"]}
+    assert outputs["label"][0] == "battery_power"
+    assert outputs["status"] == ["ok", "auto_reply"]

@@ -11,11 +11,16 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import ray
-import ray.data
+from typing import TYPE_CHECKING
 
 from case_batch.scoring import CaseScorer, ScoringConfig
+
+if TYPE_CHECKING:
+    import ray.data
+
+#: Ray's switch for a single-machine instance: its servers then listen on loopback only. Ray
+#: reads it when it is imported, so it is set before Ray is imported, and only for a local Ray.
+LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,8 @@ _IO_CPUS = 0
 
 
 def _read(path: str, blocks: int) -> ray.data.Dataset:
+    import ray.data
+
     if path.endswith((".csv", ".csv.gz")):
         dataset = ray.data.read_csv(path, num_cpus=_IO_CPUS)
     else:
@@ -47,6 +54,10 @@ def _read(path: str, blocks: int) -> ray.data.Dataset:
 
 def start_ray(address: str | None) -> None:
     """Join the Ray cluster at ``address``, or start a local one, unless Ray already runs here."""
+    if address is None:
+        os.environ.update(LOOPBACK_ONLY)
+    import ray
+
     if ray.is_initialized():
         return
     if address is not None:  # a given address joins that cluster as it is
@@ -55,17 +66,15 @@ def start_ray(address: str | None) -> None:
     # A local Ray stays on loopback and gets one logical CPU more than the cores: the scoring
     # actors take one each, and Ray Data's list/read/write tasks (IO, next to no CPU) need a slot
     # of their own or they wait behind the actors forever.
-    ray.init(
-        include_dashboard=False,
-        log_to_driver=False,
-        _node_ip_address="127.0.0.1",
-        num_cpus=(os.cpu_count() or 1) + 1,
-    )
+    ray.init(include_dashboard=False, log_to_driver=False, num_cpus=(os.cpu_count() or 1) + 1)
 
 
 def run(job: BatchJob) -> int:
     """Run the job; return the number of rows written (one per input row)."""
     start_ray(job.address)
+    import ray
+    import ray.data
+
     cores = int(ray.cluster_resources().get("CPU", 2)) - (1 if job.address is None else 0)
     concurrency = job.concurrency or max(1, cores)
     dataset = _read(job.input, blocks=concurrency * 8)

@@ -61,7 +61,9 @@ def serve(
         on_stop: Closers of what the service opened (outbound clients), run after the servers stop.
     """
     drain = Drain(settings.drain_seconds)
-    warmup = Warmup(f"/v2/models/{model.name}/infer", rounds=settings.warmup_requests)
+    warmup = Warmup(
+        f"/v2/models/{model.name}/infer", rounds=settings.warmup_requests, timeout=settings.warmup_timeout_seconds
+    )
     leave_out_unread_timings(model_server.app)
     rest_app.prepare(model_server.app, model, limits, settings.max_body_bytes, lambda: model.version)
     model_server.app.add_middleware(ReadinessGate, drain=drain, warmup=warmup)

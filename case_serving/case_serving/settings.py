@@ -43,6 +43,9 @@ class ServingSettings(ServiceSettings):
     warmup_requests: int = Field(
         6, description="Requests the service sends itself over loopback before it reports ready (0: none)."
     )
+    warmup_timeout_seconds: float = Field(
+        10.0, description="Longest warm-up; then ready anyway, so a missing dependency cannot hold readiness."
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

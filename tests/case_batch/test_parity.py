@@ -17,7 +17,7 @@ from case_model.demo_data import generate_cases
 from tests.conftest import SOURCE_ENV
 from tests.support.v2 import infer, infer_body, outputs
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # its own stack: one Ray at a time
 CASES = 1000
 #: Per request to the chain (the transformer accepts up to 256).
 REQUEST_CASES = 125

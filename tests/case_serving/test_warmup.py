@@ -29,7 +29,10 @@ def test_transformer_is_not_ready_until_its_warm_up_reached_the_predictor(artifa
     says 503 while liveness says 200; once the predictor is up, warm-up completes and readiness
     turns 200, and the predictor has served those warm-up requests."""
     stack = Stack(
-        ports=Ports.free(), model_dir=str(artifact_dir), env=SOURCE_ENV, transformer_args=("--language_mode", "local")
+        ports=Ports.free(),
+        model_dir=str(artifact_dir),
+        env=SOURCE_ENV,
+        transformer_args=("--language_mode", "local", "--warmup_timeout_seconds", "120"),
     )
     base = stack.url(stack.ports.http)
     transformer = start(stack.transformer(), tmp_path, wait=False)

@@ -3,8 +3,8 @@
 Tests record a row after their assertions passed (``reliability.record(...)``): each test process
 appends JSON lines to ``build/reliability/``, and the controlling pytest process merges them at
 the end into ``build/reliability.md`` and prints it. Rows with the same area and trial add up
-(a parametrized test over both services, say). ``python -m tests.support.reliability --readme``
-copies the latest table into the README between its markers.
+(a parametrized test over both services, say). ``python -m tests.support.reliability --docs``
+copies the latest table into ``docs/reliability.md`` between its markers.
 """
 
 from __future__ import annotations
@@ -82,12 +82,12 @@ def write_table() -> str:
     return table
 
 
-def paste_into_readme(readme: Path = ROOT / "README.md") -> None:
-    """Replace the README's table between the markers with ``build/reliability.md``."""
-    text = readme.read_text()
+def paste_into_docs(page: Path = ROOT / "docs" / "reliability.md") -> None:
+    """Replace the page's table between the markers with ``build/reliability.md``."""
+    text = page.read_text()
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{TABLE.read_text()}{END}{tail}")
+    page.write_text(f"{head}{START}\n{TABLE.read_text()}{END}{tail}")
 
 
 def worker_id() -> str:
@@ -96,7 +96,7 @@ def worker_id() -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--readme"]:
-        paste_into_readme()
+    if sys.argv[1:] == ["--docs"]:
+        paste_into_docs()
     else:
         print(TABLE.read_text())
