@@ -29,7 +29,16 @@ from dev.stack import MODEL_NAME, Ports, Stack
 
 RESULTS = Path(__file__).parent / "results"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
-ALL_SETUPS = ("chain", "chain-rest", "predictor", "plain-predictor", "plain-chain", "mlserver", "fastapi")
+ALL_SETUPS = (
+    "chain",
+    "chain-rest",
+    "predictor",
+    "plain-predictor",
+    "plain-chain",
+    "mlserver",
+    "mlserver-batching",
+    "fastapi",
+)
 #: The language cache is off in the benchmark: the bodies rotate over 400 texts, production cases
 #: are unique, so every case pays for its detection call here as it would there.
 NO_CACHE = ("--language_cache_size", "0")
@@ -197,7 +206,12 @@ def main() -> None:
     found = alternatives.mlserver(model_dir, tmp)
     if found:
         setups["mlserver"] = ("MLServer, sklearn runtime", [found[0]], found[1], _bodies(cleaned))
-    elif "mlserver" in args.setups:
+        size, wait = alternatives.BEST_BATCHING
+        batching = alternatives.mlserver(model_dir, tmp, alternatives.BEST_BATCHING)
+        assert batching is not None
+        name = f"MLServer, adaptive batching ({size}, {wait * 1000:g} ms)"
+        setups["mlserver-batching"] = (name, [batching[0]], batching[1], _bodies(cleaned))
+    elif {"mlserver", "mlserver-batching"} & args.setups:
         print(f"MLServer not installed in {alternatives.MLSERVER_VENV} (make bench makes it): skipped", flush=True)
     for key, (name, services, url, bodies) in setups.items():
         if key in args.setups:
