@@ -29,9 +29,7 @@ NAME = "case-classifier"
 BEST_BATCHING = (32, 0.002)
 
 
-def mlserver(
-    model_dir: str, workdir: Path, batching: tuple[int, float] | None = None
-) -> tuple[Service, str] | None:
+def mlserver(model_dir: str, workdir: Path, batching: tuple[int, float] | None = None) -> tuple[Service, str] | None:
     """MLServer serving ``model_dir/model.joblib``, and its base URL; None if it is not installed.
 
     Args:

@@ -13,7 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException
 
-from case_serving.limits import NAMED_OFFENDERS, SHOWN_CHARS
+from case_serving.refusals import NAMED_OFFENDERS, SHOWN_CHARS
+
+#: Characters shown of one validation message.
+MESSAGE_CHARS = 120
 
 
 def _describe(error: RequestValidationError) -> str:
@@ -22,10 +25,13 @@ def _describe(error: RequestValidationError) -> str:
         location = [str(part) for part in item.get("loc", ()) if part not in ("body", "InferenceRequest")]
         if location[:1] == ["bytes"]:  # the alternative "raw bytes body" branch of KServe's model
             continue
-        where = ".".join(location)
-        problems.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg", "invalid")))
+        # The location can hold a client's keys (cut short); the message is pydantic's own, from
+        # the schema (a few words; cut at a bound all the same).
+        where = ".".join(location)[:SHOWN_CHARS]
+        message = str(item.get("msg", "invalid"))[:MESSAGE_CHARS]
+        problems.append(f"{where}: {message}" if where else message)
     distinct = list(dict.fromkeys(problems))
-    named = "; ".join(problem[:SHOWN_CHARS] for problem in distinct[:NAMED_OFFENDERS])
+    named = "; ".join(distinct[:NAMED_OFFENDERS])
     more = f"; and {len(distinct) - NAMED_OFFENDERS} more" if len(distinct) > NAMED_OFFENDERS else ""
     return "invalid request: " + ((named + more) or "malformed body")
 

@@ -5,24 +5,17 @@ A request's cost must be bounded before it is paid: a body with 150,000 ``inputs
 check, and refusals echoed every unknown name into megabyte log lines. So the count of inputs,
 each tensor's declared shape, its element count and the lengths of identifiers are checked here,
 over REST and gRPC alike, each before the work it guards; and every refusal names at most a few
-offenders, each cut short, with the count of the rest.
+offenders, each cut short, with the count of the rest (:mod:`case_serving.refusals`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kserve.errors import InvalidInput
 
-#: Longest request id accepted (body ``id``, ``x-request-id`` header, gRPC ``id``): it is copied
-#: into every log line of the request. UUIDs and the ids of common tracing systems fit easily.
-MAX_REQUEST_ID_CHARS = 128
-#: Longest ``case_id`` accepted: CRM case ids are short; it is echoed back and stored.
-MAX_CASE_ID_CHARS = 256
-#: Offenders named in one refusal, and characters shown of each.
-NAMED_OFFENDERS = 3
-SHOWN_CHARS = 40
+from case_serving.identifiers import MAX_CASE_ID_CHARS, MAX_REQUEST_ID_CHARS
+from case_serving.refusals import SHOWN_CHARS, name_offenders, shown
 
 
 @dataclass(frozen=True)
@@ -77,14 +70,4 @@ class RequestLimits:
             raise InvalidInput(f"{where}: must hold printable characters only")
 
 
-def shown(value: object) -> str:
-    """``value`` as a refusal shows it: repr, cut to ``SHOWN_CHARS`` characters."""
-    text = repr(value)
-    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
-
-
-def name_offenders(values: Sequence[object]) -> str:
-    """The first few offenders, each cut short, and how many more there are."""
-    named = ", ".join(shown(value) for value in values[:NAMED_OFFENDERS])
-    rest = len(values) - NAMED_OFFENDERS
-    return f"{named} and {rest} more" if rest > 0 else named
+__all__ = ["SHOWN_CHARS", "RequestLimits", "name_offenders", "shown"]

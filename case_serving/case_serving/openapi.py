@@ -115,15 +115,29 @@ def refine(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def install(app: FastAPI) -> None:
-    """Serve the refined document at ``app``'s ``/openapi.json`` (built once, on first request)."""
+def without_validation_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI's 422 becomes our 400 in every operation of a plain FastAPI service (not KServe's)
+    whose refusals are installed by :func:`case_serving.http_errors.install`."""
+    for item in document["paths"].values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", _json(ERROR, "The request is malformed (names the problem)."))
+    for name in ("HTTPValidationError", "ValidationError"):
+        document.get("components", {}).get("schemas", {}).pop(name, None)
+    return document
+
+
+def install(app: FastAPI, rewrite: Callable[[dict[str, Any]], dict[str, Any]] = refine) -> None:
+    """Serve ``rewrite`` of ``app``'s document at ``/openapi.json`` (built once, on first request);
+    by default the V2 contract (:func:`refine`)."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     refined: dict[str, Any] = {}
 
     def openapi() -> dict[str, Any]:
         if not refined:
-            refined.update(refine(generate()))
+            refined.update(rewrite(generate()))
         return refined
 
     app.openapi = openapi  # type: ignore[method-assign]

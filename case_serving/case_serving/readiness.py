@@ -9,10 +9,10 @@ before the container gets SIGTERM, so ``drain_seconds`` can stay 0 there (the de
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
-
-from case_serving.warmup import Warmup
 
 _NOT_READY = orjson.dumps({"error": "not ready: warming up or shutting down"})
 
@@ -25,22 +25,30 @@ class Drain:
         self.draining = False
 
 
-def _is_readiness(path: str) -> bool:
+def is_v2_readiness(path: str) -> bool:
+    """The V2 protocol's readiness endpoints (server and model)."""
     return path == "/v2/health/ready" or (path.startswith("/v2/models/") and path.endswith("/ready"))
 
 
 class ReadinessGate:
-    """ASGI middleware: while warming up or draining, readiness endpoints answer 503; everything
-    else is served."""
+    """ASGI middleware: while ``ready()`` is false, readiness endpoints answer 503; everything else
+    is served (a draining service keeps answering the requests still sent to it).
 
-    def __init__(self, app: ASGIApp, drain: Drain, warmup: Warmup) -> None:
+    Args:
+        app: The application.
+        ready: Whether the service is ready now (warmed up, not draining).
+        is_readiness: Which paths are readiness endpoints.
+    """
+
+    def __init__(
+        self, app: ASGIApp, ready: Callable[[], bool], is_readiness: Callable[[str], bool] = is_v2_readiness
+    ) -> None:
         self.app = app
-        self.drain = drain
-        self.warmup = warmup
+        self.ready = ready
+        self.is_readiness = is_readiness
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        not_ready = self.drain.draining or not self.warmup.done
-        if scope["type"] == "http" and not_ready and _is_readiness(scope["path"]):
+        if scope["type"] == "http" and self.is_readiness(scope["path"]) and not self.ready():
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(_NOT_READY)).encode())]
             await send({"type": "http.response.start", "status": 503, "headers": headers})
             await send({"type": "http.response.body", "body": _NOT_READY})

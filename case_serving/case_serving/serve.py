@@ -66,7 +66,7 @@ def serve(
     )
     leave_out_unread_timings(model_server.app)
     rest_app.prepare(model_server.app, model, limits, settings.max_body_bytes, lambda: model.version)
-    model_server.app.add_middleware(ReadinessGate, drain=drain, warmup=warmup)
+    model_server.app.add_middleware(ReadinessGate, ready=lambda: warmup.done and not drain.draining)
     # What exists now lives as long as the process (the model: millions of objects); a full
     # collection would scan it all (~50 ms, measured), a pause inside some request's latency.
     gc.collect()

@@ -20,6 +20,8 @@ import httpx
 import orjson
 
 log = logging.getLogger("case_serving")
+#: The request id of warm-up requests: a service's own traffic, kept out of its prediction log.
+REQUEST_ID = "case-serving-warm-up"
 CASES = [
     "My laptop does not charge since the update, the battery light blinks orange.",
     "The screen flickers and goes black when I open the lid of the notebook.",
@@ -65,7 +67,7 @@ class Warmup:
 
     async def _requests(self, port: int) -> None:
         url = f"http://127.0.0.1:{port}{self.infer_path}"
-        headers = {"content-type": "application/json", "x-request-id": "warm-up"}
+        headers = {"content-type": "application/json", "x-request-id": REQUEST_ID}
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             await _until_listening(client, f"http://127.0.0.1:{port}/v2/health/live")
             sent = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from case_model import prepare
 from case_model.text import cap_length, clean_text, normalize_unicode, strip_html, strip_quoted
 
 
@@ -83,3 +84,11 @@ def test_empty_and_whitespace_only_give_empty_text():
 
 def test_quoted_only_case_is_empty():
     assert strip_quoted("> old\n> older").strip() == ""
+
+
+def test_a_lone_surrogate_is_replaced_not_fatal():
+    # Only a Python caller can pass one (JSON and UTF-8 cannot carry it); RE2 and the stores
+    # encode to UTF-8 and would fail on it.
+    prepared = prepare("My laptop \ud800 does not boot after the update \U0001f600")
+    assert prepared.text == "My laptop \ufffd does not boot after the update \U0001f600"
+    prepared.text.encode("utf-8")

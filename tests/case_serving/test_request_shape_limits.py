@@ -17,7 +17,7 @@ import pytest
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
-from case_serving.limits import MAX_CASE_ID_CHARS, MAX_REQUEST_ID_CHARS
+from case_serving.identifiers import MAX_CASE_ID_CHARS, MAX_REQUEST_ID_CHARS
 from tests.support.v2 import MODEL, infer, infer_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]

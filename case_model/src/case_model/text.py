@@ -180,7 +180,19 @@ def bound_raw(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     """The part of a raw case log the text steps read: its first ``RAW_CHARS_PER_CAP * max_chars``
     characters. Deterministic, so a huge case is always cut the same way."""
     limit = RAW_CHARS_PER_CAP * max_chars
-    return text if len(text) <= limit else text[:limit]
+    return without_lone_surrogates(text if len(text) <= limit else text[:limit])
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (not Unicode text; a Python caller can pass one, JSON and
+    UTF-8 cannot) replaced by U+FFFD: RE2 and every store encode to UTF-8 and would fail on it."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def clean_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
