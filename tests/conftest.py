@@ -126,6 +126,10 @@ class RunningStack:
     def langdetect_url(self) -> str:
         return self.stack.url(self.stack.ports.langdetect)
 
+    @property
+    def feedback_url(self) -> str:
+        return self.stack.url(self.stack.ports.feedback)
+
     def stop(self) -> None:
         for process in reversed(list(self.processes.values())):
             process.stop()
@@ -133,14 +137,25 @@ class RunningStack:
 
 @pytest.fixture(scope="session")
 def stack(artifact_dir, tmp_path_factory):
-    """The three real services (language service, predictor, transformer over gRPC) on free ports."""
+    """The real services (language service, feedback service on a SQLite file, predictor,
+    transformer over gRPC) on free ports."""
     from dev.processes import start
     from dev.stack import Ports, Stack
 
     # Request logs on (off by default): the tracing test follows a request id through them, and
     # checks that even then no case text is written.
     access_logs = {f"{service}_ACCESS_LOG": "true" for service in ("TRANSFORMER", "PREDICTOR", "LANGDETECT")}
-    definition = Stack(ports=Ports.free(), model_dir=str(artifact_dir), env={**SOURCE_ENV, **access_logs})
+    from case_model import read_metadata
+
+    store = tmp_path_factory.mktemp("feedback") / "feedback.sqlite"
+    # The labels a correction may name: the served model's (a deployment reads its installed wheel's).
+    labels = ",".join(read_metadata(artifact_dir)["labels"])
+    definition = Stack(
+        ports=Ports.free(),
+        model_dir=str(artifact_dir),
+        feedback_store=f"sqlite:///{store}",
+        env={**SOURCE_ENV, **access_logs, "FEEDBACK_LABELS": labels},
+    )
     logs = tmp_path_factory.mktemp("stack-logs")
     running = []
     try:
@@ -277,3 +292,47 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if table:
         terminalreporter.write_sep("=", f"reliability: what was tried and what happened ({TABLE.name})")
         terminalreporter.write_line(table)
+
+
+#: The PostgreSQL server every machine runs (CI's too): trust authentication on loopback.
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture(scope="session")
+def postgres_url(worker_id):
+    """A database of this test run's own on the local PostgreSQL server, dropped at the end."""
+    import secrets
+
+    from sqlalchemy import create_engine, text
+
+    name = f"case_feedback_test_{worker_id}_{secrets.token_hex(4)}"
+    admin = create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield f"{POSTGRES_SERVER}/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def labels(artifact_dir) -> list[str]:
+    """The labels a correction may name: the served model's."""
+    from case_model import read_metadata
+
+    return list(read_metadata(artifact_dir)["labels"])
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def feedback(request, labels, tmp_path_factory):
+    """The real feedback service on each store it supports: a SQLite file, and a PostgreSQL
+    database of the run's own; quality never cached. Shared: tests use case ids of their own."""
+    from tests.support.feedback import start_feedback
+
+    if request.param == "sqlite":
+        store = f"sqlite:///{tmp_path_factory.mktemp('store') / 'feedback.sqlite'}"
+    else:
+        store = request.getfixturevalue("postgres_url")
+    service = start_feedback(store, labels, tmp_path_factory.mktemp("feedback-logs"), "--quality_cache_seconds=0")
+    yield service
+    service.process.stop()

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from case_model.training import DataError, QualityGateError, apply_feedback, check_quality, read_table, train
+from case_model.corrections import apply_corrections
+from case_model.training import DataError, QualityGateError, check_quality, read_table, train
 from case_model.versioning import next_version
 
 
@@ -24,9 +25,29 @@ def test_latest_correction_wins_and_is_counted():
             ],
         }
     )
-    corrected, applied = apply_feedback(cases, feedback)
+    corrected, counts = apply_corrections(cases, feedback)
     assert corrected["label"].tolist() == ["l3", "l1", "l1"]
-    assert applied == 1  # b's correction matches its label; zzz is not a training case
+    # b's correction matches its label; zzz is not a training case and has no text to learn from
+    assert (counts.read, counts.cases, counts.relabelled, counts.confirmed) == (4, 3, 1, 1)
+    assert (counts.added, counts.unmatched) == (0, 1)
+
+
+def test_corrections_outside_the_training_data_are_added_with_their_text():
+    cases = pd.DataFrame({"case_id": ["a"], "text": ["x"], "label": ["l1"]})
+    feedback = pd.DataFrame(
+        {
+            "case_id": ["online-1", "online-2", "online-1"],
+            "corrected_label": ["l2", "l3", "l4"],
+            "timestamp": ["2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00", "2026-01-03T00:00:00+00:00"],
+            "text": ["the fan is loud", None, "the fan is loud"],
+        }
+    )
+    corrected, counts = apply_corrections(cases, feedback)
+    assert corrected.to_dict("records") == [
+        {"case_id": "a", "text": "x", "label": "l1"},
+        {"case_id": "online-1", "text": "the fan is loud", "label": "l4"},  # the latest correction
+    ]
+    assert (counts.added, counts.unmatched, counts.relabelled) == (1, 1, 0)
 
 
 def test_feedback_from_demo_data_is_applied(trained):

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 
+from case_feedback.prediction_log import PredictionLog
 from case_language.client import build_detection
 from case_model import MODEL_NAME, ArtifactError, read_metadata
 from case_serving import logs
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     if version:
         metrics.MODEL_INFO.labels(version).set(1)
     name = args.model_name if args.model_name != KSERVE_DEFAULT_MODEL_NAME else MODEL_NAME
-    model = CaseTransformer(name, settings, language, version)
+    log_config = settings.prediction_log()
+    prediction_log = PredictionLog(log_config) if log_config else None
+    model = CaseTransformer(name, settings, language, version, prediction_log)
     log.info(
         "starting",
         extra={
@@ -54,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
             "predictor_protocol": args.predictor_protocol,
             "language_mode": settings.language_mode,
             "supported_languages": list(settings.supported_languages),
+            "prediction_log": bool(prediction_log),
         },
     )
-    serve(model, model.request_limits, args, settings, on_stop=[client.close] if client else [])
+    closers = [closer.close for closer in (client, prediction_log) if closer is not None]
+    serve(model, model.request_limits, args, settings, on_stop=closers)
     return 0
 
 

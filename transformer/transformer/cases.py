@@ -16,6 +16,7 @@ import numpy as np
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
 
+from case_feedback.events import PredictionEvent
 from case_model import UNKNOWN, StatusRules, Verdict, prepare
 from case_serving import schema
 from case_serving.limits import RequestLimits
@@ -179,3 +180,30 @@ def response_for(plan: Plan, model_name: str, model_version: str | None) -> Infe
         model_version=plan.model_version or model_version,
         infer_outputs=outputs,
     )
+
+
+def prediction_events(plan: Plan, model_version: str | None, now: float) -> list[PredictionEvent]:
+    """The prediction log's events for a plan: every case answered, with the cleaned, PII-masked
+    text the model saw (the raw text never leaves the request)."""
+    version = plan.model_version or model_version or UNKNOWN
+    probabilities = plan.top_probabilities.tolist()
+    events = []
+    for i, text in enumerate(plan.texts):
+        top = [label for label in plan.top_labels[i] if label]  # unclassified cases have none
+        events.append(
+            PredictionEvent(
+                case_id=plan.case_ids[i] or None,
+                request_id=plan.request_id,
+                model_version=version,
+                label=plan.labels[i],
+                confidence=float(plan.confidences[i]),
+                status=plan.statuses[i],
+                language=plan.languages[i],
+                top_labels=top,
+                top_probabilities=probabilities[i][: len(top)],
+                text=text,
+                predicted_at=now,
+                source="online",
+            )
+        )
+    return events

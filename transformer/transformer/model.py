@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import grpc
 import httpx
@@ -16,8 +17,9 @@ from kserve import Model
 from kserve.errors import ServerNotReady
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
+from case_feedback.prediction_log import PredictionLog
 from case_language.client import LanguageDetection
-from case_serving import schema
+from case_serving import schema, warmup
 from case_serving.batching import MicroBatcher
 from case_serving.limits import RequestLimits
 from case_serving.logs import REQUEST_ID_HEADER, new_request_id, request_id
@@ -29,6 +31,7 @@ from transformer.cases import (
     apply_predictions,
     decode_answers,
     plan_request,
+    prediction_events,
     predictor_request,
     response_for,
     text_chars,
@@ -54,7 +57,12 @@ class CaseTransformer(Model):
     """Filters, cleans and routes cases; classifies the rest through the predictor."""
 
     def __init__(
-        self, name: str, settings: TransformerSettings, language: LanguageDetection, model_version: str | None
+        self,
+        name: str,
+        settings: TransformerSettings,
+        language: LanguageDetection,
+        model_version: str | None,
+        prediction_log: PredictionLog | None = None,
     ) -> None:
         super().__init__(name)
         self.settings = settings
@@ -63,6 +71,7 @@ class CaseTransformer(Model):
         )
         self.language = language
         self.model_version = model_version
+        self.prediction_log = prediction_log
         self.rules = settings.status_rules()
         # Concurrent requests share one predictor call: the hop is paid once per batch.
         self._batcher: MicroBatcher[tuple[str, str], Answers] = MicroBatcher(
@@ -142,8 +151,12 @@ class CaseTransformer(Model):
     async def postprocess(
         self, plan: Plan, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
     ) -> InferResponse:
-        """Merge every case back in order, and count what was answered."""
+        """Merge every case back in order, count what was answered, and hand the answered cases to
+        the prediction log (which only buffers them: the answer does not wait for the store).
+        Warm-up requests are the service's own and are not logged."""
         response = response_for(plan, self.name, self.model_version)
+        if self.prediction_log is not None and plan.request_id != warmup.REQUEST_ID:
+            self.prediction_log.record(prediction_events(plan, self.model_version, time.time()))
         version = response.model_version or ""
         for status, language, label in zip(plan.statuses, plan.languages, plan.labels, strict=True):
             metrics.CASES.labels(status, language).inc()

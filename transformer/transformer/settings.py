@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from case_feedback.events import DEFAULT_URL as FEEDBACK_URL
+from case_feedback.prediction_log import LogConfig
 from case_language.client import ClientConfig, Mode
 from case_language.protocol import DEFAULT_URL
 from case_model import StatusRules
@@ -58,6 +60,13 @@ class TransformerSettings(ServingSettings):
     max_batch_cases: int = Field(256, description="Most cases accepted in one request (400 above).")
     max_text_chars: int = Field(4000, description="Cleaned texts are cut to this length.")
     log_texts: bool = Field(False, description="Log case texts (customer data!); for debugging only.")
+    feedback_url: str = Field(
+        FEEDBACK_URL, description="Where answered cases are logged (the feedback service); empty: not logged."
+    )
+    feedback_buffer_events: int = Field(
+        10_000, description="Answered cases kept while the feedback service is away; beyond it the oldest are dropped."
+    )
+    feedback_batch_events: int = Field(256, description="Answered cases per call to the feedback service.")
 
     def language_client(self) -> ClientConfig:
         """The language-service client's configuration."""
@@ -72,6 +81,12 @@ class TransformerSettings(ServingSettings):
             breaker_reset_seconds=self.breaker_reset_seconds,
             batch_max_size=self.batch_max_size,
         )
+
+    def prediction_log(self) -> LogConfig | None:
+        """The prediction log's configuration; None when answered cases are not logged."""
+        if not self.feedback_url:
+            return None
+        return LogConfig(self.feedback_url, self.feedback_buffer_events, self.feedback_batch_events)
 
     def status_rules(self) -> StatusRules:
         """The language gate and confidence floor, as configured."""

@@ -42,7 +42,8 @@ def _demo_data(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import tempfile
 
-    from case_model.training import FEEDBACK_COLUMNS, DataError, QualityGateError, check_quality, read_table, train
+    from case_model.corrections import read_corrections
+    from case_model.training import DataError, QualityGateError, check_quality, read_table, train
     from case_model.versioning import known_versions, next_version, resolve_baseline, wheel_metadata
     from case_model.wheelbuild import build_wheel, write_artifact
 
@@ -50,7 +51,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         cases = read_table(Path(args.data))
         validation = read_table(Path(args.validation))
-        feedback = read_table(Path(args.feedback), FEEDBACK_COLUMNS) if args.feedback else None
+        feedback = read_corrections(args.feedback) if args.feedback else None
         baseline_f1 = baseline_version = None
         existing = known_versions(out)
         if args.baseline:
@@ -61,7 +62,12 @@ def _train(args: argparse.Namespace) -> int:
             existing.append(baseline_version)
         version = next_version(existing, args.version)
         result = train(cases, validation, feedback, seed=args.seed)
-        print(f"corrections applied from feedback: {result.corrections_applied}")
+        counts = result.corrections
+        print(
+            f"corrections: {counts.read} read for {counts.cases} cases; {counts.relabelled} relabelled, "
+            f"{counts.confirmed} confirmed, {counts.added} added with their stored text, "
+            f"{counts.unmatched} without a text to learn from"
+        )
         print(
             f"trained on {result.n_train} cases ({result.n_filtered} filtered out); "
             f"validation macro-F1 {result.evaluation.macro_f1:.4f}, accuracy {result.evaluation.accuracy:.4f}"
@@ -105,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train, evaluate, gate and build the model wheel")
     train.add_argument("--data", required=True, help="training cases (.csv or .parquet: case_id, text, label)")
     train.add_argument("--validation", required=True, help="held-out cases, same columns")
-    train.add_argument("--feedback", help="agent corrections (.csv or .parquet: case_id, corrected_label, timestamp)")
+    train.add_argument(
+        "--feedback",
+        help="agent corrections: a .csv/.parquet file (case_id, corrected_label, timestamp[, text]) "
+        "or the feedback store's URL (sqlite:///..., postgresql+psycopg://...)",
+    )
     train.add_argument("--out", default="dist", help="where wheels are written (and earlier versions looked up)")
     train.add_argument("--baseline", help="wheel file or version the new model must not be worse than")
     train.add_argument("--min-macro-f1", type=float, default=0.80, help="absolute quality gate on validation macro-F1")

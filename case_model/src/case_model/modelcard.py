@@ -37,7 +37,7 @@ Word (1-2) and character (3-5) n-gram TF-IDF, linear SVM, sigmoid-calibrated pro
 | version | {metadata["model_version"]} |
 | trained at | {metadata["trained_at"]} |
 | training rows used | {metadata["n_train"]} (filtered out: {metadata["n_filtered_out"]}) |
-| agent corrections applied | {metadata["corrections_applied"]} |
+| agent corrections applied | {metadata["corrections_applied"]} ({_corrections(metadata)}) |
 | training-data fingerprint (SHA-256) | `{metadata["data_fingerprint"]}` |
 | artifact SHA-256 | `{metadata["sha256"]}` |
 | seed | {metadata["seed"]} |
@@ -55,3 +55,11 @@ Supported languages are those well represented in training; cases in other langu
 `unsupported_language` by the service. Probabilities below the service's confidence threshold are
 answered `low_confidence` and should go to a human.
 """
+
+
+def _corrections(metadata: dict[str, Any]) -> str:
+    counts = metadata.get("corrections") or {}
+    return (
+        f"{counts.get('relabelled', 0)} relabelled, {counts.get('added', 0)} added with their stored text; "
+        f"{counts.get('confirmed', 0)} confirmed, {counts.get('unmatched', 0)} without a text to learn from"
+    )

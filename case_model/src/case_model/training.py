@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from case_model.classifier import build_pipeline
+from case_model.corrections import CorrectionCounts, apply_corrections
 from case_model.prepare import prepare_many
 from case_model.verdict import Verdict
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 REQUIRED_COLUMNS = ("case_id", "text", "label")
-FEEDBACK_COLUMNS = ("case_id", "corrected_label", "timestamp")
 
 
 class DataError(ValueError):
@@ -57,27 +57,6 @@ def read_table(path: Path, columns: tuple[str, ...] = REQUIRED_COLUMNS) -> pd.Da
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}")
     return frame
-
-
-def apply_feedback(cases: pd.DataFrame, feedback: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Override labels with agents' corrections; the latest correction per case wins.
-
-    Returns:
-        The cases with corrected labels, and how many labels actually changed.
-    """
-    import pandas as pd
-
-    latest = (
-        feedback.assign(_when=pd.to_datetime(feedback["timestamp"], utc=True, format="ISO8601"))
-        .sort_values(["case_id", "_when"], kind="stable")
-        .drop_duplicates("case_id", keep="last")
-        .set_index("case_id")["corrected_label"]
-    )
-    corrected = cases["case_id"].map(latest)
-    changed = corrected.notna() & (corrected != cases["label"])
-    result = cases.copy()
-    result.loc[changed, "label"] = corrected[changed]
-    return result, int(changed.sum())
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -179,7 +158,13 @@ class TrainingResult:
     data_fingerprint: str
     n_train: int
     n_filtered: int
-    corrections_applied: int
+    corrections: CorrectionCounts
+
+    @property
+    def corrections_applied(self) -> int:
+        """Training cases relabelled or added by agents' corrections."""
+        return self.corrections.relabelled + self.corrections.added
+
     seed: int
     label_counts: dict[str, int] = field(default_factory=dict)
 
@@ -195,12 +180,13 @@ def train(
     Args:
         cases: Training rows with ``case_id``, ``text``, ``label``.
         validation: Held-out rows with the same columns; never trained on.
-        feedback: Agents' corrections (``case_id``, ``corrected_label``, ``timestamp``).
+        feedback: Agents' corrections (``case_id``, ``corrected_label``, ``timestamp``, and
+            ``text`` for cases outside the training data), see :mod:`case_model.corrections`.
         seed: Seed of every random step; the same data and seed give the same model.
     """
-    corrections = 0
+    corrections = CorrectionCounts()
     if feedback is not None and len(feedback):
-        cases, corrections = apply_feedback(cases, feedback)
+        cases, corrections = apply_corrections(cases, feedback)
     texts, labels = classifiable(cases)
     if len(set(labels)) < 2:
         raise DataError("training needs at least two labels among the classifiable cases")
@@ -218,7 +204,7 @@ def train(
         data_fingerprint=fingerprint(cases),
         n_train=len(texts),
         n_filtered=len(cases) - len(texts),
-        corrections_applied=corrections,
+        corrections=corrections,
         seed=seed,
         label_counts=dict(sorted(counts.items())),
     )

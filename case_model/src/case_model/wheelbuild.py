@@ -74,6 +74,7 @@ def write_artifact(result: TrainingResult, version: str, directory: Path, extra:
         "n_train": result.n_train,
         "n_filtered_out": result.n_filtered,
         "corrections_applied": result.corrections_applied,
+        "corrections": result.corrections.as_dict(),
         "label_counts": result.label_counts,
         "metrics": result.evaluation.as_dict(),
         "library_versions": library_versions(),

@@ -1,0 +1,188 @@
+"""The prediction log's emitter: answered cases reach the feedback service without an answer
+ever waiting for it.
+
+:meth:`PredictionLog.record` only appends to a bounded in-memory buffer and returns; a background
+task sends the buffer in batches (``POST /v1/predictions``). While the service is down or slow,
+events wait in the buffer and the sender retries with a growing pause; when the buffer is full,
+the oldest events are dropped and counted (``case_classifier_prediction_log_events_total
+{outcome="dropped"}``), so memory stays bounded and the loss is visible. At shutdown the buffer
+gets a last, bounded attempt; what remains is counted as dropped too.
+
+Why an emitter of our own rather than KServe's payload logger: the logger sends each raw request
+and response as CloudEvents, and the raw request holds the customer's unmasked text. Only the
+transformer has the cleaned, PII-masked text (the model's own input), so only it can log that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+from prometheus_client import Counter, Gauge
+
+from case_feedback.events import PredictionEvent
+
+log = logging.getLogger("case_feedback.prediction_log")
+
+EVENTS = Counter(
+    "case_classifier_prediction_log_events",
+    "Prediction-log events by outcome: sent, dropped (buffer full or left at shutdown), refused (4xx)",
+    ["outcome"],
+)
+BUFFERED = Gauge("case_classifier_prediction_log_buffered", "Prediction-log events waiting to be sent")
+FAILURES = Counter(
+    "case_classifier_prediction_log_send_failures", "Sends to the feedback service that failed (retried)"
+)
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """Where events go and how much may wait."""
+
+    url: str
+    #: Events kept while the service does not answer; beyond it the oldest are dropped.
+    buffer_events: int = 10_000
+    #: Events per request to the service (at most its ``max_items``).
+    batch_events: int = 256
+    timeout_seconds: float = 5.0
+    #: First pause after a failed send; doubles up to ``max_backoff_seconds``.
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 10.0
+    #: Longest last attempt to send what is buffered at shutdown.
+    flush_seconds: float = 3.0
+
+
+class Refused(Exception):
+    """The service refused a batch (4xx): sending it again would be refused again."""
+
+
+class PredictionLog:
+    """A bounded buffer of events and the task that sends it. Create it inside the event loop
+    that will record to it (the sender starts on the first :meth:`record`)."""
+
+    def __init__(self, config: LogConfig) -> None:
+        self.config = config
+        self._buffer: deque[PredictionEvent] = deque()
+        self._wake = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._closing = False
+
+    @property
+    def buffered(self) -> int:
+        """Events waiting to be sent."""
+        return len(self._buffer)
+
+    def record(self, events: Iterable[PredictionEvent]) -> None:
+        """Buffer ``events`` for sending; never waits, never raises for the service's sake."""
+        if self._closing:
+            return
+        dropped = 0
+        for event in events:
+            if len(self._buffer) >= self.config.buffer_events:
+                self._buffer.popleft()
+                dropped += 1
+            self._buffer.append(event)
+        if dropped:
+            EVENTS.labels("dropped").inc(dropped)
+            log.warning("prediction log buffer full: oldest events dropped", extra={"dropped": dropped})
+        BUFFERED.set(len(self._buffer))
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send_forever())
+        self._wake.set()
+
+    async def _send_forever(self) -> None:
+        backoff = self.config.backoff_seconds
+        while True:
+            if not self._buffer:
+                self._wake.clear()
+                await self._wake.wait()
+            try:
+                await self._send_batch()
+                backoff = self.config.backoff_seconds
+            except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                FAILURES.inc()
+                log.warning(
+                    "feedback service unavailable; events kept",
+                    extra={"error": type(error).__name__, "buffered": len(self._buffer), "retry_in_s": backoff},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.config.max_backoff_seconds)
+
+    async def _send_batch(self) -> None:
+        """Send the oldest events. They leave the buffer while in flight and come back to its head
+        if the send fails or is cancelled (the bound still holding); a 4xx drops them, since
+        sending them again would be refused again."""
+        batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), self.config.batch_events))]
+        if not batch:
+            return
+        try:
+            await post_events(self._client(), self.config.url, batch, self.config.timeout_seconds)
+            outcome = "sent"
+        except Refused as refusal:
+            log.error("feedback service refused events; dropped", extra={"events": len(batch), "error": str(refusal)})
+            outcome = "refused"
+        except BaseException:
+            self._requeue(batch)
+            raise
+        EVENTS.labels(outcome).inc(len(batch))
+        BUFFERED.set(len(self._buffer))
+
+    def _requeue(self, batch: list[PredictionEvent]) -> None:
+        self._buffer.extendleft(reversed(batch))
+        overflow = len(self._buffer) - self.config.buffer_events
+        for _ in range(max(overflow, 0)):
+            self._buffer.popleft()
+        if overflow > 0:
+            EVENTS.labels("dropped").inc(overflow)
+        BUFFERED.set(len(self._buffer))
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        """Stop recording, give the buffer one bounded last attempt, count what remains as dropped."""
+        self._closing = True
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+        try:
+            async with asyncio.timeout(self.config.flush_seconds):
+                while self._buffer:
+                    await self._send_batch()
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            log.warning("prediction log not flushed at shutdown", extra={"error": type(error).__name__})
+        if self._buffer:
+            EVENTS.labels("dropped").inc(len(self._buffer))
+            log.warning("prediction log events dropped at shutdown", extra={"dropped": len(self._buffer)})
+            self._buffer.clear()
+        BUFFERED.set(0)
+        if self._session is not None:
+            await self._session.close()
+
+
+async def post_events(
+    session: aiohttp.ClientSession, url: str, events: list[PredictionEvent], timeout_seconds: float
+) -> None:
+    """``POST {"predictions": events}`` to ``url``.
+
+    Raises:
+        Refused: the service answered 4xx (the events will not be accepted as they are).
+        aiohttp.ClientError: no answer, or a 5xx (worth retrying).
+    """
+    timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+    body = orjson.dumps({"predictions": events})
+    headers = {"content-type": "application/json"}
+    async with session.post(url, data=body, timeout=timeout, headers=headers) as response:
+        if 400 <= response.status < 500:
+            raise Refused(f"HTTP {response.status}: {(await response.text())[:200]}")
+        response.raise_for_status()

@@ -1,0 +1,217 @@
+"""The feedback service's HTTP API (FastAPI, which also writes its OpenAPI document).
+
+Store calls block, so the routes are plain functions: FastAPI runs them in its thread pool and the
+event loop keeps answering health checks. Every refusal is ``{"error": ...}``: 400 for a body
+that does not validate or an unknown label, 413 for too large a body or too many items, 503 when
+the store does not answer (the transformer keeps its events and sends them again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy.exc import DBAPIError
+
+from case_feedback.service.contract import (
+    ConfusionCell,
+    CorrectionsIn,
+    CorrectionsOut,
+    ErasureOut,
+    Error,
+    PredictionsIn,
+    PredictionsOut,
+    QualityOut,
+    VersionQuality,
+    storable,
+)
+from case_feedback.service.metrics import FeedbackMetrics
+from case_feedback.service.settings import FeedbackSettings
+from case_feedback.service.store import Correction, Prediction, Store
+from case_serving import http_errors, openapi
+from case_serving.body_limit import BodyLimitMiddleware
+from case_serving.identifiers import MAX_CASE_ID_CHARS
+from case_serving.readiness import Drain, ReadinessGate
+from case_serving.refusals import name_offenders
+
+log = logging.getLogger("case_feedback")
+_REFUSALS: dict[int | str, dict[str, object]] = {
+    400: {"model": Error, "description": "The body does not validate, or names an unknown label."},
+    413: {"model": Error, "description": "The body is too large, or holds too many items."},
+    503: {"model": Error, "description": "The store does not answer."},
+}
+
+
+class TooMany(Exception):
+    """More items in one request than the service takes."""
+
+
+class UnknownLabels(Exception):
+    """Corrections naming labels the model does not have."""
+
+
+class BadParameter(Exception):
+    """A path or query parameter no store can look up (a NUL, a lone surrogate)."""
+
+
+def _parameter(value: str, what: str) -> str:
+    try:
+        return storable(value)
+    except ValueError as error:
+        raise BadParameter(f"{what} {error}") from None
+
+
+def create_app(store: Store, labels: Sequence[str], settings: FeedbackSettings, drain: Drain) -> FastAPI:
+    """The application: routes over ``store``, refusals as ``{"error": ...}``, a body limit, a
+    readiness gate, Prometheus metrics, and texts erased once past their retention."""
+    registry = CollectorRegistry()
+    metrics = FeedbackMetrics(store, registry, settings.quality_cache_seconds)
+    known = frozenset(labels)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        retention = asyncio.create_task(_erase_expired_texts(store, settings))
+        try:
+            yield
+        finally:
+            retention.cancel()
+
+    app = FastAPI(
+        title="case-classifier feedback service",
+        version="1.0.0",
+        description="The prediction log, agents' corrections and quality per model version.",
+        lifespan=lifespan,
+    )
+    http_errors.install(app)
+    openapi.install(app, openapi.without_validation_errors)
+    app.add_exception_handler(TooMany, _too_many)
+    app.add_exception_handler(UnknownLabels, _bad_request)
+    app.add_exception_handler(BadParameter, _bad_request)
+    app.add_exception_handler(DBAPIError, _store_unavailable)
+    app.add_middleware(ReadinessGate, ready=lambda: not drain.draining, is_readiness=lambda path: path == "/readyz")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.post("/v1/corrections", responses=_REFUSALS)
+    def post_corrections(body: CorrectionsIn) -> CorrectionsOut:
+        """Store agents' corrections; the latest one for a case wins, repeating one changes nothing."""
+        _check_count(len(body.corrections), settings.max_items)
+        unknown = sorted({c.label for c in body.corrections} - known)
+        if unknown:
+            raise UnknownLabels(f"unknown label(s) {name_offenders(unknown)}; valid labels: {', '.join(sorted(known))}")
+        rows = [Correction(c.case_id, c.label, c.agent_id) for c in body.corrections]
+        never_predicted = store.add_corrections(rows, datetime.now(UTC))
+        metrics.corrections(len(rows), len(never_predicted))
+        return CorrectionsOut(accepted=len(rows), unknown_case_ids=never_predicted)
+
+    @app.post("/v1/predictions", responses=_REFUSALS)
+    def post_predictions(body: PredictionsIn) -> PredictionsOut:
+        """Store answered cases (the transformer's prediction log, or a batch run's output)."""
+        _check_count(len(body.predictions), settings.max_items)
+        rows = [
+            Prediction(
+                case_id=p.case_id or None,
+                request_id=p.request_id,
+                model_version=p.model_version,
+                label=p.label,
+                confidence=p.confidence,
+                status=p.status,
+                language=p.language,
+                top_labels=p.top_labels,
+                top_probabilities=p.top_probabilities,
+                text=p.text,
+                predicted_at=datetime.fromtimestamp(p.predicted_at, UTC),
+                source=p.source,
+            )
+            for p in body.predictions
+        ]
+        stored = store.add_predictions(rows)
+        metrics.stored(stored)
+        return PredictionsOut(stored=stored)
+
+    @app.get("/v1/quality", responses={503: _REFUSALS[503]})
+    def get_quality(
+        model_version: str | None = Query(None, max_length=64, description="Only this version."),
+    ) -> QualityOut:
+        """Predictions logged, cases reviewed and corrected, agreement and confusion, per version."""
+        return QualityOut(
+            model_versions=[
+                VersionQuality(
+                    model_version=q.model_version,
+                    predictions=q.predictions,
+                    reviewed=q.reviewed,
+                    corrected=q.corrected,
+                    agreement_rate=q.agreement_rate,
+                    confusion=[
+                        ConfusionCell(predicted=predicted, corrected=corrected, count=count)
+                        for (predicted, corrected), count in sorted(q.confusion.items())
+                    ],
+                )
+                for q in store.quality(None if model_version is None else _parameter(model_version, "model_version"))
+            ]
+        )
+
+    @app.delete("/v1/cases/{case_id}", responses={400: _REFUSALS[400], 503: _REFUSALS[503]})
+    def delete_case(case_id: str = Path(min_length=1, max_length=MAX_CASE_ID_CHARS)) -> ErasureOut:
+        """Erase a case: its texts, predictions and correction (a customer's erasure request)."""
+        predictions, corrections = store.erase_case(_parameter(case_id, "case_id"))
+        log.info("case erased", extra={"predictions": predictions, "corrections": corrections})
+        return ErasureOut(case_id=case_id, predictions_deleted=predictions, corrections_deleted=corrections)
+
+    @app.get("/healthz")
+    def live() -> dict[str, bool]:
+        """The process serves."""
+        return {"live": True}
+
+    @app.get("/readyz", responses={503: _REFUSALS[503]})
+    def ready() -> JSONResponse:
+        """Ready for traffic: the store answers (false, too, from the moment a shutdown begins)."""
+        up = store.ping()
+        return JSONResponse({"ready": up}, status_code=200 if up else 503)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def prometheus() -> PlainTextResponse:
+        """Prometheus exposition: the quality figures and the service's counters."""
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _check_count(count: int, maximum: int) -> None:
+    if count > maximum:
+        raise TooMany(f"{count} items in one request; at most {maximum}")
+
+
+async def _too_many(_: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=413)
+
+
+async def _bad_request(_: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=400)
+
+
+async def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
+    log.warning("store unavailable", extra={"error": type(error).__name__})
+    return JSONResponse({"error": "the store does not answer; try again"}, status_code=503)
+
+
+async def _erase_expired_texts(store: Store, settings: FeedbackSettings) -> None:
+    """Erase texts past their retention, at start and then every ``retention_interval_seconds``."""
+    if settings.text_retention_days <= 0:
+        return
+    while True:
+        cutoff = datetime.now(UTC) - timedelta(days=settings.text_retention_days)
+        started = time.perf_counter()
+        try:
+            erased = await asyncio.to_thread(store.expire_texts, cutoff)
+            took_ms = round((time.perf_counter() - started) * 1000)
+            log.info("texts past retention erased", extra={"texts": erased, "ms": took_ms})
+        except DBAPIError as error:
+            log.warning("retention skipped: the store does not answer", extra={"error": type(error).__name__})
+        await asyncio.sleep(settings.retention_interval_seconds)

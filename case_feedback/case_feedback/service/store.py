@@ -1,0 +1,336 @@
+"""The feedback store: predictions as served, agents' corrections, and the figures drawn from them.
+
+Two tables. ``predictions`` holds one row per answered case (online or from a batch run): the
+model version, label, confidence, status, language, top three, and the cleaned, PII-masked text
+the model saw (never the raw text), which retention erases after a while. ``corrections`` holds
+each case's latest correction by an agent: one row per case, so the latest correction wins and
+repeating one changes nothing. SQLite for a local run, PostgreSQL on a cluster; the schema is
+Alembic's (``case_feedback/migrations``), never created by hand.
+
+Quality per model version, for the cases that version classified: *reviewed* when an agent has
+given the case a label, *corrected* when that label differs from the one predicted; the agreement
+rate is the share of reviewed cases not corrected. A case predicted more than once by a version
+counts with its latest prediction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from packaging.version import InvalidVersion, Version
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+#: Statuses of classified cases: those an agent's label can agree or disagree with.
+CLASSIFIED = ("ok", "low_confidence")
+
+metadata = MetaData()
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("case_id", String(256), nullable=True, index=True),
+    Column("request_id", String(128), nullable=False),
+    Column("model_version", String(64), nullable=False, index=True),
+    Column("label", String(128), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("top_labels", JSON, nullable=False),
+    Column("top_probabilities", JSON, nullable=False),
+    Column("text", Text, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("predicted_at", DateTime(timezone=True), nullable=False, index=True),
+)
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("case_id", String(256), primary_key=True),
+    Column("label", String(128), nullable=False),
+    Column("agent_id", String(128), nullable=False),
+    Column("corrected_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One answered case, as the transformer or a batch run recorded it."""
+
+    case_id: str | None
+    request_id: str
+    model_version: str
+    label: str
+    confidence: float
+    status: str
+    language: str
+    top_labels: list[str]
+    top_probabilities: list[float]
+    text: str
+    predicted_at: datetime
+    source: str = "online"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """An agent's label for a case."""
+
+    case_id: str
+    label: str
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class CorrectedCase:
+    """A case's latest correction, with its latest prediction's masked text when the store has it."""
+
+    case_id: str
+    label: str
+    corrected_at: datetime
+    text: str | None
+    predicted_label: str | None
+    model_version: str | None
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How one model version fares with the agents."""
+
+    model_version: str
+    predictions: int
+    reviewed: int
+    corrected: int
+    confusion: dict[tuple[str, str], int]
+
+    @property
+    def agreement_rate(self) -> float | None:
+        """Share of reviewed cases whose label the agent kept; None before any review."""
+        return (self.reviewed - self.corrected) / self.reviewed if self.reviewed else None
+
+
+def _sqlite_pragmas(connection: Any, _: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; a SQLite file's directory is created, its journal set to WAL."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class Store:
+    """The store behind one SQLAlchemy URL."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``: what logs may say about the store (never its URL, which
+        can hold a password)."""
+        return str(self.engine.dialect.name)
+
+    def migrate(self) -> None:
+        """Bring the schema up to the newest migration. On PostgreSQL, an advisory lock makes
+        replicas starting together migrate one after the other."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(7261503)"))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def ping(self) -> bool:
+        """Whether the store answers."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(1))
+        except Exception:  # noqa: BLE001 - any failure means not reachable, which is the answer
+            return False
+        return True
+
+    def add_predictions(self, rows: Sequence[Prediction]) -> int:
+        """Record answered cases; return how many."""
+        if not rows:
+            return 0
+        with self.engine.begin() as connection:
+            connection.execute(predictions.insert(), [row.__dict__ for row in rows])
+        return len(rows)
+
+    def add_corrections(self, rows: Sequence[Correction], now: datetime) -> list[str]:
+        """Record corrections (the last one per case wins); return the case ids never predicted.
+
+        A correction equal to the stored one changes nothing, not even its time: repeating a
+        request is harmless. Corrections for unknown cases are kept too (their prediction may come
+        later, from a batch run), and named in the answer.
+        """
+        latest = {row.case_id: row for row in rows}  # within a request, too, the last one wins
+        values = [
+            {"case_id": row.case_id, "label": row.label, "agent_id": row.agent_id, "corrected_at": now}
+            for row in latest.values()
+        ]
+        if not values:
+            return []
+        with self.engine.begin() as connection:
+            dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+            insert = dialect.insert(corrections).values(values)
+            changed = (corrections.c.label != insert.excluded.label) | (
+                corrections.c.agent_id != insert.excluded.agent_id
+            )
+            connection.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[corrections.c.case_id],
+                    set_={
+                        "label": insert.excluded.label,
+                        "agent_id": insert.excluded.agent_id,
+                        "corrected_at": insert.excluded.corrected_at,
+                    },
+                    where=changed,
+                )
+            )
+            known = connection.execute(
+                select(predictions.c.case_id).where(predictions.c.case_id.in_(list(latest))).distinct()
+            ).scalars()
+            seen = set(known)
+        return [case_id for case_id in latest if case_id not in seen]
+
+    def quality(self, model_version: str | None = None) -> list[Quality]:
+        """Quality per model version (every version that logged a prediction), newest first."""
+        counts = select(predictions.c.model_version, func.count().label("n")).group_by(predictions.c.model_version)
+        if model_version is not None:
+            counts = counts.where(predictions.c.model_version == model_version)
+        latest = (
+            select(
+                predictions.c.model_version,
+                predictions.c.case_id,
+                predictions.c.label,
+                func.row_number()
+                .over(
+                    partition_by=(predictions.c.model_version, predictions.c.case_id),
+                    order_by=(predictions.c.predicted_at.desc(), predictions.c.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(predictions.c.case_id.is_not(None), predictions.c.status.in_(CLASSIFIED))
+            .subquery()
+        )
+        pairs = (
+            select(latest.c.model_version, latest.c.label, corrections.c.label.label("corrected"), func.count())
+            .join(corrections, corrections.c.case_id == latest.c.case_id)
+            .where(latest.c.rank == 1)
+            .group_by(latest.c.model_version, latest.c.label, corrections.c.label)
+        )
+        with self.engine.connect() as connection:
+            totals: dict[str, int] = {str(version): int(n) for version, n in connection.execute(counts)}
+            confusion: dict[str, dict[tuple[str, str], int]] = {version: {} for version in totals}
+            for version, predicted, corrected, n in connection.execute(pairs):
+                if version in confusion:
+                    confusion[version][(predicted, corrected)] = n
+        return [
+            Quality(
+                model_version=version,
+                predictions=totals[version],
+                reviewed=sum(confusion[version].values()),
+                corrected=sum(n for (predicted, corrected), n in confusion[version].items() if predicted != corrected),
+                confusion=confusion[version],
+            )
+            for version in sorted(totals, key=_version_key, reverse=True)
+        ]
+
+    def corrected_cases(self) -> list[CorrectedCase]:
+        """Every corrected case with the text of its latest prediction (None when the case was
+        never predicted or its text is past retention): what retraining reads."""
+        latest = (
+            select(
+                predictions.c.case_id,
+                predictions.c.text,
+                predictions.c.label,
+                predictions.c.model_version,
+                func.row_number()
+                .over(
+                    partition_by=predictions.c.case_id,
+                    order_by=(predictions.c.predicted_at.desc(), predictions.c.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(predictions.c.case_id.is_not(None))
+            .subquery()
+        )
+        query = (
+            select(
+                corrections.c.case_id,
+                corrections.c.label,
+                corrections.c.corrected_at,
+                latest.c.text,
+                latest.c.label,
+                latest.c.model_version,
+            )
+            .outerjoin(latest, (latest.c.case_id == corrections.c.case_id) & (latest.c.rank == 1))
+            .order_by(corrections.c.case_id)
+        )
+        with self.engine.connect() as connection:
+            return [CorrectedCase(*row) for row in connection.execute(query)]
+
+    def erase_case(self, case_id: str) -> tuple[int, int]:
+        """Delete a case's predictions (with their texts) and its correction; return both counts."""
+        with self.engine.begin() as connection:
+            removed = connection.execute(delete(predictions).where(predictions.c.case_id == case_id)).rowcount
+            corrected = connection.execute(delete(corrections).where(corrections.c.case_id == case_id)).rowcount
+        return removed, corrected
+
+    def expire_texts(self, older_than: datetime) -> int:
+        """Erase the texts of predictions made before ``older_than``; return how many."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(predictions)
+                .where(predictions.c.predicted_at < older_than, predictions.c.text.is_not(None))
+                .values(text=None)
+            )
+        return int(result.rowcount)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.engine.dispose()
+
+
+def _version_key(version: str) -> tuple[int, Version | str]:
+    """Versions in release order; anything that is no version sorts below them, by name."""
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)

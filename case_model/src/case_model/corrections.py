@@ -1,0 +1,131 @@
+"""Agents' corrections as training reads them: from a file or from the feedback store, applied to
+the training cases with every correction accounted for.
+
+A correction of a training case relabels it. A correction of a case that is not in the training
+data (a case answered online, or by a batch run) becomes a training case of its own when its
+cleaned, PII-masked text is known (the feedback store keeps it; a file may carry a ``text``
+column); otherwise it is counted as unmatched. Nothing is dropped without being counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FEEDBACK_COLUMNS = ("case_id", "corrected_label", "timestamp")
+
+
+@dataclass(frozen=True)
+class CorrectionCounts:
+    """What became of the corrections a training run read."""
+
+    read: int = 0
+    #: Distinct cases corrected (the latest correction of each).
+    cases: int = 0
+    #: Training cases whose label changed.
+    relabelled: int = 0
+    #: Training cases whose label the correction confirmed.
+    confirmed: int = 0
+    #: Cases outside the training data added with their stored text.
+    added: int = 0
+    #: Cases outside the training data without a text to learn from.
+    unmatched: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """For the model's metadata and the training report."""
+        return asdict(self)
+
+
+def is_store_url(source: str) -> bool:
+    """Whether ``--feedback`` names a store (a SQLAlchemy URL) rather than a file."""
+    return "://" in source
+
+
+def read_corrections(source: str) -> pd.DataFrame:
+    """Corrections from a CSV/Parquet file or from the feedback store at a SQLAlchemy URL.
+
+    Returns:
+        ``case_id``, ``corrected_label``, ``timestamp`` and ``text`` (None where unknown).
+    """
+    import pandas as pd
+
+    if not is_store_url(source):
+        from case_model.training import read_table
+
+        frame = read_table(Path(source), FEEDBACK_COLUMNS)
+        if "text" not in frame.columns:
+            frame = frame.assign(text=None)
+        return frame[[*FEEDBACK_COLUMNS, "text"]]
+    from case_model.training import DataError
+
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from case_feedback.service.store import Store
+    except ImportError as error:
+        raise DataError(
+            f"reading the feedback store needs the feedback extra (case-model[feedback]): {error}"
+        ) from error
+    try:
+        store = Store(source)
+    except SQLAlchemyError as error:
+        raise DataError(f"not a store URL SQLAlchemy knows: {type(error).__name__}") from error
+    try:
+        rows = store.corrected_cases()
+    except SQLAlchemyError as error:
+        # The message may quote the URL, password included: name the failure, not the URL.
+        raise DataError(f"cannot read the feedback store ({store.dialect}): {type(error).__name__}") from error
+    finally:
+        store.close()
+    return pd.DataFrame(
+        {
+            "case_id": [row.case_id for row in rows],
+            "corrected_label": [row.label for row in rows],
+            "timestamp": [row.corrected_at.isoformat() for row in rows],
+            "text": [row.text for row in rows],
+        },
+        columns=[*FEEDBACK_COLUMNS, "text"],
+    )
+
+
+def apply_corrections(cases: pd.DataFrame, feedback: pd.DataFrame) -> tuple[pd.DataFrame, CorrectionCounts]:
+    """Apply the latest correction of each case: relabel training cases, add known-text others.
+
+    Returns:
+        The training cases after the corrections, and what became of them.
+    """
+    import pandas as pd
+
+    if "text" not in feedback.columns:
+        feedback = feedback.assign(text=None)
+    latest = (
+        feedback.assign(_when=pd.to_datetime(feedback["timestamp"], utc=True, format="ISO8601"))
+        .sort_values(["case_id", "_when"], kind="stable")
+        .drop_duplicates("case_id", keep="last")
+        .set_index("case_id")
+    )
+    corrected = cases["case_id"].map(latest["corrected_label"])
+    changed = corrected.notna() & (corrected != cases["label"])
+    result = cases.copy()
+    result.loc[changed, "label"] = corrected[changed]
+    outside = latest[~latest.index.isin(cases["case_id"])]
+    texts = outside["text"].where(outside["text"].notna(), "").astype(str)
+    learnable = outside[texts.str.strip() != ""]
+    added = pd.DataFrame(
+        {"case_id": learnable.index, "text": learnable["text"].astype(str), "label": learnable["corrected_label"]}
+    )
+    if len(added):
+        result = pd.concat([result, added[result.columns.intersection(added.columns)]], ignore_index=True)
+    counts = CorrectionCounts(
+        read=len(feedback),
+        cases=len(latest),
+        relabelled=int(changed.sum()),
+        confirmed=int((corrected.notna() & ~changed).sum()),
+        added=len(added),
+        unmatched=len(outside) - len(added),
+    )
+    return result, counts

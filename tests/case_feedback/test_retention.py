@@ -1,0 +1,46 @@
+"""Texts are kept only as long as configured: past retention the service erases them (labels,
+corrections and figures stay), at start and then periodically."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.support.feedback import event, eventually, start_feedback
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feedback")]
+
+
+def _texts(store_url: str) -> dict[str, str | None]:
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as connection:
+            return dict(connection.execute(text("SELECT case_id, text FROM predictions")).all())
+    finally:
+        engine.dispose()
+
+
+def test_texts_past_retention_are_erased_and_the_rest_stays(labels, tmp_path):
+    store = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
+    # Retention of one second, checked every 0.2 s.
+    args = ("--text_retention_days", str(1 / 86400), "--retention_interval_seconds", "0.2", "--quality_cache_seconds=0")
+    service = start_feedback(store, labels, tmp_path / "logs", *args)
+    try:
+        service.log([event("OLD-1", "1.0.0", predicted_at=1_000_000.0), event("NEW-1", "1.0.0")])
+        service.correct(("OLD-1", "storage"))
+        texts = eventually(lambda: (t := _texts(store)) and t["OLD-1"] is None and t)
+        assert texts["NEW-1"] is not None or eventually(lambda: _texts(store)["NEW-1"] is None)
+        quality = service.quality("1.0.0")
+        assert (quality["predictions"], quality["reviewed"], quality["corrected"]) == (2, 1, 1)
+    finally:
+        service.process.stop()
+
+
+def test_retention_zero_keeps_texts(labels, tmp_path):
+    store = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
+    service = start_feedback(store, labels, tmp_path / "logs", "--text_retention_days=0")
+    try:
+        service.log([event("OLD-1", "1.0.0", predicted_at=1_000_000.0)])
+        assert _texts(store)["OLD-1"] == "the case OLD-1 as the model saw it"
+    finally:
+        service.process.stop()

@@ -1,0 +1,81 @@
+"""Starting the feedback service and reading what it stored, in tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+from dev.processes import RunningService, start
+from dev.stack import Ports, Stack
+from tests.conftest import SOURCE_ENV
+
+T = TypeVar("T")
+
+
+@dataclass
+class Feedback:
+    """A running feedback service: its base URL, its store URL and its process."""
+
+    url: str
+    store_url: str
+    process: RunningService
+
+    def quality(self, version: str) -> dict | None:
+        """The ``GET /v1/quality`` entry of ``version`` (None before it logged anything)."""
+        answer = httpx.get(f"{self.url}/v1/quality", params={"model_version": version}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        versions = answer.json()["model_versions"]
+        return versions[0] if versions else None
+
+    def correct(self, *corrections: tuple[str, str], agent: str = "a-17") -> httpx.Response:
+        """``POST /v1/corrections`` of (case_id, label) pairs."""
+        body = {"corrections": [{"case_id": c, "label": label, "agent_id": agent} for c, label in corrections]}
+        return httpx.post(f"{self.url}/v1/corrections", json=body, timeout=10)
+
+    def log(self, events: Sequence[dict]) -> httpx.Response:
+        """``POST /v1/predictions``."""
+        return httpx.post(f"{self.url}/v1/predictions", json={"predictions": list(events)}, timeout=10)
+
+
+def start_feedback(store_url: str, labels: Sequence[str], logs: Path, *args: str, port: int = 0) -> Feedback:
+    """The feedback service on a free (or the given) loopback port, on ``store_url``."""
+    ports = Ports.free() if not port else Ports(feedback=port)
+    env = {**SOURCE_ENV, "FEEDBACK_LABELS": ",".join(labels)}
+    stack = Stack(ports=ports, feedback_store=store_url, feedback_args=args, env=env)
+    return Feedback(stack.url(ports.feedback), store_url, start(stack.feedback(), logs))
+
+
+def event(case_id: str | None, version: str, label: str = "display", status: str = "ok", **fields) -> dict:
+    """A prediction-log event as the transformer sends it."""
+    return {
+        "case_id": case_id,
+        "request_id": f"req-{case_id}",
+        "model_version": version,
+        "label": label,
+        "confidence": 0.9,
+        "status": status,
+        "language": "en",
+        "top_labels": [label, "storage", "boot_bios"],
+        "top_probabilities": [0.9, 0.06, 0.04],
+        "text": f"the case {case_id} as the model saw it",
+        "predicted_at": time.time(),
+        "source": "online",
+        **fields,
+    }
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = 15.0, every: float = 0.1) -> T:
+    """``probe()``'s first truthy answer within ``timeout`` seconds (fails the test otherwise)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing within {timeout} s (last: {answer!r})")
+        time.sleep(every)

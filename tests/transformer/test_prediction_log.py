@@ -1,0 +1,183 @@
+"""The prediction log: every case the transformer answers reaches the feedback store, with the
+masked text the model saw, off the request path; with the store away, answers go on, events wait
+in a bounded buffer, and what does not fit is dropped and counted."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+from kserve import InferenceGRPCClient, InferInput, InferRequest
+from sqlalchemy import bindparam, create_engine, text
+
+from case_model.pii.kinds import EMAIL
+from case_serving import warmup
+from dev.processes import LOOPBACK, Service, free_port, python_module, start
+from tests.conftest import SOURCE_ENV
+from tests.support.feedback import eventually, start_feedback
+from tests.support.v2 import MODEL, infer, infer_body, metric, outputs
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
+SECRET = "jane.doe@example.com"
+BATTERY = f"My laptop battery does not charge any more, write to {SECRET} please."
+AUTO = "Automatic reply: I am out of the office until Monday."
+
+
+def _logged(store_url: str, case_ids: list[str]) -> dict[str, dict]:
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as connection:
+            query = text("SELECT * FROM predictions WHERE case_id IN :ids").bindparams(bindparam("ids", expanding=True))
+            rows = connection.execute(query, {"ids": case_ids}).mappings()
+            found = {row["case_id"]: dict(row) for row in rows}
+    finally:
+        engine.dispose()
+    for row in found.values():  # JSON columns, as raw SQL returns them from SQLite
+        for name in ("top_labels", "top_probabilities"):
+            row[name] = json.loads(row[name]) if isinstance(row[name], str) else row[name]
+    return found
+
+
+def _check(row: dict, answer: dict[str, object], request_id: str) -> None:
+    assert row["label"] == answer["label"]
+    assert row["status"] == answer["status"]
+    assert row["language"] == answer["language"]
+    assert row["confidence"] == pytest.approx(answer["confidence"], abs=1e-6)
+    assert row["model_version"] == "1.0.0"
+    assert row["request_id"] == request_id
+    assert row["source"] == "online"
+
+
+def test_rest_answers_are_logged_with_the_masked_text(stack):
+    ids = [f"LOG-{uuid.uuid4().hex[:8]}-{i}" for i in range(2)]
+    answer = outputs(infer(stack.transformer_url, infer_body([BATTERY, AUTO], ids, request_id="log-rest")))
+    rows = eventually(lambda: (r := _logged(stack.stack.feedback_store, ids)) and len(r) == 2 and r)
+    for i, case_id in enumerate(ids):
+        _check(rows[case_id], {name: values[i] for name, values in answer.items()}, "log-rest")
+    battery = rows[ids[0]]
+    assert SECRET not in battery["text"]
+    assert "battery does not charge" in battery["text"]
+    assert EMAIL in battery["text"]
+    assert battery["top_labels"][0] == answer["label"][0]
+    assert len(battery["top_labels"]) == len(battery["top_probabilities"]) == 3
+    assert rows[ids[1]]["status"] == "auto_reply"
+    assert rows[ids[1]]["top_labels"] == []
+
+
+@pytest.mark.anyio
+async def test_grpc_answers_are_logged_too(stack):
+    case_id = f"LOG-{uuid.uuid4().hex[:8]}-grpc"
+    client = InferenceGRPCClient(f"{LOOPBACK}:{stack.stack.ports.grpc}", timeout=10)
+    try:
+        request = InferRequest(
+            MODEL,
+            [InferInput("text", [1], "BYTES", [BATTERY]), InferInput("case_id", [1], "BYTES", [case_id])],
+            request_id="log-grpc",
+        )
+        response = await client.infer(request)
+    finally:
+        await client.close()
+    label = response.get_output_by_name("label").as_numpy()[0]
+    rows = eventually(lambda: _logged(stack.stack.feedback_store, [case_id]))
+    assert rows[case_id]["label"] == (label.decode() if isinstance(label, bytes) else label)
+    assert rows[case_id]["request_id"] == "log-grpc"
+    assert SECRET not in rows[case_id]["text"]
+
+
+def test_a_logged_case_can_be_corrected_and_counts_in_quality(stack):
+    case_id = f"LOG-{uuid.uuid4().hex[:8]}-fix"
+    answer = outputs(infer(stack.transformer_url, infer_body([BATTERY], [case_id])))
+    eventually(lambda: _logged(stack.stack.feedback_store, [case_id]))
+    wrong = "display" if answer["label"][0] != "display" else "storage"
+    body = {"corrections": [{"case_id": case_id, "label": wrong, "agent_id": "a-17"}]}
+    corrected = httpx.post(f"{stack.feedback_url}/v1/corrections", json=body, timeout=10)
+    assert corrected.json() == {"accepted": 1, "unknown_case_ids": []}
+
+
+@pytest.fixture
+def logging_transformer(stack, labels, tmp_path):
+    """A transformer in front of the stack's predictor whose prediction log goes to a feedback
+    service of its own, with a buffer of 20 events and batches of 5."""
+    feedback_port = free_port()
+    feedback = start_feedback(f"sqlite:///{tmp_path / 'f.sqlite'}", labels, tmp_path, port=feedback_port)
+    http, grpc_port = free_port(), free_port()
+    argv = python_module(
+        "transformer",
+        "--http_port",
+        str(http),
+        "--grpc_port",
+        str(grpc_port),
+        "--predictor_host",
+        f"{LOOPBACK}:{stack.stack.ports.predictor_grpc}",
+        "--predictor_protocol",
+        "grpc-v2",
+        "--language_mode",
+        "local",
+        "--feedback_url",
+        f"{feedback.url}/v1/predictions",
+        "--feedback_buffer_events",
+        "20",
+        "--feedback_batch_events",
+        "5",
+    )
+    url = f"http://{LOOPBACK}:{http}"
+    transformer = start(Service("logging-transformer", argv, f"{url}/v2/models/{MODEL}/ready", SOURCE_ENV), tmp_path)
+    yield url, feedback, transformer
+    transformer.stop()
+    feedback.process.stop()
+
+
+def test_with_the_store_away_answers_go_on_and_drops_are_counted(logging_transformer, labels, tmp_path, reliability):
+    url, feedback, _ = logging_transformer
+    eventually(lambda: outputs(infer(url, infer_body([BATTERY], ["warm-0"]))) and feedback.quality("1.0.0"))
+    feedback.process.stop()  # the store's service goes away
+    answered = 0
+    for n in range(50):
+        response = infer(url, infer_body([BATTERY], [f"away-{n}"], request_id=f"away-{n}"))
+        assert response.status_code == 200, response.text
+        answered += 1
+    dropped = eventually(lambda: metric(url, "case_classifier_prediction_log_events_total", {"outcome": "dropped"}))
+    buffered = metric(url, "case_classifier_prediction_log_buffered")
+    assert buffered <= 20
+    assert dropped >= 50 - 20 - 5  # at most the buffer and one batch in flight were kept
+    assert metric(url, "case_classifier_prediction_log_send_failures_total") >= 1
+    # The service comes back on its port: what was buffered arrives, the newest cases among it.
+    back = start_feedback(feedback.store_url, labels, tmp_path / "back", port=int(feedback.url.rsplit(":", 1)[1]))
+    try:
+        rows = eventually(lambda: (r := _logged(back.store_url, ["away-49"])) and r, timeout=30)
+        assert "away-49" in rows
+        assert not _logged(back.store_url, ["away-0"])  # among the oldest, dropped
+        sent = metric(url, "case_classifier_prediction_log_events_total", {"outcome": "sent"})
+        assert sent + dropped >= answered
+    finally:
+        back.process.stop()
+    reliability.record(
+        "Feedback service faults",
+        "feedback service stopped while the transformer answers 50 cases",
+        answered,
+        f"50 answered 200; {int(dropped)} events dropped and counted, buffer kept at most 20; rest sent on return",
+    )
+
+
+def test_cases_answered_right_before_a_stop_are_logged(logging_transformer):
+    url, feedback, transformer = logging_transformer
+    for n in range(5):
+        assert infer(url, infer_body([BATTERY], [f"last-{n}"])).status_code == 200
+    transformer.stop()
+    rows = eventually(lambda: (r := _logged(feedback.store_url, [f"last-{n}" for n in range(5)])) and len(r) == 5 and r)
+    assert len(rows) == 5
+
+
+def test_warm_up_requests_are_not_logged(stack):
+    """The transformer warms itself up with real requests before it is ready; those are its own
+    traffic and must not count as predictions of the model version."""
+    engine = create_engine(stack.stack.feedback_store)
+    try:
+        with engine.connect() as connection:
+            query = text("SELECT COUNT(*) FROM predictions WHERE request_id = :rid")
+            count = connection.execute(query, {"rid": warmup.REQUEST_ID}).scalar_one()
+    finally:
+        engine.dispose()
+    assert count == 0
