@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # Training and wheel building always run from the source tree, even after `make run` installed a wheel.
 SRC_ENV := PYTHONPATH=$(CURDIR)/case_model/src
 # Every package of the project, each with its own pyproject.toml; installed editable for development.
-PACKAGES := case_model[train] case_serving[kserve] case_language[service] transformer predictor case_batch case_rollout
+PACKAGES := case_model[train,feedback] case_serving[kserve] case_language[service] case_feedback[service] transformer predictor case_batch case_rollout
 DATA := data
 DIST := dist
 INDEX_PORT ?= 8090

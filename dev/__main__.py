@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import tempfile
@@ -13,11 +14,14 @@ from dev.install import ensure_model_installed
 from dev.processes import StartupError, start
 from dev.stack import Ports, Stack
 
+#: The embedded default: a SQLite file under data/ (FEEDBACK_STORE_URL names another store).
+DEFAULT_STORE = "sqlite:///data/feedback.sqlite"
+
 
 def main() -> int:
     """Run until interrupted."""
     version = ensure_model_installed()
-    stack = Stack(ports=Ports.from_env())
+    stack = Stack(ports=Ports.from_env(), feedback_store=os.environ.get("FEEDBACK_STORE_URL", DEFAULT_STORE))
     log_dir = Path(tempfile.mkdtemp(prefix="case-classifier-logs-"))
     running = []
     try:
@@ -37,6 +41,7 @@ case-classifier {version} is up (logs in {log_dir})
   transformer  V2 REST  {stack.url(ports.http)}   gRPC 127.0.0.1:{ports.grpc}
   predictor    V2 REST  {stack.url(ports.predictor_http)}   gRPC 127.0.0.1:{ports.predictor_grpc}
   language     {stack.url(ports.langdetect, "/v1/detect")}
+  feedback     {stack.url(ports.feedback)}   (corrections, quality; store {stack.feedback_store})
   metrics      {stack.url(ports.http, "/metrics")}
 
 try:
@@ -44,6 +49,8 @@ try:
     "inputs": [{{"name": "text", "datatype": "BYTES", "shape": [2],
                 "data": ["My laptop battery does not charge any more.", "Automatic reply: out of office"]}},
                {{"name": "case_id", "datatype": "BYTES", "shape": [2], "data": ["C-1", "C-2"]}}]}}'
+  curl -s -H 'Content-Type: application/json' {stack.url(ports.feedback, "/v1/corrections")} \\
+    -d '{{"corrections": [{{"case_id": "C-1", "label": "battery_power", "agent_id": "a-17"}}]}}'
 
 Ctrl-C stops everything.""",
         flush=True,

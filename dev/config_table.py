@@ -28,6 +28,7 @@ def table(services: dict[str, type[BaseSettings]]) -> str:
 def services() -> dict[str, type[BaseSettings]]:
     """Every service's settings class, in the order of the request path."""
     from case_batch.settings import BatchSettings
+    from case_feedback.service.settings import FeedbackSettings
     from case_language.service.settings import LanguageServiceSettings
     from predictor.settings import PredictorSettings
     from transformer.settings import TransformerSettings
@@ -36,6 +37,7 @@ def services() -> dict[str, type[BaseSettings]]:
         "transformer": TransformerSettings,
         "predictor": PredictorSettings,
         "langdetect": LanguageServiceSettings,
+        "feedback": FeedbackSettings,
         "case-batch": BatchSettings,
     }
 

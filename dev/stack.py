@@ -1,4 +1,4 @@
-"""The three services with the flags their containers use, on loopback ports.
+"""The services with the flags their containers use, on loopback ports.
 
 One definition for ``make run``, the tests and the benchmarks, so all of them run what the pods run.
 """
@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from case_feedback.events import PREDICTIONS_PATH
 from case_model import MODEL_NAME
 from dev.processes import LOOPBACK, Service, free_port, python_module
 
@@ -20,16 +21,19 @@ class Ports:
     http: int = 8080
     grpc: int = 8081
     langdetect: int = 8082
+    feedback: int = 8083
     predictor_http: int = 8085
     predictor_grpc: int = 8086
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
-        """Defaults overridden by HTTP_PORT, GRPC_PORT, LANGDETECT_PORT, PREDICTOR_HTTP_PORT, PREDICTOR_GRPC_PORT."""
+        """Defaults overridden by HTTP_PORT, GRPC_PORT, LANGDETECT_PORT, FEEDBACK_PORT,
+        PREDICTOR_HTTP_PORT, PREDICTOR_GRPC_PORT."""
         names = {
             "http": "HTTP_PORT",
             "grpc": "GRPC_PORT",
             "langdetect": "LANGDETECT_PORT",
+            "feedback": "FEEDBACK_PORT",
             "predictor_http": "PREDICTOR_HTTP_PORT",
             "predictor_grpc": "PREDICTOR_GRPC_PORT",
         }
@@ -37,18 +41,24 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        """Five ports nothing listens on (tests, benchmarks)."""
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+        """Ports nothing listens on (tests, benchmarks)."""
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port(), free_port())
 
 
 @dataclass(frozen=True)
 class Stack:
-    """How to run the stack: ports, the predictor protocol of the hop, and extra flags/env per service."""
+    """How to run the stack: ports, the predictor protocol of the hop, and extra flags/env per service.
+
+    ``feedback_store`` is the feedback service's store URL; without one, the stack runs without
+    the feedback service and the transformer logs no predictions.
+    """
 
     ports: Ports = field(default_factory=Ports)
+    feedback_store: str | None = None
     predictor_protocol: str = "grpc-v2"
     model_dir: str | None = None
     langdetect_args: Sequence[str] = ()
+    feedback_args: Sequence[str] = ()
     predictor_args: Sequence[str] = ()
     transformer_args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
@@ -63,6 +73,20 @@ class Stack:
             "case_language", "--host", LOOPBACK, "--port", str(self.ports.langdetect), *self.langdetect_args
         )
         return Service("langdetect", argv, self.url(self.ports.langdetect, "/readyz"), self.env)
+
+    def feedback(self) -> Service:
+        """The feedback service (prediction log, corrections, quality)."""
+        argv = python_module(
+            "case_feedback",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.ports.feedback),
+            "--store_url",
+            self.feedback_store or "",
+            *self.feedback_args,
+        )
+        return Service("feedback", argv, self.url(self.ports.feedback, "/readyz"), self.env)
 
     def predictor(self) -> Service:
         """The predictor (KServe ModelServer)."""
@@ -96,10 +120,14 @@ class Stack:
             self.predictor_protocol,
             "--language_url",
             self.url(self.ports.langdetect, "/v1/detect"),
+            "--feedback_url",
+            self.url(self.ports.feedback, PREDICTIONS_PATH) if self.feedback_store else "",
             *self.transformer_args,
         )
         return Service("transformer", argv, self.url(self.ports.http, f"/v2/models/{MODEL_NAME}/ready"), self.env)
 
     def services(self) -> list[Service]:
-        """In start order: language service, predictor, transformer."""
-        return [self.langdetect(), self.predictor(), self.transformer()]
+        """In start order: language service, feedback service (when it has a store), predictor,
+        transformer."""
+        feedback = [self.feedback()] if self.feedback_store else []
+        return [self.langdetect(), *feedback, self.predictor(), self.transformer()]

@@ -13,8 +13,9 @@ import httpx
 import pytest
 import yaml
 
+from case_feedback.service.settings import FeedbackSettings
 from case_model.text import DEFAULT_MAX_CHARS, RAW_CHARS_PER_CAP
-from case_serving.limits import MAX_CASE_ID_CHARS, MAX_REQUEST_ID_CHARS
+from case_serving.identifiers import MAX_CASE_ID_CHARS, MAX_REQUEST_ID_CHARS
 from case_serving.settings import DEFAULT_MAX_BODY_BYTES
 from dev import config_table
 from dev.adversarial import FAMILIES
@@ -56,8 +57,9 @@ def test_the_quick_start_comes_first_and_gives_the_front_door_commands():
     assert sections[0] == "Quick start"
     blocks = _code_blocks(_section("Quick start"))
     assert blocks[0] == "make run"
-    assert blocks[1].startswith("curl ")
-    assert blocks[2] == "make test"
+    assert blocks[1].startswith("curl ")  # classify
+    assert blocks[2].startswith("curl ")  # correct, and see the quality figures
+    assert blocks[3] == "make test"
     quick_start = _section("Quick start")
     assert "`make model`" in quick_start
     assert "`make bench`" in quick_start
@@ -86,10 +88,19 @@ def test_numbers_quoted_from_the_settings_and_limits():
         ("HTTP_PORT", ports.http),
         ("GRPC_PORT", ports.grpc),
         ("LANGDETECT_PORT", ports.langdetect),
+        ("FEEDBACK_PORT", ports.feedback),
         ("PREDICTOR_HTTP_PORT", ports.predictor_http),
         ("PREDICTOR_GRPC_PORT", ports.predictor_grpc),
     ):
         assert f"`{name}` ({port})" in FLAT
+
+
+def test_numbers_quoted_about_the_feedback_loop():
+    feedback, transformer = FeedbackSettings(), TransformerSettings()
+    assert f"(`--feedback_buffer_events`, {transformer.feedback_buffer_events:,})" in FLAT
+    assert f"more than {feedback.max_items:,} items or a body over {feedback.max_body_bytes // 2**20} MiB" in FLAT
+    assert f"after `--text_retention_days` ({feedback.text_retention_days:g})" in FLAT
+    assert f"port {Ports().feedback};" in FLAT
 
 
 def test_numbers_quoted_from_the_manifests():
@@ -117,3 +128,30 @@ def test_the_quick_start_curl_answers_as_the_readme_says(stack):
     outputs = {output["name"]: output["data"] for output in response.json()["outputs"]}
     assert outputs["label"][0] == "battery_power"
     assert outputs["status"] == ["ok", "auto_reply"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("stack")
+def test_the_quick_start_correction_is_accepted_as_the_readme_says(stack):
+    from tests.support.feedback import eventually
+
+    classify, correct = _code_blocks(_section("Quick start"))[1:3]
+    argv = shlex.split(classify)
+    body = json.loads(argv[argv.index("-d") + 1])
+    httpx.post(f"{stack.transformer_url}/v2/models/case-classifier/infer", json=body, timeout=10)
+    first, second = (shlex.split(command) for command in re.split(r"\n(?=curl )", correct))
+    url = next(arg for arg in first if arg.startswith("http://"))
+    assert url == "http://127.0.0.1:8083/v1/corrections"  # the default port of make run
+    correction = json.loads(first[first.index("-d") + 1])
+    base = url.replace("http://127.0.0.1:8083", stack.feedback_url)
+    quality_url = next(arg for arg in second if arg.startswith("http"))
+    assert quality_url == "http://127.0.0.1:8083/v1/quality"
+
+    def logged() -> bool:
+        quality = httpx.get(f"{stack.feedback_url}/v1/quality", timeout=10).json()["model_versions"]
+        return bool(quality)
+
+    eventually(logged)
+    answer = httpx.post(base, json=correction, timeout=10)
+    assert answer.json() == {"accepted": 1, "unknown_case_ids": []}
+    assert '`{"accepted": 1, "unknown_case_ids": []}`' in FLAT

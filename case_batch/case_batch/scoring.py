@@ -34,6 +34,9 @@ OUTPUT_COLUMNS = (
     "status",
     "error",
     "model_version",
+    # The cleaned, PII-masked text the model saw (empty for invalid rows): what a correction of a
+    # batch-classified case is learnt from once the output is loaded into the feedback store.
+    "text",
 )
 
 
@@ -91,6 +94,7 @@ class CaseScorer:
             "status": [Verdict.OK.value] * n,
             "error": [""] * n,
             "model_version": [self.model.version] * n,
+            "text": [""] * n,
         }
         candidates: list[int] = []
         cleaned: list[str] = []
@@ -101,6 +105,7 @@ class CaseScorer:
                 continue
             prepared = prepare(text)
             out["status"][i] = prepared.verdict.value
+            out["text"][i] = prepared.text
             if prepared.verdict is Verdict.OK:
                 candidates.append(i)
                 cleaned.append(prepared.text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from case_batch.pipeline import BatchJob, run
 from case_batch.scoring import CaseScorer, ScoringConfig
 from case_language.client import ClientConfig
 from case_model import Verdict, load, prepare
+from case_model.corrections import read_corrections
 from dev.adversarial import FAMILIES, PROSE
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
@@ -25,7 +27,8 @@ def cases(demo_cases) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def predictions(cases, artifact_dir, tmp_path_factory) -> pd.DataFrame:
+def batch_output(cases, artifact_dir, tmp_path_factory) -> Path:
+    """The predictions of a real run of the job, as it wrote them."""
     root = tmp_path_factory.mktemp("batch")
     source = root / "cases.parquet"
     cases.assign(text=cases["text"].map(lambda t: t if t is None or isinstance(t, str) else str(t))).to_parquet(source)
@@ -33,7 +36,12 @@ def predictions(cases, artifact_dir, tmp_path_factory) -> pd.DataFrame:
     output = root / "predictions.parquet"
     job = BatchJob(str(source), str(output), batch_size=128, scoring=ScoringConfig(model_dir=str(artifact_dir)))
     assert run(job) == len(cases)
-    return pd.read_parquet(output)
+    return output
+
+
+@pytest.fixture(scope="module")
+def predictions(batch_output) -> pd.DataFrame:
+    return pd.read_parquet(batch_output)
 
 
 def test_one_output_row_per_input_row(cases, predictions):
@@ -130,3 +138,23 @@ def test_hostile_rows_do_not_slow_the_batch(artifact_dir, demo_cases, reliabilit
         1,
         f"{ratio:.1f}x the time with plain 32k rows in their place",
     )
+
+
+def test_the_output_loads_into_the_feedback_store_and_batch_cases_can_be_corrected(
+    batch_output, predictions, feedback, capsys
+):
+    from case_batch.feedback import main as load_feedback
+
+    status = load_feedback(
+        [str(batch_output), "--feedback-url", f"{feedback.url}/v1/predictions", "--chunk-rows", "100"]
+    )
+    assert status == 0
+    invalid = int((predictions["error"] != "").sum())
+    assert f"loaded {len(predictions) - invalid} predictions" in capsys.readouterr().out
+    scored = predictions[predictions["status"] == "ok"].iloc[0]
+    wrong = "display" if scored["label"] != "display" else "storage"
+    answer = feedback.correct((scored["case_id"], wrong))
+    assert answer.json() == {"accepted": 1, "unknown_case_ids": []}  # the batch case is known
+    exported = read_corrections(feedback.store_url).set_index("case_id")
+    assert exported.loc[scored["case_id"], "text"] == scored["text"]  # the masked text the model saw
+    assert scored["text"] == prepare(scored["text"]).text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -23,6 +24,7 @@ IMAGES = {
     "predictor": ("predictor", "predictor"),
     "transformer": ("transformer", "transformer"),
     "langdetect": ("case_language[service]", "case_language"),
+    "feedback": ("case_feedback[service]", "case_feedback"),
     "batch": ("case_batch", "case_batch"),
 }
 
@@ -74,7 +76,8 @@ def installed(published_model, tmp_path_factory) -> dict[str, str]:
 
 
 def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
-    ports = {name: free_port() for name in ("predictor", "predictor_grpc", "transformer", "transformer_grpc", "lang")}
+    names = ("predictor", "predictor_grpc", "transformer", "transformer_grpc", "lang", "feedback")
+    ports = {name: free_port() for name in names}
     bare = {"PYTHONPATH": "", "HOME": str(tmp_path)}
     url = f"http://{LOOPBACK}"
     services = [
@@ -82,6 +85,20 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
             "image-langdetect",
             [installed["langdetect"], "-m", "case_language", "--port", str(ports["lang"])],
             f"{url}:{ports['lang']}/readyz",
+            bare,
+        ),
+        Service(
+            "image-feedback",
+            [
+                installed["feedback"],
+                "-m",
+                "case_feedback",
+                "--port",
+                str(ports["feedback"]),
+                f"--store_url=sqlite:///{tmp_path / 'feedback.sqlite'}",
+                "--quality_cache_seconds=0",
+            ],
+            f"{url}:{ports['feedback']}/readyz",
             bare,
         ),
         Service(
@@ -107,6 +124,7 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
                 f"--predictor_host={LOOPBACK}:{ports['predictor_grpc']}",
                 "--predictor_protocol=grpc-v2",
                 f"--language_url={url}:{ports['lang']}/v1/detect",
+                f"--feedback_url={url}:{ports['feedback']}/v1/predictions",
             ],
             f"{url}:{ports['transformer']}/v2/models/case-classifier/ready",
             bare,
@@ -129,7 +147,8 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
                     "datatype": "BYTES",
                     "shape": [1],
                     "data": ["The battery of my laptop does not charge any more."],
-                }
+                },
+                {"name": "case_id", "datatype": "BYTES", "shape": [1], "data": ["IMG-1"]},
             ],
         }
         response = httpx.post(f"{url}:{ports['transformer']}/v2/models/case-classifier/infer", json=body, timeout=10)
@@ -138,6 +157,19 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
         assert outputs["label"] == ["battery_power"]
         assert outputs["language"] == ["en"]
         assert response.json()["model_version"] == "1.0.0"
+        # The feedback image takes the transformer's prediction log and an agent's correction,
+        # knowing the labels from the installed model wheel.
+        correction = {"corrections": [{"case_id": "IMG-1", "label": "display", "agent_id": "a-1"}]}
+        feedback = f"{url}:{ports['feedback']}"
+        for _ in range(100):
+            quality = httpx.get(f"{feedback}/v1/quality").json()["model_versions"]
+            if quality:
+                break
+            time.sleep(0.1)
+        answer = httpx.post(f"{feedback}/v1/corrections", json=correction, timeout=10)
+        assert answer.json() == {"accepted": 1, "unknown_case_ids": []}, answer.text
+        quality = httpx.get(f"{feedback}/v1/quality").json()["model_versions"]
+        assert [(q["model_version"], q["predictions"], q["corrected"]) for q in quality] == [("1.0.0", 1, 1)]
     finally:
         for process in reversed(running):
             process.stop()
@@ -158,10 +190,21 @@ def test_batch_entrypoint_from_the_replayed_install(installed, tmp_path):
 
 #: What each image must not carry: other services, and KServe where the service does not serve with it.
 NOT_IN = {
-    "predictor": ["transformer", "case_language", "case_batch", "case_rollout", "dev", "tornado", "ray"],
-    "transformer": ["predictor", "case_batch", "case_rollout", "dev", "tornado", "ray"],
-    "langdetect": ["kserve", "transformer", "predictor", "case_batch", "case_rollout", "dev", "ray"],
-    "batch": ["kserve", "transformer", "predictor", "case_rollout", "dev", "tornado"],
+    "predictor": [
+        "transformer",
+        "case_language",
+        "case_feedback",
+        "case_batch",
+        "case_rollout",
+        "dev",
+        "tornado",
+        "ray",
+    ],
+    # The transformer carries the prediction log's emitter, never the feedback service's store.
+    "transformer": ["predictor", "case_batch", "case_rollout", "dev", "tornado", "ray", "sqlalchemy", "alembic"],
+    "langdetect": ["kserve", "transformer", "predictor", "case_feedback", "case_batch", "case_rollout", "dev", "ray"],
+    "feedback": ["kserve", "transformer", "predictor", "case_language", "case_batch", "case_rollout", "dev", "ray"],
+    "batch": ["kserve", "transformer", "predictor", "case_rollout", "dev", "tornado", "sqlalchemy"],
 }
 
 

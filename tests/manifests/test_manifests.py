@@ -51,7 +51,7 @@ def _one(objects: list[dict], kind: str) -> dict:
 def test_every_overlay_renders_the_whole_application(rendered):
     _, objects = rendered
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds.count("NetworkPolicy") == 2
+    assert kinds.count("NetworkPolicy") == 3
     assert {
         "InferenceService",
         "RayJob",
@@ -211,6 +211,19 @@ def test_a_setting_without_its_own_comment_is_caught():
     lines = ["    # Scale on requests in flight, not CPU.", "    scaleMetric: concurrency", "    scaleTarget: 32"]
     assert reason_of(lines, 1)
     assert not reason_of(lines, 2)  # the comment above belongs to the setting before it
+
+
+def test_the_feedback_store_url_comes_from_a_secret_and_the_log_reaches_the_service(rendered):
+    _, objects = rendered
+    deployment = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "feedback")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "value" not in env["FEEDBACK_STORE_URL"]
+    assert env["FEEDBACK_STORE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "feedback-store", "key": "url"}
+    service = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "feedback")
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "transformer-config")
+    port = service["spec"]["ports"][0]["port"]
+    expected = f"http://feedback.case-classifier.svc.cluster.local:{port}/v1/predictions"
+    assert config["data"]["TRANSFORMER_FEEDBACK_URL"] == expected
 
 
 def test_no_secret_material_in_manifests(reliability):

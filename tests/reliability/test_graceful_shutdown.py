@@ -25,6 +25,12 @@ from tests.support.v2 import infer_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("outage")]
 DRAIN = 1.5
+SERVICE_NAMES = {
+    "predictor": "predictor",
+    "transformer": "transformer",
+    "langdetect": "language service",
+    "feedback": "feedback service",
+}
 TEXTS = ["The battery of my laptop does not charge any more.", "The screen flickers after the update."]
 
 
@@ -38,14 +44,23 @@ def _detect_body(n: int) -> dict:
     return {"texts": [TEXTS[n % 2]] * (64 if n % 4 == 0 else 1)}
 
 
-@pytest.mark.parametrize("service", ["predictor", "transformer", "langdetect"])
+def _corrections_body(n: int) -> dict:
+    corrections = [
+        {"case_id": f"drain-{n}-{i}", "label": "display", "agent_id": "a-1"} for i in range(1 + 63 * (n % 4 == 0))
+    ]
+    return {"corrections": corrections}
+
+
+@pytest.mark.parametrize("service", ["predictor", "transformer", "langdetect", "feedback"])
 def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, service, reliability):
     drain = ("--drain_seconds", str(DRAIN))
     stack = Stack(
         ports=Ports.free(),
         model_dir=str(artifact_dir),
-        env=SOURCE_ENV,
+        feedback_store=f"sqlite:///{tmp_path / 'feedback.sqlite'}",
+        env={**SOURCE_ENV, "FEEDBACK_LABELS": "display,storage"},
         langdetect_args=drain if service == "langdetect" else (),
+        feedback_args=drain if service == "feedback" else (),
         predictor_args=drain if service == "predictor" else (),
         transformer_args=("--language_mode", "local", *drain),
     )
@@ -54,6 +69,11 @@ def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, servic
         target = start(stack.langdetect(), tmp_path)
         base = stack.url(stack.ports.langdetect)
         url, ready_url, body = f"{base}/v1/detect", f"{base}/readyz", _detect_body
+    elif service == "feedback":
+        predictor = transformer = None
+        target = start(stack.feedback(), tmp_path)
+        base = stack.url(stack.ports.feedback)
+        url, ready_url, body = f"{base}/v1/corrections", f"{base}/readyz", _corrections_body
     else:
         predictor = start(stack.predictor(), tmp_path)
         transformer = start(stack.transformer(), tmp_path) if service == "transformer" else None
@@ -87,7 +107,7 @@ def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, servic
         assert refused_at - sigterm_at >= DRAIN
         reliability.record(
             "Graceful shutdown",
-            f"SIGTERM to the {service.replace('langdetect', 'language service')} under a steady stream",
+            f"SIGTERM to the {SERVICE_NAMES[service]} under a steady stream",
             sum(outcomes.values()),
             f"{outcomes.get('200', 0)} answered 200, 0 lost, 0 5xx; not-ready first, then connections refused",
         )

@@ -26,6 +26,7 @@ AREAS = [
     "Fuzzing",
     "Language service faults",
     "Predictor faults",
+    "Feedback service faults",
     "Graceful shutdown",
     "Soak",
     "Artifact and images",

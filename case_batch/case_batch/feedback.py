@@ -1,0 +1,105 @@
+"""``case-batch-feedback``: load a batch run's predictions into the feedback store, so agents'
+corrections of batch-classified cases join like those of cases answered online.
+
+Reads the Parquet output of ``case-batch`` in chunks and posts each chunk to the feedback
+service's ``POST /v1/predictions`` (the service owns the store; the job needs no database
+credentials). Invalid rows (those with an ``error``) are not predictions and are skipped; a chunk
+the service does not take after a few attempts stops the load with an error, saying how many
+rows were loaded before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pyarrow.dataset as ds
+
+from case_feedback.events import DEFAULT_URL, PredictionEvent
+from case_feedback.prediction_log import Refused, post_events
+
+ATTEMPTS = 4
+
+
+def events(output: str, chunk_rows: int, predicted_at: float) -> Iterator[tuple[list[PredictionEvent], int]]:
+    """The output's prediction events, ``chunk_rows`` at a time, with how many invalid rows were skipped."""
+    dataset = ds.dataset(output, format="parquet")
+    for batch in dataset.to_batches(batch_size=chunk_rows):
+        chunk, skipped = [], 0
+        for row in batch.to_pylist():
+            if row.get("error"):
+                skipped += 1
+                continue
+            top = list(row["top_labels"] or [])
+            chunk.append(
+                PredictionEvent(
+                    case_id=row["case_id"] or None,
+                    request_id="",
+                    model_version=row["model_version"],
+                    label=row["label"],
+                    confidence=0.0 if math.isnan(row["confidence"]) else float(row["confidence"]),
+                    status=row["status"],
+                    language=row["language"],
+                    top_labels=top,
+                    top_probabilities=[float(p) for p in (row["top_probabilities"] or [])][: len(top)],
+                    text=row.get("text") or "",
+                    predicted_at=predicted_at,
+                    source="batch",
+                )
+            )
+        yield chunk, skipped
+
+
+async def load(output: str, url: str, chunk_rows: int, predicted_at: float, timeout_seconds: float) -> tuple[int, int]:
+    """Post every prediction of ``output`` to ``url``; return (loaded, skipped).
+
+    Raises:
+        Refused: the service refused a chunk (4xx).
+        aiohttp.ClientError: the service did not take a chunk after ``ATTEMPTS`` tries.
+    """
+    loaded = skipped = 0
+    async with aiohttp.ClientSession() as session:
+        for chunk, invalid in events(output, chunk_rows, predicted_at):
+            skipped += invalid
+            if not chunk:
+                continue
+            for attempt in range(ATTEMPTS):
+                try:
+                    await post_events(session, url, chunk, timeout_seconds)
+                    break
+                except (aiohttp.ClientError, TimeoutError) as error:
+                    if attempt == ATTEMPTS - 1:
+                        raise aiohttp.ClientError(f"after {loaded} rows loaded: {error!r}") from error
+                    await asyncio.sleep(0.5 * 2**attempt)
+            loaded += len(chunk)
+    return loaded, skipped
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``case-batch-feedback``."""
+    parser = argparse.ArgumentParser(prog="case-batch-feedback", description=__doc__.split("\n", 1)[0])
+    parser.add_argument("output", help="A case-batch output (Parquet file or dataset directory).")
+    parser.add_argument("--feedback-url", default=DEFAULT_URL, help="The feedback service's predictions URL.")
+    parser.add_argument("--chunk-rows", type=int, default=1000, help="Rows per request (at most the service's max).")
+    parser.add_argument("--timeout-seconds", type=float, default=30.0, help="Budget of one request.")
+    args = parser.parse_args(argv)
+    # The run's time: when its output was written (the store orders a case's predictions by it).
+    predicted_at = Path(args.output).stat().st_mtime
+    try:
+        loaded, skipped = asyncio.run(
+            load(args.output, args.feedback_url, args.chunk_rows, predicted_at, args.timeout_seconds)
+        )
+    except (Refused, aiohttp.ClientError) as error:
+        print(f"error: the feedback service did not take the predictions: {error}", file=sys.stderr)
+        return 1
+    print(f"loaded {loaded} predictions into the feedback store ({skipped} invalid rows skipped)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
