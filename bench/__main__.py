@@ -30,6 +30,7 @@ from dev.stack import MODEL_NAME, Ports, Stack
 RESULTS = Path(__file__).parent / "results"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
 ALL_SETUPS = (
+    "chain-nolog",
     "chain",
     "chain-rest",
     "predictor",
@@ -42,6 +43,7 @@ ALL_SETUPS = (
 #: The language cache is off in the benchmark: the bodies rotate over 400 texts, production cases
 #: are unique, so every case pays for its detection call here as it would there.
 NO_CACHE = ("--language_cache_size", "0")
+NOLOG = "ours: full chain, no prediction log"
 
 
 @dataclass
@@ -152,8 +154,12 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="case-bench-"))
     results = []
 
-    stack = Stack(ports=Ports.free(), transformer_args=NO_CACHE)
-    rest_stack = Stack(ports=Ports.free(), predictor_protocol="v2", transformer_args=NO_CACHE)
+    # The chains log every answer to a feedback service on SQLite, as `make run` does; the "no
+    # prediction log" chain is the same without it, so the pair measures what the log costs.
+    store = f"sqlite:///{tmp / 'feedback.sqlite'}"
+    stack = Stack(ports=Ports.free(), feedback_store=store, transformer_args=NO_CACHE)
+    nolog_stack = Stack(ports=Ports.free(), transformer_args=NO_CACHE)
+    rest_stack = Stack(ports=Ports.free(), feedback_store=store, predictor_protocol="v2", transformer_args=NO_CACHE)
     plain_http, plain_transformer = free_port(), free_port()
     plain_predictor = Service(
         "plain-predictor",
@@ -175,6 +181,12 @@ def main() -> None:
         f"http://{LOOPBACK}:{plain_transformer}/v2/models/{MODEL_NAME}/ready",
     )
     setups = {  # key: (name, services, URL, request bodies)
+        "chain-nolog": (
+            NOLOG,
+            nolog_stack.services(),
+            nolog_stack.url(nolog_stack.ports.http),
+            _bodies(raw),
+        ),
         "chain": ("ours: full chain", stack.services(), stack.url(stack.ports.http), _bodies(raw)),
         "chain-rest": (
             "ours: full chain, REST hop",
@@ -249,6 +261,7 @@ def report(results: list[SetupResult], floor: dict[str, float], hostile_texts: d
         rss = ", ".join(f"{k} {v:.0f}" for k, v in result.rss_mb.items())
         first = "{} (new connection later: {}; open connection: {})".format(*result.first_request_ms)
         print(f"| {result.name} | {ratios} | {cold} | {rss} | {first} |")
+    prediction_log(results)
     hostile.report(hostile_texts)
     targets(results)
     if set(args.setups) != set(ALL_SETUPS):
@@ -269,6 +282,22 @@ def report(results: list[SetupResult], floor: dict[str, float], hostile_texts: d
     )
     plot(results, RESULTS / "latency_throughput.png")
     print(f"\nwrote {RESULTS / 'latest.json'} and {RESULTS / 'latency_throughput.png'}")
+
+
+def prediction_log(results: list[SetupResult]) -> None:
+    """The full chain with the prediction log on against the same chain without it, this run."""
+    by_name = {r.name: {run.concurrency: run for run in r.runs} for r in results}
+    on, off = by_name.get("ours: full chain", {}), by_name.get(NOLOG, {})
+    if not on or not off:
+        return
+    print("\n| prediction log | concurrency | req/s on / off | p50 ms on / off | p99 ms on / off |")
+    print("|---|---|---|---|---|")
+    for c in sorted(set(on) & set(off)):
+        a, b = on[c], off[c]
+        print(
+            f"| on vs off | {c} | {a.rps / b.rps:.2f}x ({a.rps:,.0f} / {b.rps:,.0f}) | "
+            f"{a.p50_ms:.1f} / {b.p50_ms:.1f} | {a.p99_ms:.1f} / {b.p99_ms:.1f} |"
+        )
 
 
 def targets(results: list[SetupResult]) -> None:

@@ -138,6 +138,12 @@ def test_the_quick_start_correction_is_accepted_as_the_readme_says(stack):
     classify, correct = _code_blocks(_section("Quick start"))[1:3]
     argv = shlex.split(classify)
     body = json.loads(argv[argv.index("-d") + 1])
+
+    def predictions() -> int:
+        quality = httpx.get(f"{stack.feedback_url}/v1/quality", timeout=10).json()["model_versions"]
+        return sum(version["predictions"] for version in quality)
+
+    before = predictions()
     httpx.post(f"{stack.transformer_url}/v2/models/case-classifier/infer", json=body, timeout=10)
     first, second = (shlex.split(command) for command in re.split(r"\n(?=curl )", correct))
     url = next(arg for arg in first if arg.startswith("http://"))
@@ -147,11 +153,7 @@ def test_the_quick_start_correction_is_accepted_as_the_readme_says(stack):
     quality_url = next(arg for arg in second if arg.startswith("http"))
     assert quality_url == "http://127.0.0.1:8083/v1/quality"
 
-    def logged() -> bool:
-        quality = httpx.get(f"{stack.feedback_url}/v1/quality", timeout=10).json()["model_versions"]
-        return bool(quality)
-
-    eventually(logged)
+    eventually(lambda: predictions() > before)  # logged off the request path, a moment later
     answer = httpx.post(base, json=correction, timeout=10)
     assert answer.json() == {"accepted": 1, "unknown_case_ids": []}
     assert '`{"accepted": 1, "unknown_case_ids": []}`' in FLAT

@@ -67,6 +67,9 @@ class TransformerSettings(ServingSettings):
         10_000, description="Answered cases kept while the feedback service is away; beyond it the oldest are dropped."
     )
     feedback_batch_events: int = Field(256, description="Answered cases per call to the feedback service.")
+    feedback_linger_seconds: float = Field(
+        0.5, ge=0, description="Longest wait for a full batch before logging what there is (one call per answer is costly)."
+    )
 
     def language_client(self) -> ClientConfig:
         """The language-service client's configuration."""
@@ -86,7 +89,12 @@ class TransformerSettings(ServingSettings):
         """The prediction log's configuration; None when answered cases are not logged."""
         if not self.feedback_url:
             return None
-        return LogConfig(self.feedback_url, self.feedback_buffer_events, self.feedback_batch_events)
+        return LogConfig(
+            self.feedback_url,
+            self.feedback_buffer_events,
+            self.feedback_batch_events,
+            linger_seconds=self.feedback_linger_seconds,
+        )
 
     def status_rules(self) -> StatusRules:
         """The language gate and confidence floor, as configured."""
