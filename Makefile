@@ -32,10 +32,11 @@ demo-data: $(DATA)/cases.parquet
 MODEL_SOURCES := $(shell find case_model/src -name '*.py' -not -path '*/_artifact/*') case_model/pyproject.toml
 model: $(DIST)/.model-built
 
+# The stamp holds the path of the wheel just built: make publish uploads exactly that one.
 $(DIST)/.model-built: $(MODEL_SOURCES) $(DATA)/cases.parquet
 	$(SRC_ENV) $(PY) -m case_model.cli train --data $(DATA)/cases.parquet \
-		--validation $(DATA)/validation.parquet --feedback $(DATA)/feedback.csv --out $(DIST) --synthetic
-	touch $@
+		--validation $(DATA)/validation.parquet --feedback $(DATA)/feedback.csv --out $(DIST) --synthetic \
+		--built-file $@
 
 ## make run: the local stack (language service, predictor, transformer)
 run: model
@@ -94,10 +95,12 @@ index: $(STAMP)
 	mkdir -p $(INDEX_DIR)
 	$(VENV)/bin/pypi-server run -i 127.0.0.1 -p $(INDEX_PORT) -a . -P . $(INDEX_DIR)
 
-## make publish: upload the model wheel to $(MODEL_INDEX_URL) (credentials from TWINE_USERNAME/TWINE_PASSWORD)
-publish: model
+## make publish: upload the wheel last built (make model, or case-model train --built-file $(DIST)/.model-built)
+## to $(MODEL_INDEX_URL), credentials from TWINE_USERNAME/TWINE_PASSWORD; it never trains
+publish: $(STAMP)
+	@test -s $(DIST)/.model-built || { echo "no wheel recorded in $(DIST)/.model-built: build one first (make model)" >&2; exit 2; }
 	$(VENV)/bin/twine upload --non-interactive --repository-url $${MODEL_INDEX_URL:-http://127.0.0.1:$(INDEX_PORT)/} \
-		$$(ls $(DIST)/case_model-*.whl | tail -n1)
+		"$$(cat $(DIST)/.model-built)"
 
 clean:
 	rm -rf $(DIST) $(DATA) .pytest_cache .ruff_cache

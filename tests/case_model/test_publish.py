@@ -101,3 +101,36 @@ def test_wheel_whose_version_differs_from_its_metadata_is_refused(
         1,
         "release check flags it; install refuses to load it",
     )
+
+
+def test_make_publish_uploads_exactly_the_wheel_just_built(trained, tmp_path, package_index, index_credentials):
+    """1.10.0 sorts before 1.9.0 as text; the build records which one it made, and that is the
+    one uploaded, without training anything."""
+    import httpx
+
+    dist = tmp_path / "dist"
+    for version in ("1.10.0", "1.9.0"):  # 1.9.0 last: a hotfix built after 1.10.0
+        artifact = tmp_path / f"artifact-{version}"
+        write_artifact(trained, version, artifact, {})
+        wheel = build_wheel(artifact, version, dist)
+    (dist / ".model-built").write_text(f"{wheel}\n")
+    env = {
+        **os.environ,
+        "MODEL_INDEX_URL": f"{package_index}/",
+        "TWINE_USERNAME": index_credentials[0],
+        "TWINE_PASSWORD": index_credentials[1],
+    }
+    result = subprocess.run(
+        ["make", "-s", "publish", f"DIST={dist}"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    listing = httpx.get(f"{package_index}/simple/case-model/", follow_redirects=True).text
+    assert "case_model-1.9.0-py3-none-any.whl" in listing
+    assert "case_model-1.10.0" not in listing
+    assert "train" not in result.stdout
+
+
+def test_make_publish_without_a_build_says_so(tmp_path):
+    result = subprocess.run(["make", "-s", "publish", f"DIST={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "no wheel recorded" in result.stderr

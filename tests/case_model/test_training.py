@@ -63,20 +63,10 @@ def test_training_is_reproducible(demo_cases, trained):
     assert again.evaluation.macro_f1 == trained.evaluation.macro_f1
 
 
-def test_gate_refuses_below_threshold_and_below_baseline():
+def test_gate_refuses_below_threshold():
     with pytest.raises(QualityGateError, match="below the threshold"):
-        check_quality(0.7, 0.8, None, None)
-    with pytest.raises(QualityGateError, match=r"below the baseline model 1\.2\.0"):
-        check_quality(0.9, 0.8, 0.95, "1.2.0")
-    check_quality(0.96, 0.8, 0.95, "1.2.0")
-
-
-def test_gate_refuses_a_model_trained_on_shuffled_labels(demo_cases, trained):
-    cases, _, validation = demo_cases
-    shuffled = cases.assign(label=cases["label"].sample(frac=1.0, random_state=1).to_numpy())
-    worse = train(shuffled, validation, None, seed=0)
-    with pytest.raises(QualityGateError):
-        check_quality(worse.evaluation.macro_f1, 0.0, trained.evaluation.macro_f1, "1.0.0")
+        check_quality(0.7, 0.8)
+    check_quality(0.81, 0.8)
 
 
 def test_versions_only_go_up():

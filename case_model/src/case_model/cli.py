@@ -39,28 +39,35 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(message: str) -> None:
+    """One line per long step, as it starts: training a real data set takes minutes."""
+    print(f"... {message}", flush=True)
+
+
 def _train(args: argparse.Namespace) -> int:
     import tempfile
 
+    from case_model.artifact import ArtifactError
+    from case_model.champion import Comparison, evaluate_wheel, validation_hash
     from case_model.corrections import read_corrections
-    from case_model.training import DataError, QualityGateError, check_quality, read_table, train
+    from case_model.training import DataError, QualityGateError, check_quality, classifiable, read_table, train
     from case_model.versioning import known_versions, next_version, resolve_baseline, wheel_metadata
     from case_model.wheelbuild import build_wheel, write_artifact
 
     out = Path(args.out)
     try:
+        _progress(f"reading {args.data} and the validation set {args.validation}")
         cases = read_table(Path(args.data))
         validation = read_table(Path(args.validation))
+        if args.feedback:
+            _progress("reading the corrections")
         feedback = read_corrections(args.feedback) if args.feedback else None
-        baseline_f1 = baseline_version = None
         existing = known_versions(out)
-        if args.baseline:
-            baseline_path = resolve_baseline(args.baseline, out)
-            baseline_meta = wheel_metadata(baseline_path)
-            baseline_f1 = float(baseline_meta["metrics"]["macro_f1"])
-            baseline_version = str(baseline_meta["model_version"])
-            existing.append(baseline_version)
+        champion = resolve_baseline(args.champion, out) if args.champion else None
+        if champion is not None:
+            existing.append(str(wheel_metadata(champion)["model_version"]))
         version = next_version(existing, args.version)
+        _progress(f"training {version} on {len(cases)} cases")
         result = train(cases, validation, feedback, seed=args.seed)
         counts = result.corrections
         print(
@@ -72,14 +79,37 @@ def _train(args: argparse.Namespace) -> int:
             f"trained on {result.n_train} cases ({result.n_filtered} filtered out); "
             f"validation macro-F1 {result.evaluation.macro_f1:.4f}, accuracy {result.evaluation.accuracy:.4f}"
         )
-        check_quality(result.evaluation.macro_f1, args.min_macro_f1, baseline_f1, baseline_version)
-    except (DataError, QualityGateError, ValueError) as error:
+        check_quality(result.evaluation.macro_f1, args.min_macro_f1)
+        if champion is not None:
+            _progress(f"scoring the champion {champion.name} on the same validation set")
+            champion_version, champion_evaluation = evaluate_wheel(champion, *classifiable(validation))
+            comparison = Comparison(
+                version,
+                result.evaluation,
+                champion_version,
+                champion_evaluation,
+                validation_hash(Path(args.validation)),
+                args.f1_tolerance,
+                args.max_recall_drop,
+            )
+            report = comparison.write_report(Path(args.report) if args.report else out / f"report-{version}")
+            print(
+                f"champion {champion_version}: macro-F1 {champion_evaluation.macro_f1:.4f} on the same "
+                f"{champion_evaluation.n_validation} cases; comparison report {report}"
+            )
+            refusals = comparison.refusals()
+            if refusals:
+                raise QualityGateError("quality gate against the champion: " + "; ".join(refusals) + "; no wheel built")
+    except (DataError, QualityGateError, ArtifactError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    _progress(f"building the wheel {version}")
     with tempfile.TemporaryDirectory(prefix="case-model-artifact-") as tmp:
         write_artifact(result, version, Path(tmp), {"synthetic_data": args.synthetic})
         wheel = build_wheel(Path(tmp), version, out)
     print(f"built {wheel}")
+    if args.built_file:
+        Path(args.built_file).write_text(f"{wheel}\n", encoding="utf-8")
     return 0
 
 
@@ -98,6 +128,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``case-model`` command line."""
+    from case_model.champion import F1_TOLERANCE, MAX_RECALL_DROP
+
     parser = argparse.ArgumentParser(prog="case-model", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -117,7 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
         "or the feedback store's URL (sqlite:///..., postgresql+psycopg://...)",
     )
     train.add_argument("--out", default="dist", help="where wheels are written (and earlier versions looked up)")
-    train.add_argument("--baseline", help="wheel file or version the new model must not be worse than")
+    train.add_argument(
+        "--champion",
+        "--baseline",
+        help="the production wheel (file, or version in --out): scored on the same validation set, "
+        "the new model must not be worse (see --f1-tolerance, --max-recall-drop)",
+    )
+    train.add_argument("--f1-tolerance", type=float, default=F1_TOLERANCE, help="macro-F1 below the champion's allowed")
+    train.add_argument("--max-recall-drop", type=float, default=MAX_RECALL_DROP, help="recall any one class may lose")
+    train.add_argument("--report", help="directory of the comparison report (default: <out>/report-<version>)")
+    train.add_argument("--built-file", help="write the built wheel's path to this file (make publish reads it)")
     train.add_argument("--min-macro-f1", type=float, default=0.80, help="absolute quality gate on validation macro-F1")
     train.add_argument("--version", help="explicit version; must be above every known version")
     train.add_argument("--seed", type=int, default=0)

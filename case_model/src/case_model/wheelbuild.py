@@ -1,8 +1,12 @@
 """Build the versioned wheel that carries the code, the trained artifact and its metadata.
 
-The wheel is built from this package's own source tree (a checkout of the project), with the
-fitted pipeline written by joblib into ``case_model/_artifact/`` and its SHA-256 recorded in
-``metadata.json`` beside it, so every consumer can verify the artifact before unpickling it.
+The wheel is built from this package's own code, with the fitted pipeline written by joblib into
+``case_model/_artifact/`` and its SHA-256 recorded in ``metadata.json`` beside it, so every consumer
+can verify the artifact before unpickling it.
+
+Retraining on a cluster runs from an installed wheel, not a checkout, so every wheel carries the
+project files its build needs (``pyproject.toml``, ``README.md``) in ``case_model/_project/``: the
+next version builds from a checkout or from an installed package alike, with the same code.
 """
 
 from __future__ import annotations
@@ -36,14 +40,24 @@ from case_model.training import TrainingResult, plot_confusion
 _LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "py3langid")
 
 
-def source_root() -> Path:
-    """The case_model project directory (holding ``pyproject.toml`` and ``src/``)."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").is_file() or not (root / "src" / "case_model").is_dir():
-        raise RuntimeError(
-            f"cannot build a wheel: {root} is not a case_model source tree; run training from a checkout"
-        )
-    return root
+_PROJECT_FILES = ("pyproject.toml", "README.md")
+
+
+def build_sources() -> tuple[Path, Path]:
+    """Where the build takes the project files and the package code from.
+
+    Returns:
+        The directory holding ``pyproject.toml`` and ``README.md``, and the package directory:
+        the checkout's when this module runs from one, else those bundled in the installed wheel.
+    """
+    package = Path(__file__).resolve().parent
+    checkout = package.parents[1]
+    if all((checkout / name).is_file() for name in _PROJECT_FILES) and checkout.joinpath("src", "case_model").is_dir():
+        return checkout, package
+    bundled = package / "_project"
+    if all((bundled / name).is_file() for name in _PROJECT_FILES):
+        return bundled, package
+    raise RuntimeError(f"cannot build a wheel: {package} is neither in a checkout nor an installed case-model wheel")
 
 
 def library_versions() -> dict[str, str]:
@@ -90,18 +104,16 @@ def write_artifact(result: TrainingResult, version: str, directory: Path, extra:
 
 def build_wheel(artifact_dir: Path, version: str, out_dir: Path) -> Path:
     """Build ``case_model-<version>-py3-none-any.whl`` into ``out_dir`` with the artifact inside."""
-    root = source_root()
+    project, code = build_sources()
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="case-model-build-") as tmp:
         staging = Path(tmp)
-        for name in ("pyproject.toml", "README.md"):
-            shutil.copy2(root / name, staging / name)
         package = staging / "src" / "case_model"
-        shutil.copytree(
-            root / "src" / "case_model",
-            package,
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_artifact"),
-        )
+        shutil.copytree(code, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_artifact", "_project"))
+        (package / "_project").mkdir()
+        for name in _PROJECT_FILES:
+            shutil.copy2(project / name, staging / name)
+            shutil.copy2(project / name, package / "_project" / name)
         (package / "_version.py").write_text(
             f'"""Package version; rewritten by the wheel builder with the trained model\'s version."""\n\n'
             f'__version__ = "{version}"\n',

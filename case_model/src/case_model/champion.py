@@ -1,0 +1,158 @@
+"""The new model against the one in production, on the same validation set.
+
+A macro-F1 stored in the production wheel was measured on whatever validation set that training
+used; comparing a new model's F1 with it compares two sets, not two models. So the champion wheel
+is opened here (its artifact verified by SHA-256 before it is unpickled, like any load), scored on
+the very cases the challenger was scored on, and the gate compares the two evaluations: the
+challenger may not fall below the champion's macro-F1 by more than a tolerance, nor lose more than
+a margin of recall on any class (an average can hide a class that stopped being found). The
+validation file is named by its SHA-256 in the report, so two reports can be seen to share it.
+
+Both models are scored on the texts as this version's text steps prepare them: the question the
+gate answers is which classifier to serve behind the text steps being released.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from case_model.artifact import sha256_file
+
+if TYPE_CHECKING:  # training needs the train extra (pandas); the gate's defaults must not
+    from case_model.training import Evaluation
+
+_ARTIFACT_IN_WHEEL = "case_model/_artifact/"
+#: Default gate: the challenger's macro-F1 may be at most this much below the champion's.
+F1_TOLERANCE = 0.01
+#: Default gate: no class may lose more recall than this.
+MAX_RECALL_DROP = 0.05
+
+
+def evaluate_wheel(wheel: Path, texts: list[str], labels: list[str]) -> tuple[str, Evaluation]:
+    """The version of a model wheel and its evaluation on ``texts``; nothing is installed.
+
+    Raises:
+        case_model.artifact.ArtifactError: the wheel's model file does not match its recorded
+            SHA-256 (nothing is unpickled then).
+        ValueError: the file is not a case-model wheel.
+    """
+    from case_model.artifact import load
+    from case_model.training import evaluate
+
+    with tempfile.TemporaryDirectory(prefix="case-model-champion-") as tmp:
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                members = [m for m in archive.namelist() if m.startswith(_ARTIFACT_IN_WHEEL) and not m.endswith("/")]
+                if not members:
+                    raise ValueError(f"{wheel}: no model artifact inside; not a case-model wheel")
+                for member in members:
+                    target = Path(tmp) / Path(member).name  # flat: no path from the archive is trusted
+                    target.write_bytes(archive.read(member))
+        except (OSError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{wheel}: not a readable wheel ({error})") from error
+        champion = load(Path(tmp))
+    return champion.version, evaluate(champion.pipeline, texts, labels)
+
+
+@dataclass
+class Comparison:
+    """Challenger and champion on one validation set, and the gate's verdict."""
+
+    challenger_version: str
+    challenger: Evaluation
+    champion_version: str
+    champion: Evaluation
+    validation_sha256: str
+    f1_tolerance: float = F1_TOLERANCE
+    max_recall_drop: float = MAX_RECALL_DROP
+
+    def recall_drops(self) -> dict[str, float]:
+        """Recall lost per class (positive: the challenger finds fewer of that class)."""
+        drops = {}
+        for label, figures in self.champion.per_class.items():
+            if figures["support"] == 0:
+                continue
+            new = self.challenger.per_class.get(label, {"recall": 0.0})["recall"]
+            drops[label] = round(figures["recall"] - new, 4)
+        return drops
+
+    def refusals(self) -> list[str]:
+        """Why the challenger may not replace the champion; empty when it may."""
+        reasons = []
+        floor = self.champion.macro_f1 - self.f1_tolerance
+        if self.challenger.macro_f1 < floor:
+            reasons.append(
+                f"macro-F1 {self.challenger.macro_f1:.4f} is below the champion {self.champion_version}'s "
+                f"{self.champion.macro_f1:.4f} by more than the tolerance {self.f1_tolerance:.4f}"
+            )
+        for label, drop in sorted(self.recall_drops().items()):
+            if drop > self.max_recall_drop:
+                reasons.append(
+                    f"recall of {label} drops by {drop:.4f} (champion {self.champion.per_class[label]['recall']:.4f}), "
+                    f"more than the margin {self.max_recall_drop:.4f}"
+                )
+        return reasons
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report's JSON form."""
+        return {
+            "validation_sha256": self.validation_sha256,
+            "n_validation": self.challenger.n_validation,
+            "gate": {"f1_tolerance": self.f1_tolerance, "max_recall_drop": self.max_recall_drop},
+            "passed": not self.refusals(),
+            "refusals": self.refusals(),
+            "challenger": {"version": self.challenger_version, **self.challenger.as_dict()},
+            "champion": {"version": self.champion_version, **self.champion.as_dict()},
+            "recall_drops": self.recall_drops(),
+        }
+
+    def markdown(self) -> str:
+        """Per-class table and the verdict, for a reviewer."""
+        new, old = self.challenger, self.champion
+        lines = [
+            f"# {self.challenger_version} against {self.champion_version}",
+            "",
+            f"Validation set SHA-256 `{self.validation_sha256}`, {new.n_validation} classifiable cases.",
+            "",
+            "| | challenger | champion |",
+            "|---|---:|---:|",
+            f"| version | {self.challenger_version} | {self.champion_version} |",
+            f"| macro-F1 | {new.macro_f1:.4f} | {old.macro_f1:.4f} |",
+            f"| accuracy | {new.accuracy:.4f} | {old.accuracy:.4f} |",
+            "",
+            "| class | support | recall new | recall old | F1 new | F1 old |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for label in sorted(set(new.per_class) | set(old.per_class)):
+            a = new.per_class.get(label, {"recall": 0.0, "f1": 0.0, "support": 0})
+            b = old.per_class.get(label, {"recall": 0.0, "f1": 0.0, "support": 0})
+            lines.append(
+                f"| {label} | {a['support']} | {a['recall']:.4f} | {b['recall']:.4f} | {a['f1']:.4f} | {b['f1']:.4f} |"
+            )
+        refusals = self.refusals()
+        verdict = "refused:\n" + "\n".join(f"- {r}" for r in refusals) if refusals else "passed"
+        lines += ["", f"Gate (F1 tolerance {self.f1_tolerance}, recall margin {self.max_recall_drop}): {verdict}"]
+        lines += ["", "![challenger](confusion_challenger.png) ![champion](confusion_champion.png)", ""]
+        return "\n".join(lines)
+
+    def write_report(self, directory: Path) -> Path:
+        """``report.md``, ``report.json`` and both confusion matrices as PNG; returns the Markdown."""
+        from case_model.training import plot_confusion
+
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "report.json").write_text(json.dumps(self.as_dict(), indent=2, sort_keys=True) + "\n")
+        plot_confusion(self.challenger, directory / "confusion_challenger.png")
+        plot_confusion(self.champion, directory / "confusion_champion.png")
+        report = directory / "report.md"
+        report.write_text(self.markdown(), encoding="utf-8")
+        return report
+
+
+def validation_hash(path: Path) -> str:
+    """The SHA-256 of the validation file: the set's version in every report."""
+    return sha256_file(path)
