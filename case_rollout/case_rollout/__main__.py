@@ -1,12 +1,14 @@
-"""``case-classifier rollout {deploy,status,promote,rollback}``.
+"""``case-classifier rollout {deploy,promote,rollback,status}``, with kubectl's habits.
 
-    case-classifier rollout deploy --model-version 1.3.0 --canary 10 [--dry-run]
-    case-classifier rollout status
-    case-classifier rollout promote
+    case-classifier rollout deploy --model-version 1.3.0 --canary 10 [--dry-run[=client|server]]
+    case-classifier rollout promote -n case-classifier --context prod
     case-classifier rollout rollback
+    case-classifier rollout status
 
-``--dry-run`` prints the exact JSON patch and contacts no cluster. Otherwise the kubeconfig (or
-the in-cluster config) is read the standard way, the patch applied, and readiness awaited.
+Each change rewrites the overlay's ``release.yaml`` (see :mod:`case_rollout.release`) and applies
+the overlay with ``kubectl apply -k``, then waits for readiness. ``--dry-run`` (``=client``)
+prints the new release and contacts no cluster; ``--dry-run=server`` has the API server check the
+apply of a scratch copy and keeps nothing. Flags go before or after the subcommand, as kubectl's do.
 """
 
 from __future__ import annotations
@@ -14,57 +16,113 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from case_rollout import patches
-from case_rollout.cluster import RolloutError, api, get, patch, summary, wait_ready
+from case_rollout import release
+from case_rollout.cluster import Connection, RolloutError, api, apply, get, scratch_copy, summary, wait_ready
+
+#: Flags every level accepts (kubectl habits: ``rollout deploy ... --dry-run`` works).
+DEFAULTS = {
+    "namespace": "case-classifier",
+    "name": "case-classifier",
+    "context": None,
+    "kubeconfig": None,
+    "overlay": "manifests/overlays/prod",
+    "timeout": 600.0,
+    "dry_run": None,
+}
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    suppress = argparse.SUPPRESS  # so a flag given at one level is not reset by another's default
+    common.add_argument("-n", "--namespace", default=suppress, help="namespace (default: case-classifier)")
+    common.add_argument("--name", default=suppress, help="InferenceService name (default: case-classifier)")
+    common.add_argument("--context", default=suppress, help="kubeconfig context")
+    common.add_argument("--kubeconfig", default=suppress, help="kubeconfig file (before KUBECONFIG, in-cluster)")
+    common.add_argument(
+        "--overlay",
+        default=suppress,
+        help="the kustomize overlay holding release.yaml (default: manifests/overlays/prod)",
+    )
+    common.add_argument("--timeout", type=float, default=suppress, help="seconds to wait for readiness (600)")
+    common.add_argument(
+        "--dry-run",
+        choices=("client", "server"),
+        default=suppress,
+        help="client: print the release, contact no cluster; server: the API server checks it, keeps nothing",
+    )
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``case-classifier`` command line."""
+    common = _common()
     parser = argparse.ArgumentParser(
-        prog="case-classifier", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="case-classifier",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
     )
     top = parser.add_subparsers(dest="group", required=True)
-    rollout = top.add_parser("rollout", help="canary rollout of the InferenceService")
-    rollout.add_argument("--namespace", default="case-classifier")
-    rollout.add_argument("--name", default="case-classifier")
-    rollout.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for readiness")
-    rollout.add_argument("--dry-run", action="store_true", help="print the patch, contact no cluster")
+    rollout = top.add_parser("rollout", help="canary rollout of the InferenceService", parents=[common])
     steps = rollout.add_subparsers(dest="step", required=True)
-    deploy = steps.add_parser("deploy", help="new model version to a share of the traffic")
+    deploy = steps.add_parser("deploy", help="new model version to a share of the traffic", parents=[common])
     deploy.add_argument("--model-version", required=True)
     deploy.add_argument("--canary", type=int, default=10, help="percent of traffic for the new version (100: all)")
-    deploy.add_argument("--registry", default="registry.example.com")
-    steps.add_parser("status", help="traffic split, conditions and URL")
-    steps.add_parser("promote", help="the canary takes 100%%")
-    steps.add_parser("rollback", help="all traffic back to the last good revision")
+    deploy.add_argument("--registry", help="image registry (default: the release's)")
+    steps.add_parser("status", help="traffic split, conditions and URL", parents=[common])
+    steps.add_parser("promote", help="the canary in flight takes 100%%", parents=[common])
+    steps.add_parser("rollback", help="all traffic back to the stable version", parents=[common])
     return parser
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse, then fill in the defaults of the flags nobody gave."""
+    given = sys.argv[1:] if argv is None else argv
+    # As kubectl's: a bare --dry-run means client, and never takes the next word as its value.
+    args = build_parser().parse_args(["--dry-run=client" if a == "--dry-run" else a for a in given])
+    for key, value in DEFAULTS.items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
+    return args
+
+
+def _next(args: argparse.Namespace, current: release.Release) -> release.Release:
+    if args.step == "deploy":
+        return current.deploy(args.model_version, args.canary, args.registry)
+    if args.step == "promote":
+        return current.promote()
+    return current.rollback()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``case-classifier``."""
-    args = build_parser().parse_args(argv)
-    if args.step == "status":
-        if args.dry_run:
-            print("status reads the cluster; nothing to print in --dry-run")
-            return 0
-        print(json.dumps(summary(get(api(), args.namespace, args.name)), indent=2))
-        return 0
+    args = parse(argv)
+    connection = Connection(args.context, args.kubeconfig)
+    overlay = Path(args.overlay)
     try:
-        objects = None if args.dry_run else api()
-        if args.step == "deploy":
-            ops = patches.deploy(args.model_version, args.canary, args.registry)
-        elif args.step == "promote":
-            ops = patches.promote(None if args.dry_run else get(objects, args.namespace, args.name))
-        else:
-            ops = patches.rollback()
-        print(json.dumps(ops, indent=2))
-        if args.dry_run or not ops:
+        if args.step == "status":
+            if args.dry_run == "client":
+                print("status reads the cluster; nothing to print in --dry-run=client")
+                return 0
+            print(json.dumps(summary(get(api(connection), args.namespace, args.name)), indent=2))
             return 0
-        patch(objects, args.namespace, args.name, ops)
-        isvc = wait_ready(objects, args.namespace, args.name, args.timeout)
+        new = _next(args, release.read(overlay))
+        if args.dry_run == "client":
+            print(release.render(new), end="")
+            return 0
+        if args.dry_run == "server":
+            scratch, copy = scratch_copy(overlay)
+            with scratch:
+                release.write(copy, new)
+                print(apply(copy, connection, server_dry_run=True), end="")
+            return 0
+        print(f"wrote {release.write(overlay, new)}; commit it: it is the record of what runs")
+        print(apply(overlay, connection), end="")
+        isvc = wait_ready(api(connection), args.namespace, args.name, args.timeout)
         print(json.dumps(summary(isvc), indent=2))
-    except (ValueError, RolloutError) as error:
+    except (release.ReleaseError, RolloutError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

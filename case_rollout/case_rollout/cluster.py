@@ -1,8 +1,24 @@
-"""Talking to the cluster with the official ``kubernetes`` client: patch, read, wait."""
+"""Talking to the cluster: ``kubectl apply -k`` for changes, the ``kubernetes`` client to read and wait.
+
+Changes go through ``kubectl apply`` of the InferenceService as the overlay renders it (release
+file included), so the cluster receives exactly what ``kubectl apply -k`` of the manifests would
+send for it, and the two never disagree.
+Connection settings follow kubectl's habits: ``--kubeconfig``, then ``KUBECONFIG`` or
+``~/.kube/config``, and only without any of them the in-cluster service account; ``--context``
+picks a context of the kubeconfig.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+
+# kubectl with an argument list we build, no shell
+import subprocess  # nosec B404
+import tempfile
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
@@ -12,26 +28,85 @@ class RolloutError(RuntimeError):
     """A rollout step failed or timed out; the message says what the cluster reported."""
 
 
-def api() -> Any:
-    """A CustomObjectsApi from the in-cluster config, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+@dataclass(frozen=True)
+class Connection:
+    """Which cluster, as kubectl would pick it."""
+
+    context: str | None = None
+    kubeconfig: str | None = None
+
+    def kubectl_flags(self) -> list[str]:
+        """The same choice for a kubectl call."""
+        flags = [f"--context={self.context}"] if self.context else []
+        return flags + ([f"--kubeconfig={self.kubeconfig}"] if self.kubeconfig else [])
+
+    def kubeconfig_file(self) -> str | None:
+        """The kubeconfig kubectl would read, if there is one."""
+        if self.kubeconfig:
+            return self.kubeconfig
+        from_env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+        default = Path.home() / ".kube" / "config"
+        return from_env or (str(default) if default.is_file() else None)
+
+
+def api(connection: Connection) -> Any:
+    """A CustomObjectsApi from the kubeconfig when there is one, else the in-cluster config."""
     from kubernetes import client, config
 
+    kubeconfig = connection.kubeconfig_file()
     try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
+        if kubeconfig or connection.context:
+            config.load_kube_config(config_file=kubeconfig, context=connection.context)
+        else:
+            config.load_incluster_config()
+    except (config.ConfigException, OSError) as error:
+        raise RolloutError(f"no cluster to talk to: {error}") from error
     return client.CustomObjectsApi()
+
+
+def apply(overlay: Path, connection: Connection, server_dry_run: bool = False) -> str:
+    """Render the overlay and ``kubectl apply`` its InferenceService, and only that: the rollout's
+    Role may then patch InferenceServices and nothing else (``manifests/base/rollout-rbac.yaml``).
+    With ``server_dry_run`` the API server checks the change and keeps nothing.
+
+    Raises:
+        RolloutError: kubectl is missing, the overlay does not render, or the apply failed (with
+            kubectl's own message).
+    """
+    import yaml
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise RolloutError("kubectl not found: the rollout renders and applies the overlay with kubectl")
+    rendered = _kubectl([kubectl, "kustomize", str(overlay)], f"kubectl kustomize {overlay}")
+    found = [d for d in yaml.safe_load_all(rendered) if d and d.get("kind") == "InferenceService"]
+    if len(found) != 1:
+        raise RolloutError(f"{overlay} renders {len(found)} InferenceServices; expected one")
+    argv = [kubectl, *connection.kubectl_flags(), "apply", "-f", "-"]
+    if server_dry_run:
+        argv.append("--dry-run=server")
+    return _kubectl(argv, "kubectl apply", yaml.safe_dump(found[0]))
+
+
+def _kubectl(argv: list[str], what: str, stdin: str | None = None) -> str:
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)  # nosec B603
+    if result.returncode != 0:
+        raise RolloutError(f"{what} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def scratch_copy(overlay: Path) -> tuple[tempfile.TemporaryDirectory[str], Path]:
+    """A throw-away copy of the manifests tree holding ``overlay`` (overlays/<env> under it), and
+    the overlay's path inside it: a dry run must not rewrite the release under version control."""
+    root = overlay.resolve().parents[1]
+    scratch = tempfile.TemporaryDirectory(prefix="case-rollout-")
+    shutil.copytree(root, Path(scratch.name) / root.name)
+    return scratch, Path(scratch.name) / root.name / overlay.resolve().relative_to(root)
 
 
 def get(objects: Any, namespace: str, name: str) -> dict[str, Any]:
     """The InferenceService as the cluster has it."""
     isvc: dict[str, Any] = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    return isvc
-
-
-def patch(objects: Any, namespace: str, name: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
-    """Apply a JSON patch (a list body is sent as application/json-patch+json)."""
-    isvc: dict[str, Any] = objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, ops)
     return isvc
 
 

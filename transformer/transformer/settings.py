@@ -68,7 +68,9 @@ class TransformerSettings(ServingSettings):
     )
     feedback_batch_events: int = Field(256, description="Answered cases per call to the feedback service.")
     feedback_linger_seconds: float = Field(
-        0.5, ge=0, description="Longest wait for a full batch before logging what there is (one call per answer is costly)."
+        0.5,
+        ge=0,
+        description="Longest wait for a full batch before logging what there is (one call per answer is costly).",
     )
 
     def language_client(self) -> ClientConfig:
