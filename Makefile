@@ -46,10 +46,13 @@ run: model
 test: lint tools .venv-kubeval/bin/kubernetes-validate
 	$(PY) -m pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered
 
-# Tools from Debian the suite uses (kubectl renders the manifests); tests skip, saying why, without them.
+# Tools from Debian the suite uses (kubectl renders the manifests, Prometheus judges canaries); tests skip,
+# saying why, without them.
 tools:
 	@command -v kubectl >/dev/null || (apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null) \
 		|| echo "kubectl unavailable: the manifest tests will be skipped"
+	@command -v prometheus >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+		|| echo "prometheus unavailable: the canary analysis tests will be skipped"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

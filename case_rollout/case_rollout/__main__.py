@@ -4,6 +4,8 @@
     case-classifier rollout promote -n case-classifier --context prod
     case-classifier rollout rollback
     case-classifier rollout status
+    case-classifier rollout analyze --prometheus-url http://prometheus:9090 --feedback-url http://feedback:8083
+    case-classifier rollout promote --if-healthy --prometheus-url ... --feedback-url ...
 
 Each change rewrites the overlay's ``release.yaml`` (see :mod:`case_rollout.release`) and applies
 the overlay with ``kubectl apply -k``, then waits for readiness. ``--dry-run`` (``=client``)
@@ -18,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from case_rollout import release
+from case_rollout import analysis, release
 from case_rollout.cluster import Connection, RolloutError, api, apply, get, scratch_copy, summary, wait_ready
 
 #: Flags every level accepts (kubectl habits: ``rollout deploy ... --dry-run`` works).
@@ -72,7 +74,24 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--canary", type=int, default=10, help="percent of traffic for the new version (100: all)")
     deploy.add_argument("--registry", help="image registry (default: the release's)")
     steps.add_parser("status", help="traffic split, conditions and URL", parents=[common])
-    steps.add_parser("promote", help="the canary in flight takes 100%%", parents=[common])
+    evidence = argparse.ArgumentParser(add_help=False)
+    evidence.add_argument(
+        "--prometheus-url", default="http://127.0.0.1:9090", help="Prometheus scraping the transformers"
+    )
+    evidence.add_argument("--feedback-url", default="http://127.0.0.1:8083", help="the feedback service (agreement)")
+    evidence.add_argument("--window", default="10m", help="PromQL duration the figures cover")
+    evidence.add_argument("--stable", help="stable version (default: the release's)")
+    evidence.add_argument("--canary-version", help="canary version (default: the release's)")
+    margins = analysis.Margins()
+    evidence.add_argument("--min-cases", type=int, default=margins.min_cases, help="cases needed on each side")
+    evidence.add_argument(
+        "--max-p99-ratio", type=float, default=margins.max_p99_ratio, help="canary p99 / stable p99 allowed"
+    )
+    steps.add_parser(
+        "analyze", help="canary against stable: promote, hold or rollback, with reasons", parents=[common, evidence]
+    )
+    promote = steps.add_parser("promote", help="the canary in flight takes 100%%", parents=[common, evidence])
+    promote.add_argument("--if-healthy", action="store_true", help="only when analyze says promote")
     steps.add_parser("rollback", help="all traffic back to the stable version", parents=[common])
     return parser
 
@@ -96,6 +115,21 @@ def _next(args: argparse.Namespace, current: release.Release) -> release.Release
     return current.rollback()
 
 
+#: Exit status of ``analyze`` per decision, for pipelines: 0 promote, 3 hold, 4 rollback.
+EXIT = {analysis.PROMOTE: 0, analysis.HOLD: 3, analysis.ROLLBACK: 4}
+
+
+def _analyze(args: argparse.Namespace, current: release.Release) -> analysis.Verdict:
+    stable = args.stable or current.stable
+    canary = args.canary_version or current.canary
+    if not canary:
+        raise release.ReleaseError(f"no canary in flight to analyze; {stable} serves all traffic")
+    sides = analysis.from_prometheus(args.prometheus_url, [stable, canary], args.window)
+    analysis.add_feedback(args.feedback_url, sides)
+    margins = analysis.Margins(min_cases=args.min_cases, max_p99_ratio=args.max_p99_ratio)
+    return analysis.judge(sides[stable], sides[canary], margins)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``case-classifier``."""
     args = parse(argv)
@@ -108,7 +142,16 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             print(json.dumps(summary(get(api(connection), args.namespace, args.name)), indent=2))
             return 0
-        new = _next(args, release.read(overlay))
+        current = release.read(overlay)
+        if args.step == "analyze" or (args.step == "promote" and args.if_healthy):
+            verdict = _analyze(args, current)
+            print(json.dumps(verdict.as_dict(), indent=2))
+            if args.step == "analyze":
+                return EXIT[verdict.decision]
+            if verdict.decision != analysis.PROMOTE:
+                print(f"error: not promoting: the analysis says {verdict.decision}", file=sys.stderr)
+                return EXIT[verdict.decision]
+        new = _next(args, current)
         if args.dry_run == "client":
             print(release.render(new), end="")
             return 0
@@ -122,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         print(apply(overlay, connection), end="")
         isvc = wait_ready(api(connection), args.namespace, args.name, args.timeout)
         print(json.dumps(summary(isvc), indent=2))
-    except (release.ReleaseError, RolloutError) as error:
+    except (release.ReleaseError, RolloutError, analysis.EvidenceError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -34,6 +34,8 @@ class Plan:
     case_ids: list[str]
     explain: bool
     model_version: str | None = None
+    #: ``time.perf_counter()`` when the request reached the transformer.
+    started: float = 0.0
     # The answers, every case unanswered until the predictor says otherwise.
     labels: list[str] = field(init=False)
     confidences: np.ndarray = field(init=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 CASES = Counter("case_classifier_cases", "Cases answered, by status and language", ["status", "language"])
 PREDICTED_LABELS = Counter(
@@ -10,3 +10,10 @@ PREDICTED_LABELS = Counter(
 )
 PREDICTOR_CALLS = Counter("case_classifier_predictor_calls", "Calls to the predictor by outcome", ["outcome"])
 MODEL_INFO = Gauge("case_classifier_model_info", "The model version served (value 1)", ["model_version"])
+#: From a request's arrival in the transformer to its answer, per request: the latency a canary is
+#: judged by (``case-classifier rollout analyze`` compares its p99 with the stable version's).
+ANSWER_SECONDS = Histogram(
+    "case_classifier_answer_seconds",
+    "Seconds from a request's arrival in the transformer to its answer",
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)

@@ -94,6 +94,7 @@ class CaseTransformer(Model):
 
     async def preprocess(self, payload: InferRequest, headers: dict[str, str] | None = None) -> Plan:
         """Decode, clean, filter, detect languages; nothing here calls the predictor."""
+        started = time.perf_counter()
         rid = (headers or {}).get(REQUEST_ID_HEADER) or payload.id or new_request_id()
         request_id.set(rid)
         if not payload.id:
@@ -103,6 +104,7 @@ class CaseTransformer(Model):
             plan = await asyncio.to_thread(plan_request, payload, *limits)
         else:
             plan = plan_request(payload, *limits)
+        plan.started = started
         candidates = plan.classifiable
         if candidates:
             languages = await self.language.detect([plan.texts[i] for i in candidates])
@@ -157,6 +159,8 @@ class CaseTransformer(Model):
         response = response_for(plan, self.name, self.model_version)
         if self.prediction_log is not None and plan.request_id != warmup.REQUEST_ID:
             self.prediction_log.record(prediction_events(plan, self.model_version, time.time()))
+        if plan.request_id != warmup.REQUEST_ID:
+            metrics.ANSWER_SECONDS.observe(time.perf_counter() - plan.started)
         version = response.model_version or ""
         for status, language, label in zip(plan.statuses, plan.languages, plan.labels, strict=True):
             metrics.CASES.labels(status, language).inc()
