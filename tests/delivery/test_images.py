@@ -136,6 +136,10 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
     try:
         for service in services:
             running.append(start(service, tmp_path / "logs"))
+    except BaseException:  # the ones already up must not outlive a failed start
+        for process in reversed(running):
+            process.stop()
+        raise
     finally:
         os.chdir(cwd)
     try:

@@ -231,3 +231,13 @@ def test_no_secret_material_in_manifests(reliability):
     assert "kind: Secret" not in text
     assert not re.search(r"(?i)\b(password|token|apikey|secret)\b\s*[:=]\s*\S+", text)
     reliability.record("Artifact and images", "manifests scanned for secret material", 1, "none found")
+
+
+def test_the_transformers_hop_gives_up_before_the_component_timeout(rendered):
+    """KServe's default hop timeout is 600 s; under Knative's 30 s the CRM would get a bare 504
+    and the transformer would keep waiting for an answer nobody reads."""
+    _, objects = rendered
+    transformer = _one(objects, "InferenceService")["spec"]["transformer"]
+    args = transformer["containers"][0]["args"]
+    (hop,) = [a.split("=", 1)[1] for a in args if a.startswith("--predictor_request_timeout_seconds=")]
+    assert 0 < float(hop) < transformer["timeout"]
