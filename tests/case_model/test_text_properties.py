@@ -128,6 +128,9 @@ adversarial = st.builds(lambda name, n: FAMILIES[name](n), st.sampled_from(sorte
 
 @settings(deadline=None)  # cost is the linear-time guard's business; these check behaviour
 @given(adversarial, noisy_text, adversarial, st.integers(min_value=1, max_value=4000))
+# Found by Hypothesis in CI: the keyword window of the last number began inside "[PHONE]", whose
+# tail "PHONE]" read as the keyword "phone", so masking a masked text masked more.
+@example(head=" x ".join(["0171 1234560"] * 8), middle="", tail="0171", cap=1)
 def test_hostile_texts_keep_every_property_of_the_text_steps(reliability, head, middle, tail, cap):
     text = head + middle + tail
     prepared = prepare(text, cap)

@@ -82,6 +82,9 @@ class Run:
     def announced(self) -> bool:
         """A word right before the run starts with a phone keyword ("Tel.", "Telefon", "call")."""
         context = self.context
+        close, open_ = context.find("]"), context.find("[")
+        if close >= 0 and (open_ < 0 or close < open_):  # the window starts inside a placeholder
+            context = context[close + 1 :]  # ("PHONE] x "): no keyword either, or masking again would find one
         for placeholder in PLACEHOLDERS:  # "[PHONE]" before a number is no keyword
             context = context.replace(placeholder.lower(), " ")
         words = "".join(ch if ch.isalpha() else " " for ch in context).split()
