@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     settings, _ = load_settings(FeedbackSettings, parser, argv)
     logs.configure("case_feedback", settings.log_level, access_log=settings.access_log)
     labels = known_labels(settings)
-    store = Store(settings.store_url)
+    store = Store(settings.store_location())
     if settings.migrate:
         store.migrate()
     drain = Drain(settings.drain_seconds)

@@ -44,3 +44,17 @@ def test_retention_zero_keeps_texts(labels, tmp_path):
         assert _texts(store)["OLD-1"] == "the case OLD-1 as the model saw it"
     finally:
         service.process.stop()
+
+
+def test_the_store_url_can_come_from_a_mounted_secret_file(tmp_path):
+    """On the cluster the URL (with its password) is a mounted Secret file, not an environment
+    variable; a missing file stops the service naming the file, never printing a URL."""
+    from case_feedback.service.settings import FeedbackSettings
+
+    secret = tmp_path / "url"
+    secret.write_text("postgresql+psycopg://feedback:pw@db:5432/feedback\n")
+    settings = FeedbackSettings(store_url="sqlite:///ignored.sqlite", store_url_file=str(secret))
+    assert settings.store_location() == "postgresql+psycopg://feedback:pw@db:5432/feedback"
+    assert FeedbackSettings(store_url="sqlite:///x.sqlite").store_location() == "sqlite:///x.sqlite"
+    with pytest.raises(SystemExit, match=r"cannot read the store URL from .*missing"):
+        FeedbackSettings(store_url_file=str(tmp_path / "missing")).store_location()

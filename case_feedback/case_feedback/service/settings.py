@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -20,6 +22,9 @@ class FeedbackSettings(ServiceSettings):
         "sqlite:///data/feedback.sqlite",
         description="SQLAlchemy URL of the store: a SQLite file, or postgresql+psycopg://... (from a Secret).",
     )
+    store_url_file: str = Field(
+        "", description="File holding the store URL (a mounted Secret, as on the cluster); wins over store_url."
+    )
     labels: CommaSeparated = Field(
         (), description="Labels a correction may name; empty: the installed model wheel's labels."
     )
@@ -33,3 +38,20 @@ class FeedbackSettings(ServiceSettings):
         10.0, description="How long /metrics reuses the quality figures it computed from the store."
     )
     migrate: bool = Field(True, description="Bring the store's schema up to date (Alembic) before serving.")
+
+    def store_location(self) -> str:
+        """The store URL: read from ``store_url_file`` when set (a Secret mounted as a file keeps
+        the password out of the process environment), else ``store_url``.
+
+        Raises:
+            SystemExit: the file cannot be read or is empty, naming the file and never its content.
+        """
+        if not self.store_url_file:
+            return self.store_url
+        try:
+            url = Path(self.store_url_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise SystemExit(f"cannot read the store URL from {self.store_url_file}: {error.strerror}") from error
+        if not url:
+            raise SystemExit(f"the store URL file {self.store_url_file} is empty")
+        return url
