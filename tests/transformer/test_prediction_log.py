@@ -4,6 +4,7 @@ in a bounded buffer, and what does not fit is dropped and counted."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -14,7 +15,8 @@ from sqlalchemy import bindparam, create_engine, text
 
 from case_model.pii.kinds import EMAIL
 from case_serving import warmup
-from dev.processes import LOOPBACK, Service, free_port, python_module, start
+from dev.processes import LOOPBACK, free_port, start
+from dev.stack import Ports, Stack
 from tests.conftest import SOURCE_ENV
 from tests.support.feedback import eventually, start_feedback
 from tests.support.v2 import MODEL, infer, infer_body, metric, outputs
@@ -102,28 +104,15 @@ def logging_transformer(stack, labels, tmp_path):
     service of its own, with a buffer of 20 events and batches of 5."""
     feedback_port = free_port()
     feedback = start_feedback(f"sqlite:///{tmp_path / 'f.sqlite'}", labels, tmp_path, port=feedback_port)
-    http, grpc_port = free_port(), free_port()
-    argv = python_module(
-        "transformer",
-        "--http_port",
-        str(http),
-        "--grpc_port",
-        str(grpc_port),
-        "--predictor_host",
-        f"{LOOPBACK}:{stack.stack.ports.predictor_grpc}",
-        "--predictor_protocol",
-        "grpc-v2",
-        "--language_mode",
-        "local",
-        "--feedback_url",
-        f"{feedback.url}/v1/predictions",
-        "--feedback_buffer_events",
-        "20",
-        "--feedback_batch_events",
-        "5",
+    ports = dataclasses.replace(Ports.free(), predictor_grpc=stack.stack.ports.predictor_grpc, feedback=feedback_port)
+    chain = Stack(
+        ports=ports,
+        feedback_store="its own",  # the feedback service above; the chain's transformer logs to it
+        transformer_args=("--language_mode", "local", "--feedback_buffer_events", "20", "--feedback_batch_events", "5"),
+        env=SOURCE_ENV,
     )
-    url = f"http://{LOOPBACK}:{http}"
-    transformer = start(Service("logging-transformer", argv, f"{url}/v2/models/{MODEL}/ready", SOURCE_ENV), tmp_path)
+    url = chain.url(ports.http)
+    transformer = start(dataclasses.replace(chain.transformer(), name="logging-transformer"), tmp_path)
     yield url, feedback, transformer
     transformer.stop()
     feedback.process.stop()

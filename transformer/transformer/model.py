@@ -157,9 +157,10 @@ class CaseTransformer(Model):
         the prediction log (which only buffers them: the answer does not wait for the store).
         Warm-up requests are the service's own and are not logged."""
         response = response_for(plan, self.name, self.model_version)
-        if self.prediction_log is not None and plan.request_id != warmup.REQUEST_ID:
+        own = plan.request_id == warmup.REQUEST_ID
+        if self.prediction_log is not None and not own:
             self.prediction_log.record(prediction_events(plan, self.model_version, time.time()))
-        if plan.request_id != warmup.REQUEST_ID:
+        if not own:
             metrics.ANSWER_SECONDS.observe(time.perf_counter() - plan.started)
         version = response.model_version or ""
         for status, language, label in zip(plan.statuses, plan.languages, plan.labels, strict=True):

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from case_model.artifact import sha256_file
-
 if TYPE_CHECKING:  # training needs the train extra (pandas); the gate's defaults must not
     from case_model.training import Evaluation
 
@@ -151,8 +149,3 @@ class Comparison:
         report = directory / "report.md"
         report.write_text(self.markdown(), encoding="utf-8")
         return report
-
-
-def validation_hash(path: Path) -> str:
-    """The SHA-256 of the validation file: the set's version in every report."""
-    return sha256_file(path)

@@ -47,8 +47,8 @@ def _progress(message: str) -> None:
 def _train(args: argparse.Namespace) -> int:
     import tempfile
 
-    from case_model.artifact import ArtifactError
-    from case_model.champion import Comparison, evaluate_wheel, validation_hash
+    from case_model.artifact import ArtifactError, sha256_file
+    from case_model.champion import Comparison, evaluate_wheel
     from case_model.corrections import read_corrections
     from case_model.training import DataError, QualityGateError, check_quality, classifiable, read_table, train
     from case_model.versioning import known_versions, next_version, resolve_baseline, wheel_metadata
@@ -88,7 +88,7 @@ def _train(args: argparse.Namespace) -> int:
                 result.evaluation,
                 champion_version,
                 champion_evaluation,
-                validation_hash(Path(args.validation)),
+                sha256_file(Path(args.validation)),
                 args.f1_tolerance,
                 args.max_recall_drop,
             )
