@@ -104,7 +104,7 @@ def test_numbers_quoted_about_the_feedback_loop():
 
 
 def test_numbers_quoted_from_the_manifests():
-    isvc = yaml.safe_load((ROOT / "manifests" / "base" / "inferenceservice.yaml").read_text())
+    isvc = yaml.safe_load((ROOT / "manifests" / "base" / "model" / "inferenceservice.yaml").read_text())
     found = re.search(r"a target of (\d+) requests in flight per pod \(a hard limit of (\d+)\)", FLAT)
     assert found
     for component in ("predictor", "transformer"):

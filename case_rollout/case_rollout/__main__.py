@@ -7,9 +7,11 @@
     case-classifier rollout analyze --prometheus-url http://prometheus:9090 --feedback-url http://feedback:8083
     case-classifier rollout promote --if-healthy --prometheus-url ... --feedback-url ...
 
-Each change rewrites the overlay's ``release.yaml`` (see :mod:`case_rollout.release`) and applies
-the overlay with ``kubectl apply -k``, then waits for readiness. ``--dry-run`` (``=client``)
-prints the new release and contacts no cluster; ``--dry-run=server`` has the API server check the
+Each change rewrites the overlay's ``release/`` files (see :mod:`case_rollout.release`), applies
+the release's objects as the overlay renders them, and waits for readiness. ``deploy`` takes two
+steps: the idle slot loads the new version with no traffic and is waited for, then the route gives
+it its share; a failed wait leaves the traffic where it was. ``--dry-run`` (``=client``) prints
+the new release and contacts no cluster; ``--dry-run=server`` has the API server check the
 apply of a scratch copy and keeps nothing. Flags go before or after the subcommand, as kubectl's do.
 """
 
@@ -21,12 +23,22 @@ import sys
 from pathlib import Path
 
 from case_rollout import analysis, release
-from case_rollout.cluster import Connection, RolloutError, api, apply, get, scratch_copy, summary, wait_ready
+from case_rollout.cluster import (
+    Connection,
+    RolloutError,
+    api,
+    apply,
+    get,
+    get_route,
+    scratch_copy,
+    summary,
+    wait_ready,
+    weights,
+)
 
 #: Flags every level accepts (kubectl habits: ``rollout deploy ... --dry-run`` works).
 DEFAULTS = {
     "namespace": "case-classifier",
-    "name": "case-classifier",
     "context": None,
     "kubeconfig": None,
     "overlay": "manifests/overlays/prod",
@@ -39,13 +51,12 @@ def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     suppress = argparse.SUPPRESS  # so a flag given at one level is not reset by another's default
     common.add_argument("-n", "--namespace", default=suppress, help="namespace (default: case-classifier)")
-    common.add_argument("--name", default=suppress, help="InferenceService name (default: case-classifier)")
     common.add_argument("--context", default=suppress, help="kubeconfig context")
     common.add_argument("--kubeconfig", default=suppress, help="kubeconfig file (before KUBECONFIG, in-cluster)")
     common.add_argument(
         "--overlay",
         default=suppress,
-        help="the kustomize overlay holding release.yaml (default: manifests/overlays/prod)",
+        help="the kustomize overlay holding release/ (default: manifests/overlays/prod)",
     )
     common.add_argument("--timeout", type=float, default=suppress, help="seconds to wait for readiness (600)")
     common.add_argument(
@@ -73,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--model-version", required=True)
     deploy.add_argument("--canary", type=int, default=10, help="percent of traffic for the new version (100: all)")
     deploy.add_argument("--registry", help="image registry (default: the release's)")
-    steps.add_parser("status", help="traffic split, conditions and URL", parents=[common])
+    steps.add_parser("status", help="the route's weights, each slot's conditions and URL", parents=[common])
     evidence = argparse.ArgumentParser(add_help=False)
     evidence.add_argument(
         "--prometheus-url", default="http://127.0.0.1:9090", help="Prometheus scraping the transformers"
@@ -107,12 +118,44 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _next(args: argparse.Namespace, current: release.Release) -> release.Release:
+def _steps(args: argparse.Namespace, current: release.Release) -> list[release.Release]:
+    """The releases to apply in order: a deploy stages the idle slot first, then shifts traffic."""
     if args.step == "deploy":
-        return current.deploy(args.model_version, args.canary, args.registry)
+        if not 0 < args.canary <= 100:
+            raise release.ReleaseError(f"--canary must be within 1..100, got {args.canary}")
+        staged = current.stage(args.model_version, args.registry)
+        return [staged, staged.shift(args.canary)]
     if args.step == "promote":
-        return current.promote()
-    return current.rollback()
+        return [current.promote()]
+    return [current.rollback()]
+
+
+def _status(objects: object, namespace: str) -> dict[str, object]:
+    route = weights(get_route(objects, namespace))
+    slots = {slot: summary(get(objects, namespace, release.inference_service(slot))) for slot in release.SLOTS}
+    return {"weights": route, "slots": slots}
+
+
+def _change(args: argparse.Namespace, connection: Connection, overlay: Path, steps: list[release.Release]) -> None:
+    if args.dry_run == "client":
+        for i, step in enumerate(steps, start=1):
+            print(f"# step {i} of {len(steps)}\n{release.render(step)}", end="")
+        return
+    if args.dry_run == "server":
+        scratch, copy = scratch_copy(overlay)
+        with scratch:
+            for step in steps:
+                release.write(copy, step)
+                print(apply(copy, connection, server_dry_run=True), end="")
+        return
+    for step in steps:
+        written = release.write(overlay, step)
+        print(f"wrote {', '.join(map(str, written))}; commit them: they are the record of what runs")
+        print(apply(overlay, connection), end="")
+        # The slot that must be ready before the next step: the staged one, else the stable one.
+        slot = step.other_slot if step.staged else step.stable_slot
+        wait_ready(api(connection), args.namespace, release.inference_service(slot), args.timeout)
+    print(json.dumps(_status(api(connection), args.namespace), indent=2))
 
 
 #: Exit status of ``analyze`` per decision, for pipelines: 0 promote, 3 hold, 4 rollback.
@@ -140,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.dry_run == "client":
                 print("status reads the cluster; nothing to print in --dry-run=client")
                 return 0
-            print(json.dumps(summary(get(api(connection), args.namespace, args.name)), indent=2))
+            print(json.dumps(_status(api(connection), args.namespace), indent=2))
             return 0
         current = release.read(overlay)
         if args.step == "analyze" or (args.step == "promote" and args.if_healthy):
@@ -151,20 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             if verdict.decision != analysis.PROMOTE:
                 print(f"error: not promoting: the analysis says {verdict.decision}", file=sys.stderr)
                 return EXIT[verdict.decision]
-        new = _next(args, current)
-        if args.dry_run == "client":
-            print(release.render(new), end="")
-            return 0
-        if args.dry_run == "server":
-            scratch, copy = scratch_copy(overlay)
-            with scratch:
-                release.write(copy, new)
-                print(apply(copy, connection, server_dry_run=True), end="")
-            return 0
-        print(f"wrote {release.write(overlay, new)}; commit it: it is the record of what runs")
-        print(apply(overlay, connection), end="")
-        isvc = wait_ready(api(connection), args.namespace, args.name, args.timeout)
-        print(json.dumps(summary(isvc), indent=2))
+        _change(args, connection, overlay, _steps(args, current))
     except (release.ReleaseError, RolloutError, analysis.EvidenceError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """Talking to the cluster: ``kubectl apply -k`` for changes, the ``kubernetes`` client to read and wait.
 
-Changes go through ``kubectl apply`` of the InferenceService as the overlay renders it (release
-file included), so the cluster receives exactly what ``kubectl apply -k`` of the manifests would
-send for it, and the two never disagree.
+Changes go through ``kubectl apply`` of the release's objects (the two slots' InferenceServices and
+the route) as the overlay renders them, release files included, so the cluster receives exactly
+what ``kubectl apply -k`` of the manifests would send for them, and the two never disagree.
 Connection settings follow kubectl's habits: ``--kubeconfig``, then ``KUBECONFIG`` or
 ``~/.kube/config``, and only without any of them the in-cluster service account; ``--context``
 picks a context of the kubeconfig.
@@ -22,6 +22,13 @@ from pathlib import Path
 from typing import Any
 
 GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
+ROUTE_GROUP, ROUTE_VERSION, ROUTE_PLURAL = "networking.istio.io", "v1beta1", "virtualservices"
+#: The objects a release changes, by kind and name; the rollout's Role may patch these only.
+RELEASE_OBJECTS = {
+    ("InferenceService", "case-classifier-blue"),
+    ("InferenceService", "case-classifier-green"),
+    ("VirtualService", "case-classifier"),
+}
 
 
 class RolloutError(RuntimeError):
@@ -65,8 +72,8 @@ def api(connection: Connection) -> Any:
 
 
 def apply(overlay: Path, connection: Connection, server_dry_run: bool = False) -> str:
-    """Render the overlay and ``kubectl apply`` its InferenceService, and only that: the rollout's
-    Role may then patch InferenceServices and nothing else (``manifests/base/rollout-rbac.yaml``).
+    """Render the overlay and ``kubectl apply`` the release's objects, and only those: the rollout's
+    Role may then patch them and nothing else (``manifests/base/rollout-rbac.yaml``).
     With ``server_dry_run`` the API server checks the change and keeps nothing.
 
     Raises:
@@ -79,13 +86,18 @@ def apply(overlay: Path, connection: Connection, server_dry_run: bool = False) -
     if kubectl is None:
         raise RolloutError("kubectl not found: the rollout renders and applies the overlay with kubectl")
     rendered = _kubectl([kubectl, "kustomize", str(overlay)], f"kubectl kustomize {overlay}")
-    found = [d for d in yaml.safe_load_all(rendered) if d and d.get("kind") == "InferenceService"]
-    if len(found) != 1:
-        raise RolloutError(f"{overlay} renders {len(found)} InferenceServices; expected one")
+    found = [
+        d
+        for d in yaml.safe_load_all(rendered)
+        if d and (d.get("kind"), d.get("metadata", {}).get("name")) in RELEASE_OBJECTS
+    ]
+    if len(found) != len(RELEASE_OBJECTS):
+        names = sorted(f"{kind}/{name}" for kind, name in RELEASE_OBJECTS)
+        raise RolloutError(f"{overlay} renders {len(found)} of the release's objects ({', '.join(names)})")
     argv = [kubectl, *connection.kubectl_flags(), "apply", "-f", "-"]
     if server_dry_run:
         argv.append("--dry-run=server")
-    return _kubectl(argv, "kubectl apply", yaml.safe_dump(found[0]))
+    return _kubectl(argv, "kubectl apply", yaml.safe_dump_all(found))
 
 
 def _kubectl(argv: list[str], what: str, stdin: str | None = None) -> str:
@@ -110,8 +122,24 @@ def get(objects: Any, namespace: str, name: str) -> dict[str, Any]:
     return isvc
 
 
+def get_route(objects: Any, namespace: str, name: str = "case-classifier") -> dict[str, Any]:
+    """The route in front of the slots, as the cluster has it."""
+    route: dict[str, Any] = objects.get_namespaced_custom_object(
+        ROUTE_GROUP, ROUTE_VERSION, namespace, ROUTE_PLURAL, name
+    )
+    return route
+
+
+def weights(route: dict[str, Any]) -> dict[str, int]:
+    """The route's weight per destination Host (a slot's transformer)."""
+    return {
+        r["headers"]["request"]["set"]["Host"].split(".", 1)[0]: int(r.get("weight", 0))
+        for r in route.get("spec", {}).get("http", [{}])[0].get("route", [])
+    }
+
+
 def summary(isvc: dict[str, Any]) -> dict[str, Any]:
-    """URL, readiness conditions and the traffic split per component."""
+    """URL, readiness conditions and the traffic split per component (within one slot)."""
     status = isvc.get("status", {})
     return {
         "url": status.get("url"),

@@ -1,40 +1,44 @@
-"""The release: which model version the InferenceService serves, and the canary in flight.
+"""The release: which model version each slot runs, and how the CRM's traffic is split between them.
 
-Who owns the image tag decides whether ``kubectl apply -k`` and the rollout command fight. Here the
-manifests own it: each overlay holds ``release.yaml``, a JSON patch of the InferenceService that
-sets both components' images and the canary share, and the rollout command's only way to change a
-release is to rewrite that file and apply the overlay. A later ``kubectl apply -k`` therefore
-applies the release the rollout command made, never the base's tags, and the file under version
-control is the record of what runs.
+**One version per request.** The manifests hold two slots, InferenceServices ``case-classifier-blue``
+and ``case-classifier-green``, each a whole model version (its transformer runs that wheel's text
+steps, its predictor that wheel's classifier, and KServe links the two by name), and one weighted
+route in front (``manifests/base/route.yaml``). A canary is the idle slot, loaded with the new
+version while it gets no traffic, then given a share of the route. The split happens once per
+request between whole versions, so a request's text steps and classifier are always one version;
+KServe's ``canaryTrafficPercent``, which splits transformer and predictor independently, is not
+used. (The transformer also refuses an answer from a predictor of another version: a second guard.)
 
-The state the patch encodes (annotations on the InferenceService) is what makes the steps safe:
+**Who owns the image tag: the manifests, written by the rollout command.** Each overlay holds
+``release/``: a JSON patch per slot (its images; ``minReplicas: 0`` while it is retired) and one of
+the route (the weights, and annotations recording which slot is stable, what each runs and what
+was rolled back). The rollout command changes a release only by rewriting those files and applying
+the overlay, so a later ``kubectl apply -k`` applies the release the rollout made, never the base's
+tags, and the files under version control are the record of what runs.
 
-- ``deploy --canary N`` while a canary is in flight is refused (promote or roll back first);
-  ``--canary 100`` is a full rollout and leaves no ``canaryTrafficPercent`` behind (an earlier
-  share would otherwise stay in force).
-- ``rollback`` sets ``canaryTrafficPercent: 0``: KServe sends all traffic back to the last
-  rolled-out revision at once, and the rolled-back version is remembered.
-- ``promote`` promotes only a canary in flight: after a rollback there is none, so the version that
-  was rolled back cannot be promoted by mistake (KServe alone would: removing the field sends 100%
-  to the latest revision, the rolled-back one).
+The steps refuse what would serve a version nobody chose: a second canary while one is in flight,
+``promote`` with no canary in flight (after a rollback the rolled-back version cannot be promoted
+by mistake), a slot's images changed while it has traffic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+SLOTS = ("blue", "green")
 COMPONENTS = ("predictor", "transformer")
 ANNOTATION = "case-classifier.io"
-STABLE, CANARY, ROLLED_BACK, REGISTRY = "stable-version", "canary-version", "rolled-back-version", "registry"
-FILE = "release.yaml"
+STABLE_SLOT, REGISTRY, ROLLED_BACK, STAGED = "stable-slot", "registry", "rolled-back-version", "staged"
+FOLDER = "release"
+ROUTE = "route"
 HEADER = (
-    "# Written by `case-classifier rollout`, the owner of the model version and the canary share of\n"
-    "# the InferenceService; `kubectl apply -k` deploys what it says. Change it with the rollout\n"
-    "# command (deploy, promote, rollback), and commit it: it is the record of what runs.\n"
+    "# Written by `case-classifier rollout`, the owner of the model versions and the traffic split;\n"
+    "# `kubectl apply -k` deploys what it says. Change it with the rollout command (deploy, promote,\n"
+    "# rollback), and commit it: it is the record of what runs.\n"
 )
 Patch = list[dict[str, Any]]
 
@@ -48,81 +52,155 @@ def image(registry: str, component: str, version: str) -> str:
     return f"{registry.rstrip('/')}/case-classifier-{component}:{version}"
 
 
+def inference_service(slot: str) -> str:
+    """The InferenceService of a slot."""
+    return f"case-classifier-{slot}"
+
+
 def _pointer(key: str) -> str:
     return f"/metadata/annotations/{ANNOTATION}~1{key}"
 
 
+def _other(slot: str) -> str:
+    return SLOTS[1 - SLOTS.index(slot)]
+
+
 @dataclass(frozen=True)
 class Release:
-    """What is served: the stable version, and at most one canary (or one just rolled back)."""
+    """What each slot runs and the share of traffic the non-stable slot gets.
 
-    stable: str
+    ``percent`` > 0: a canary is in flight in the other slot. ``staged``: the other slot holds a
+    new version being readied at 0% (the first half of a deploy).
+    """
+
     registry: str
-    canary: str | None = None
-    percent: int | None = None
+    stable_slot: str
+    versions: tuple[str, str]  # (blue, green)
+    percent: int = 0
     rolled_back: str | None = None
+    staged: bool = False
 
-    def deploy(self, version: str, percent: int, registry: str | None = None) -> Release:
-        """A new version to ``percent`` of the traffic (100: all of it, at once)."""
-        if not 0 < percent <= 100:
-            raise ReleaseError(f"--canary must be within 1..100, got {percent}")
-        if self.canary:
+    @classmethod
+    def first(cls, version: str, registry: str) -> Release:
+        """A release serving ``version`` from the blue slot (the green one retired, same version)."""
+        return cls(registry=registry, stable_slot=SLOTS[0], versions=(version, version))
+
+    def version_of(self, slot: str) -> str:
+        """The model version a slot runs."""
+        return self.versions[SLOTS.index(slot)]
+
+    @property
+    def other_slot(self) -> str:
+        """The slot that is not stable: the canary's, or retired."""
+        return _other(self.stable_slot)
+
+    @property
+    def stable(self) -> str:
+        """The version the stable slot serves."""
+        return self.version_of(self.stable_slot)
+
+    @property
+    def canary(self) -> str | None:
+        """The version of the canary in flight (a share of traffic, or staged for one)."""
+        return self.version_of(self.other_slot) if self.percent or self.staged else None
+
+    def weights(self) -> dict[str, int]:
+        """The route's weight per slot."""
+        return {self.stable_slot: 100 - self.percent, self.other_slot: self.percent}
+
+    def _with(self, slot: str, version: str) -> tuple[str, str]:
+        return (version, self.versions[1]) if slot == SLOTS[0] else (self.versions[0], version)
+
+    def stage(self, version: str, registry: str | None = None) -> Release:
+        """The first half of a deploy: the other slot loads ``version`` while it has no traffic."""
+        if self.percent or self.staged:
             raise ReleaseError(
                 f"a canary of {self.canary} is in flight ({self.percent}%): promote or roll it back first"
             )
-        registry = registry or self.registry
+        slot = self.other_slot
+        return replace(
+            self,
+            registry=registry or self.registry,
+            versions=self._with(slot, version),
+            rolled_back=None,
+            staged=True,
+        )
+
+    def deploy(self, version: str, percent: int, registry: str | None = None) -> Release:
+        """The whole deploy: staged, then ``percent`` of the traffic (100: all of it, at once)."""
+        if not 0 < percent <= 100:
+            raise ReleaseError(f"--canary must be within 1..100, got {percent}")
+        return self.stage(version, registry).shift(percent)
+
+    def shift(self, percent: int) -> Release:
+        """The second half of a deploy: the staged slot takes ``percent`` (100: it becomes stable)."""
+        if not self.staged:
+            raise ReleaseError("nothing staged to shift traffic to")
         if percent == 100:
-            return Release(stable=version, registry=registry)
-        return Release(stable=self.stable, registry=registry, canary=version, percent=percent)
+            return replace(self, stable_slot=self.other_slot, percent=0, staged=False)
+        return replace(self, percent=percent, staged=False)
 
     def promote(self) -> Release:
-        """The canary becomes the stable version with all the traffic."""
-        if not self.canary:
+        """The canary's slot becomes stable with all the traffic; the other slot retires."""
+        if not self.percent:
             after = f" ({self.rolled_back} was rolled back)" if self.rolled_back else ""
             raise ReleaseError(f"no canary to promote{after}; {self.stable} serves all traffic")
-        return Release(stable=self.canary, registry=self.registry)
+        return replace(self, stable_slot=self.other_slot, percent=0)
 
     def rollback(self) -> Release:
-        """All traffic back to the stable version at once; the canary is remembered as rolled back."""
-        if not self.canary:
+        """All traffic back to the stable slot at once; the canary is remembered as rolled back."""
+        if not (self.percent or self.staged):
             raise ReleaseError(f"no canary to roll back; {self.stable} serves all traffic")
-        return Release(stable=self.stable, registry=self.registry, rolled_back=self.canary, percent=0)
+        return replace(self, percent=0, staged=False, rolled_back=self.canary)
 
-    @property
-    def spec_version(self) -> str:
-        """The version in the components' spec (the revision KServe creates last)."""
-        return self.canary or self.rolled_back or self.stable
+    def retired(self, slot: str) -> bool:
+        """A slot with no traffic and nothing staged: scaled to zero (the overlay's replicas otherwise)."""
+        return self.weights()[slot] == 0 and not (self.staged and slot == self.other_slot)
 
-    def ops(self) -> Patch:
-        """The JSON patch (RFC 6902) of the InferenceService that encodes this release."""
-        ops: Patch = []
-        for component in COMPONENTS:
-            ops.append(
-                {
-                    "op": "replace",
-                    "path": f"/spec/{component}/containers/0/image",
-                    "value": image(self.registry, component, self.spec_version),
-                }
-            )
-            if self.percent is not None:  # both components move together: one version's steps and model
-                ops.append({"op": "add", "path": f"/spec/{component}/canaryTrafficPercent", "value": self.percent})
-        notes = {STABLE: self.stable, REGISTRY: self.registry, CANARY: self.canary, ROLLED_BACK: self.rolled_back}
+    def slot_ops(self, slot: str) -> Patch:
+        """The JSON patch (RFC 6902) of a slot's InferenceService."""
+        version = self.version_of(slot)
+        ops: Patch = [
+            {"op": "replace", "path": f"/spec/{c}/containers/0/image", "value": image(self.registry, c, version)}
+            for c in COMPONENTS
+        ]
+        if self.retired(slot):
+            ops += [{"op": "replace", "path": f"/spec/{c}/minReplicas", "value": 0} for c in COMPONENTS]
+        return ops
+
+    def route_ops(self) -> Patch:
+        """The JSON patch of the route: the weights, and the record of what runs where."""
+        weights = self.weights()
+        ops: Patch = [
+            {"op": "replace", "path": f"/spec/http/0/route/{i}/weight", "value": weights[slot]}
+            for i, slot in enumerate(SLOTS)
+        ]
+        notes: dict[str, Any] = {STABLE_SLOT: self.stable_slot, REGISTRY: self.registry}
+        notes |= {f"{slot}-version": self.version_of(slot) for slot in SLOTS}
+        notes |= {ROLLED_BACK: self.rolled_back, STAGED: "true" if self.staged else None}
         ops += [{"op": "add", "path": _pointer(k), "value": v} for k, v in notes.items() if v]
         return ops
 
+    def files(self) -> dict[str, Patch]:
+        """The release's patches by file stem: one per slot and the route's."""
+        return {**{slot: self.slot_ops(slot) for slot in SLOTS}, ROUTE: self.route_ops()}
+
     @classmethod
-    def from_ops(cls, ops: Patch) -> Release:
-        """Read a release back from its patch."""
+    def from_route_ops(cls, ops: Patch) -> Release:
+        """Read a release back from its route patch."""
         notes = {op["path"].rsplit("~1", 1)[1]: op["value"] for op in ops if op["path"].startswith(_pointer(""))}
-        percents = [op["value"] for op in ops if op["path"].endswith("/canaryTrafficPercent")]
-        if STABLE not in notes or REGISTRY not in notes:
-            raise ReleaseError("release patch without its stable-version and registry annotations")
+        weights = [int(op["value"]) for op in ops if op["path"].endswith("/weight")]
+        missing = [k for k in (STABLE_SLOT, REGISTRY, *(f"{s}-version" for s in SLOTS)) if k not in notes]
+        if missing or len(weights) != len(SLOTS) or notes.get(STABLE_SLOT) not in SLOTS:
+            raise ReleaseError(f"route patch without its weights or annotations ({', '.join(missing) or 'weights'})")
+        stable_slot = str(notes[STABLE_SLOT])
         return cls(
-            stable=str(notes[STABLE]),
             registry=str(notes[REGISTRY]),
-            canary=notes.get(CANARY),
-            percent=int(percents[0]) if percents else None,
+            stable_slot=stable_slot,
+            versions=(str(notes[f"{SLOTS[0]}-version"]), str(notes[f"{SLOTS[1]}-version"])),
+            percent=weights[SLOTS.index(_other(stable_slot))],
             rolled_back=notes.get(ROLLED_BACK),
+            staged=notes.get(STAGED) == "true",
         )
 
 
@@ -130,26 +208,35 @@ def read(overlay: Path) -> Release:
     """The release an overlay deploys.
 
     Raises:
-        ReleaseError: the overlay has no readable ``release.yaml``.
+        ReleaseError: the overlay has no readable ``release/route.yaml``.
     """
-    path = overlay / FILE
+    path = overlay / FOLDER / f"{ROUTE}.yaml"
     try:
         ops = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise ReleaseError(f"cannot read the release of {overlay}: {error}") from error
     if not isinstance(ops, list):
         raise ReleaseError(f"{path}: not a JSON patch (a list of operations)")
-    return Release.from_ops(ops)
+    return Release.from_route_ops(ops)
 
 
 def render(release: Release) -> str:
-    """The ``release.yaml`` text of a release."""
-    body: str = yaml.safe_dump(release.ops(), sort_keys=False, default_flow_style=None, width=120)
+    """The release's files as one text (for ``--dry-run``): each file's name, then its patch."""
+    return "\n".join(f"# --- {FOLDER}/{stem}.yaml\n{_text(ops)}" for stem, ops in release.files().items())
+
+
+def _text(ops: Patch) -> str:
+    body: str = yaml.safe_dump(ops, sort_keys=False, default_flow_style=None, width=120)
     return HEADER + body
 
 
-def write(overlay: Path, release: Release) -> Path:
-    """Rewrite the overlay's ``release.yaml``."""
-    path = overlay / FILE
-    path.write_text(render(release), encoding="utf-8")
-    return path
+def write(overlay: Path, release: Release) -> list[Path]:
+    """Rewrite the overlay's ``release/`` files."""
+    folder = overlay / FOLDER
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for stem, ops in release.files().items():
+        path = folder / f"{stem}.yaml"
+        path.write_text(_text(ops), encoding="utf-8")
+        paths.append(path)
+    return paths

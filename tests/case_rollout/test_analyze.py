@@ -121,7 +121,7 @@ def _cli(*argv: str) -> subprocess.CompletedProcess:
 def _overlay(tmp_path: Path, stable: str, canary: str) -> Path:
     shutil.copytree(ROOT / "manifests", tmp_path / "manifests")
     overlay = tmp_path / "manifests" / "overlays" / "prod"
-    release.write(overlay, release.Release(stable=stable, registry="reg.example").deploy(canary, 10))
+    release.write(overlay, release.Release.first(stable, "reg.example").deploy(canary, 10))
     return overlay
 
 

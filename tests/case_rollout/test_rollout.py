@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -24,10 +25,19 @@ def _schema() -> dict:
     return _crd_schema()
 
 
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    """One validator for the CRD's schema: checking the schema itself takes seconds, once is enough."""
+    schema = _schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def _check(isvc: dict) -> None:
     from tests.manifests.test_manifests import _pruned
 
-    jsonschema.validate(isvc, _schema())
+    _validator().validate(isvc)
     assert _pruned({"spec": isvc["spec"]}, _schema()) == []
 
 
@@ -44,58 +54,121 @@ def overlay(tmp_path) -> Path:
     return tmp_path / "manifests" / "overlays" / "prod"
 
 
-def _rendered(overlay: Path) -> dict:
-    import yaml
-
+def _render(overlay: Path) -> list[dict]:
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl (Debian kubernetes-client) missing: cannot render the manifests")
     out = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True, check=True).stdout
-    isvc = next(doc for doc in yaml.safe_load_all(out) if doc and doc["kind"] == "InferenceService")
-    _check(isvc)
-    return isvc
+    return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
-def _served(isvc: dict) -> dict[str, tuple[str, int | None]]:
-    """Per component: the image tag in the spec and the canary share."""
-    return {
-        c: (isvc["spec"][c]["containers"][0]["image"].rsplit(":", 1)[1], isvc["spec"][c].get("canaryTrafficPercent"))
-        for c in ("predictor", "transformer")
+def _served(overlay: Path) -> dict[str, object]:
+    """What the overlay deploys: per slot the predictor's and transformer's image tags and whether
+    it is scaled to zero; the route's weight per slot. Every InferenceService checked on the way."""
+    objects = _render(overlay)
+    served: dict[str, object] = {}
+    for isvc in (o for o in objects if o["kind"] == "InferenceService"):
+        _check(isvc)
+        spec = isvc["spec"]
+        # KServe's own canary would split transformer and predictor independently: never used.
+        assert all("canaryTrafficPercent" not in spec[c] for c in ("predictor", "transformer"))
+        tags = tuple(spec[c]["containers"][0]["image"].rsplit(":", 1)[1] for c in ("predictor", "transformer"))
+        served[isvc["metadata"]["name"].removeprefix("case-classifier-")] = (*tags, spec["predictor"]["minReplicas"])
+    (route,) = [o for o in objects if o["kind"] == "VirtualService"]
+    served["weights"] = {
+        r["headers"]["request"]["set"]["Host"].split(".")[0].split("-")[2]: r["weight"]
+        for r in route["spec"]["http"][0]["route"]
     }
+    return served
 
 
-def test_dry_run_prints_the_release_needs_no_cluster_and_takes_flags_anywhere(tmp_path):
+def test_dry_run_prints_both_steps_needs_no_cluster_and_takes_flags_anywhere(tmp_path):
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}
-    before = (ROOT / "manifests/overlays/prod/release.yaml").read_text()
+    before = {p: p.read_text() for p in (ROOT / "manifests/overlays/prod/release").iterdir()}
     first = _cli("rollout", "--dry-run", "deploy", "--model-version", "1.3.0", "--canary", "10", env=env)
     after = _cli("rollout", "deploy", "--model-version", "1.3.0", "--canary", "10", "--dry-run", "-n", "x", env=env)
     explicit = _cli("rollout", "deploy", "--dry-run=client", "--context", "prod", "--model-version", "1.3.0", env=env)
     for result in (first, after, explicit):
         assert result.returncode == 0, result.stderr
         assert result.stdout == first.stdout
-    expected = release.read(ROOT / "manifests/overlays/prod").deploy("1.3.0", 10)
-    assert yaml.safe_load(first.stdout) == expected.ops()
-    assert (ROOT / "manifests/overlays/prod/release.yaml").read_text() == before  # a dry run writes nothing
+    staged = release.read(ROOT / "manifests/overlays/prod").stage("1.3.0")
+    step1, step2 = first.stdout.split("# step 2 of 2\n")
+    assert step1 == f"# step 1 of 2\n{release.render(staged)}"
+    assert step2 == release.render(staged.shift(10))
+    after_files = {p: p.read_text() for p in (ROOT / "manifests/overlays/prod/release").iterdir()}
+    assert after_files == before  # a dry run writes nothing
     assert _cli("rollout", "deploy", "--model-version", "1", "--dry-run=maybe").returncode == 2
 
 
 def test_canary_promote_and_rollback_render_valid_inference_services(overlay):
     stable = release.read(overlay)
-    assert _served(_rendered(overlay)) == {"predictor": ("1.2.0", None), "transformer": ("1.2.0", None)}
-    canary = stable.deploy("1.3.0", 10, "reg.example/ml")
+    assert _served(overlay) == {
+        "blue": ("1.2.0", "1.2.0", 2),
+        "green": ("1.2.0", "1.2.0", 0),
+        "weights": {"blue": 100, "green": 0},
+    }
+    # The idle slot loads the new version first, with no traffic and its pods warm ...
+    staged = stable.stage("1.3.0", "reg.example/ml")
+    release.write(overlay, staged)
+    assert _served(overlay) == {
+        "blue": ("1.2.0", "1.2.0", 2),
+        "green": ("1.3.0", "1.3.0", 2),
+        "weights": {"blue": 100, "green": 0},
+    }
+    # ... then takes its share: whole versions are split, never a transformer from its predictor.
+    canary = staged.shift(10)
     release.write(overlay, canary)
-    isvc = _rendered(overlay)
-    # Both components move together: the same version's text steps and model, the same share.
-    assert _served(isvc) == {"predictor": ("1.3.0", 10), "transformer": ("1.3.0", 10)}
+    assert _served(overlay) == {
+        "blue": ("1.2.0", "1.2.0", 2),
+        "green": ("1.3.0", "1.3.0", 2),
+        "weights": {"blue": 90, "green": 10},
+    }
+    isvc = next(o for o in _render(overlay) if o["metadata"]["name"] == "case-classifier-green")
     assert isvc["spec"]["predictor"]["containers"][0]["image"] == "reg.example/ml/case-classifier-predictor:1.3.0"
-    assert release.read(overlay) == canary  # the file is the state
+    assert release.read(overlay) == canary  # the files are the state
+    assert (canary.stable, canary.canary) == ("1.2.0", "1.3.0")
     release.write(overlay, canary.promote())
-    assert _served(_rendered(overlay)) == {"predictor": ("1.3.0", None), "transformer": ("1.3.0", None)}
+    assert _served(overlay) == {
+        "blue": ("1.2.0", "1.2.0", 0),
+        "green": ("1.3.0", "1.3.0", 2),
+        "weights": {"blue": 0, "green": 100},
+    }
     release.write(overlay, canary.rollback())
-    assert _served(_rendered(overlay)) == {"predictor": ("1.3.0", 0), "transformer": ("1.3.0", 0)}
+    assert _served(overlay) == {
+        "blue": ("1.2.0", "1.2.0", 2),
+        "green": ("1.3.0", "1.3.0", 0),
+        "weights": {"blue": 100, "green": 0},
+    }
+    assert release.read(overlay).rolled_back == "1.3.0"
+
+
+def test_every_step_of_a_release_keeps_each_request_inside_one_version(overlay):
+    """Along deploy, promote, deploy, rollback: every slot runs one version in both components,
+    the route sends requests only to slots' transformers (each linked by KServe to its own
+    predictor), and a slot's images change only while it gets no traffic before and after."""
+    current = release.read(overlay)
+    steps = [current.stage("1.3.0")]
+    steps.append(steps[-1].shift(10))
+    steps.append(steps[-1].promote())
+    steps.append(steps[-1].stage("1.4.0"))
+    steps.append(steps[-1].shift(50))
+    steps.append(steps[-1].rollback())
+    before = _served(overlay)
+    for step in steps:
+        release.write(overlay, step)
+        after = _served(overlay)
+        for slot in release.SLOTS:
+            predictor_tag, transformer_tag, _ = after[slot]
+            assert predictor_tag == transformer_tag, (step, slot)
+            if before[slot][:2] != after[slot][:2]:
+                assert before["weights"][slot] == after["weights"][slot] == 0, (step, slot)
+        assert sum(after["weights"].values()) == 100
+        before = after
+    route = next(o for o in _render(overlay) if o["kind"] == "VirtualService")
+    hosts = {r["headers"]["request"]["set"]["Host"] for r in route["spec"]["http"][0]["route"]}
+    assert hosts == {f"case-classifier-{s}-transformer.case-classifier.svc.cluster.local" for s in release.SLOTS}
 
 
 def test_promote_after_rollback_is_refused(overlay):
-    """KServe alone would send 100% to the rolled-back revision when the canary field goes."""
     rolled_back = release.read(overlay).deploy("1.3.0", 10).rollback()
     release.write(overlay, rolled_back)
     result = _cli("rollout", "promote", "--dry-run", "--overlay", str(overlay))
@@ -111,16 +184,21 @@ def test_full_rollout_leaves_no_earlier_canary_share(overlay):
     with pytest.raises(release.ReleaseError, match=r"a canary of 1\.3\.0 is in flight"):
         canary.deploy("1.4.0", 100)
     release.write(overlay, canary.promote().deploy("1.4.0", 100))
-    assert _served(_rendered(overlay)) == {"predictor": ("1.4.0", None), "transformer": ("1.4.0", None)}
+    assert _served(overlay) == {
+        "blue": ("1.4.0", "1.4.0", 2),
+        "green": ("1.3.0", "1.3.0", 0),
+        "weights": {"blue": 100, "green": 0},
+    }
 
 
 def test_a_later_apply_of_the_manifests_deploys_the_rollouts_version(overlay):
-    """The tag lives in the overlay's release file, which the rollout rewrites: rendering the
-    overlay (what kubectl apply -k sends) gives the rollout's version, not the base's."""
+    """The tags live in the overlay's release files, which the rollout rewrites: rendering the
+    overlay (what kubectl apply -k sends) gives the rollout's versions, not the base's."""
     release.write(overlay, release.read(overlay).deploy("1.3.0", 100))
-    isvc = _rendered(overlay)
-    assert _served(isvc)["predictor"] == ("1.3.0", None)
-    assert isvc["metadata"]["annotations"]["case-classifier.io/stable-version"] == "1.3.0"
+    assert _served(overlay)["green"] == ("1.3.0", "1.3.0", 2)
+    route = next(o for o in _render(overlay) if o["kind"] == "VirtualService")
+    assert route["metadata"]["annotations"]["case-classifier.io/green-version"] == "1.3.0"
+    assert route["metadata"]["annotations"]["case-classifier.io/stable-slot"] == "green"
 
 
 @pytest.mark.parametrize("canary", ["0", "101", "-5"])
@@ -160,22 +238,21 @@ def test_the_kubeconfig_comes_before_the_in_cluster_config(tmp_path, monkeypatch
         api(Connection(context="missing"))
 
 
-def test_the_rollout_role_may_read_and_patch_the_inference_service_only(overlay):
-    import yaml as _yaml
-
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl (Debian kubernetes-client) missing: cannot render the manifests")
-    out = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True, check=True).stdout
-    (role,) = [
-        d for d in _yaml.safe_load_all(out) if d and d["kind"] == "Role" and d["metadata"]["name"] == "case-rollout"
-    ]
+def test_the_rollout_role_may_read_and_patch_the_release_objects_only(overlay):
+    (role,) = [d for d in _render(overlay) if d["kind"] == "Role" and d["metadata"]["name"] == "case-rollout"]
     assert role["rules"] == [
         {
             "apiGroups": ["serving.kserve.io"],
             "resources": ["inferenceservices"],
+            "resourceNames": ["case-classifier-blue", "case-classifier-green"],
+            "verbs": ["get", "patch"],
+        },
+        {
+            "apiGroups": ["networking.istio.io"],
+            "resources": ["virtualservices"],
             "resourceNames": ["case-classifier"],
             "verbs": ["get", "patch"],
-        }
+        },
     ]
 
 
@@ -211,14 +288,11 @@ def test_deploy_canary_promote_rollback_on_a_real_cluster(tmp_path):
     subprocess.run(["kubectl", "apply", "-k", str(overlay)], check=True)
     run("deploy", "--model-version", current, "--canary", "100", "--registry", registry)
     run("deploy", "--model-version", nxt, "--canary", "10")
-    split = json.loads(run("status"))["traffic"]["predictor"]
-    assert sorted(t["percent"] for t in split if t["percent"]) == [10, 90]
+    assert sorted(json.loads(run("status"))["weights"].values()) == [10, 90]
     run("promote")
-    assert [t["percent"] for t in json.loads(run("status"))["traffic"]["predictor"] if t["percent"]] == [100]
+    assert sorted(json.loads(run("status"))["weights"].values()) == [0, 100]
     run("deploy", "--model-version", current, "--canary", "10")
     run("rollback")
-    split = json.loads(run("status"))["traffic"]["predictor"]
-    assert [t["percent"] for t in split if t["percent"]] == [100]
+    weights = json.loads(run("status"))["weights"]
     subprocess.run(["kubectl", "apply", "-k", str(overlay)], check=True)  # a later apply changes nothing
-    split = json.loads(run("status"))["traffic"]["predictor"]
-    assert [t["percent"] for t in split if t["percent"]] == [100]
+    assert json.loads(run("status"))["weights"] == weights

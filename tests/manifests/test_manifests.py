@@ -3,6 +3,7 @@ schemas, KServe's InferenceService schema, and the security and autoscaling poli
 
 from __future__ import annotations
 
+import functools
 import gzip
 import re
 import shutil
@@ -42,6 +43,13 @@ def rendered(request) -> tuple[str, list[dict]]:
     return request.param, render(request.param)
 
 
+def _isvcs(objects: list[dict]) -> list[dict]:
+    """The InferenceServices: one per slot (blue, green), each a whole model version."""
+    found = [o for o in objects if o["kind"] == "InferenceService"]
+    assert [o["metadata"]["name"] for o in found] == ["case-classifier-blue", "case-classifier-green"]
+    return found
+
+
 def _one(objects: list[dict], kind: str) -> dict:
     found = [o for o in objects if o["kind"] == kind]
     assert len(found) == 1, f"expected one {kind}"
@@ -54,6 +62,7 @@ def test_every_overlay_renders_the_whole_application(rendered):
     assert kinds.count("NetworkPolicy") == 3
     assert {
         "InferenceService",
+        "VirtualService",
         "RayJob",
         "Deployment",
         "Service",
@@ -92,6 +101,7 @@ def test_core_objects_validate_against_the_kubernetes_schemas(rendered, tmp_path
     assert _kubeval([str(broken)]).returncode != 0, "the validator accepts anything"
 
 
+@functools.cache  # 39,000 lines of YAML: parsed once per process
 def _crd_schema() -> dict:
     with gzip.open(ROOT / "tests" / "data" / "kserve-isvc-crd.yaml.gz") as handle:
         crd = yaml.safe_load(handle)
@@ -118,15 +128,15 @@ def test_inference_service_validates_against_kserve_v1beta1(rendered):
     import jsonschema
 
     _, objects = rendered
-    isvc = _one(objects, "InferenceService")
     schema = _crd_schema()
-    jsonschema.validate(isvc, schema)
-    assert _pruned({k: v for k, v in isvc.items() if k not in ("apiVersion", "kind", "metadata")}, schema) == []
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    for isvc in _isvcs(objects):
+        validator.validate(isvc)
+        assert _pruned({k: v for k, v in isvc.items() if k not in ("apiVersion", "kind", "metadata")}, schema) == []
 
 
 def test_the_pruning_check_catches_a_typo():
-    isvc = render("prod")
-    isvc = _one(isvc, "InferenceService")
+    isvc = _isvcs(render("prod"))[0]
     isvc["spec"]["predictor"]["scaleTarge"] = 8
     assert _pruned({"spec": isvc["spec"]}, _crd_schema()) == ["/spec/predictor/scaleTarge"]
 
@@ -175,7 +185,9 @@ def test_every_pod_runs_locked_down(rendered, reliability):
 
 def test_autoscaling_per_environment():
     for overlay, min_replicas in (("dev", 0), ("prod", 2)):
-        isvc = _one(render(overlay), "InferenceService")
+        serving, retired = _isvcs(render(overlay))  # the release serves blue; green is retired
+        assert [retired["spec"][c]["minReplicas"] for c in ("predictor", "transformer")] == [0, 0]
+        isvc = serving
         for component in ("predictor", "transformer"):
             spec = isvc["spec"][component]
             assert spec["scaleMetric"] == "concurrency"
@@ -199,7 +211,10 @@ def test_every_autoscaling_and_canary_setting_has_its_reason_beside_it():
         r"^\s*(-\s*\{op: replace, path: /spec/\w+/)?(scaleMetric|scaleTarget|containerConcurrency|"
         r"timeout|minReplicas|maxReplicas|canaryTrafficPercent)\b"
     )
-    for path in [MANIFESTS / "base" / "inferenceservice.yaml", *MANIFESTS.glob("overlays/*/kustomization.yaml")]:
+    for path in [
+        MANIFESTS / "base" / "model" / "inferenceservice.yaml",
+        *MANIFESTS.glob("overlays/*/kustomization.yaml"),
+    ]:
         lines = path.read_text().splitlines()
         for i, line in enumerate(lines):
             if settings.match(line) or re.search(r"path: /spec/\w+/(min|max)Replicas", line):
@@ -246,7 +261,8 @@ def test_the_transformers_hop_gives_up_before_the_component_timeout(rendered):
     """KServe's default hop timeout is 600 s; under Knative's 30 s the CRM would get a bare 504
     and the transformer would keep waiting for an answer nobody reads."""
     _, objects = rendered
-    transformer = _one(objects, "InferenceService")["spec"]["transformer"]
-    args = transformer["containers"][0]["args"]
-    (hop,) = [a.split("=", 1)[1] for a in args if a.startswith("--predictor_request_timeout_seconds=")]
-    assert 0 < float(hop) < transformer["timeout"]
+    for isvc in _isvcs(objects):
+        transformer = isvc["spec"]["transformer"]
+        args = transformer["containers"][0]["args"]
+        (hop,) = [a.split("=", 1)[1] for a in args if a.startswith("--predictor_request_timeout_seconds=")]
+        assert 0 < float(hop) < transformer["timeout"]

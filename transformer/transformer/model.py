@@ -53,6 +53,20 @@ class PredictorUnavailable(ServerNotReady):
         self.reason = str(self)
 
 
+class VersionMismatch(PredictorUnavailable):
+    """The predictor answered with another model version than these text steps'; never merged.
+
+    The rollout keeps a request inside one version (``case_rollout.release``); this is the second
+    guard, for a hop wired to the wrong predictor: its answer is refused (503), not served.
+    """
+
+    def __init__(self, steps: str, predictor: str | None) -> None:
+        super().__init__(
+            f"the predictor serves model version {predictor or 'unknown'}, these text steps are version {steps}; "
+            "an answer across versions is refused"
+        )
+
+
 class CaseTransformer(Model):
     """Filters, cleans and routes cases; classifies the rest through the predictor."""
 
@@ -70,6 +84,10 @@ class CaseTransformer(Model):
             schema.names(schema.TRANSFORMER_INPUTS), settings.max_batch_cases, schema.names(schema.TRANSFORMER_OUTPUTS)
         )
         self.language = language
+        #: The installed wheel's version: the version of these text steps, which the predictor's
+        #: answers must carry. None when run from a source tree (development): then the
+        #: predictor's version is reported as is.
+        self.steps_version = model_version
         self.model_version = model_version
         self.prediction_log = prediction_log
         self.rules = settings.status_rules()
@@ -147,8 +165,13 @@ class CaseTransformer(Model):
         except httpx.HTTPStatusError as error:
             metrics.PREDICTOR_CALLS.labels("error").inc()
             raise PredictorUnavailable(f"HTTP {error.response.status_code} from the predictor") from error
+        answers = decode_answers(response, len(texts))
+        if self.steps_version and answers.model_version != self.steps_version:
+            metrics.PREDICTOR_CALLS.labels("version_mismatch").inc()
+            log.error("version mismatch", extra={"steps": self.steps_version, "predictor": answers.model_version})
+            raise VersionMismatch(self.steps_version, answers.model_version)
         metrics.PREDICTOR_CALLS.labels("ok").inc()
-        return decode_answers(response, len(texts))
+        return answers
 
     async def postprocess(
         self, plan: Plan, headers: dict[str, str] | None = None, response_headers: dict[str, str] | None = None
