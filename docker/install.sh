@@ -19,8 +19,15 @@ pip_install() { "$VENV/bin/pip" install --no-cache-dir --disable-pip-version-che
 
 python3 -m venv "$VENV"
 # The model wheel from the model index only, without dependencies: no other index can supply a
-# package named case-model (dependency confusion).
-pip_install --no-deps --index-url "$MODEL_INDEX_URL" "case-model==${MODEL_VERSION}"
+# package named case-model (dependency confusion). With KEEP_MODEL_WHEEL (a directory) the wheel
+# file is kept there too: the retraining image scores the new model against it (the champion).
+if [ -n "${KEEP_MODEL_WHEEL:-}" ]; then
+    "$VENV/bin/pip" download --no-cache-dir --disable-pip-version-check --quiet --no-deps \
+        --index-url "$MODEL_INDEX_URL" --dest "$KEEP_MODEL_WHEEL" "case-model==${MODEL_VERSION}"
+    pip_install --no-deps "$KEEP_MODEL_WHEEL/case_model-${MODEL_VERSION}-py3-none-any.whl"
+else
+    pip_install --no-deps --index-url "$MODEL_INDEX_URL" "case-model==${MODEL_VERSION}"
+fi
 # Everything else from the public registry, at the pinned versions; case-model is already there.
 pip_install -c "$here/constraints.txt" hatchling
 packages="$(cd "$here" && python3 docker/local_packages.py "$deployable")"

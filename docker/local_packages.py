@@ -48,24 +48,40 @@ def needed(target: str, root: Path = ROOT) -> list[str]:
     by_directory = {_normal(path.name): name for name, path in packages.items()}
     directory, extras = _parse(target)
     start = by_directory[directory]
-    order: list[str] = []
     wanted: dict[str, set[str]] = {start: extras}
+    edges: dict[str, set[str]] = {}
     pending = [start]
-    while pending:
+    while pending:  # the closure: every local package needed, with every extra asked of it
         name = pending.pop()
-        project = tomllib.loads((packages[name] / "pyproject.toml").read_text())["project"]
-        requirements = list(project.get("dependencies", []))
-        for extra in wanted[name]:
-            requirements += project.get("optional-dependencies", {}).get(extra, [])
-        for requirement in requirements:
-            dependency, dependency_extras = _parse(requirement)
-            local = dependency in packages and dependency != FROM_THE_MODEL_INDEX
-            if local and (dependency not in wanted or not dependency_extras <= wanted[dependency]):
+        edges[name] = set()
+        for dependency, dependency_extras in _local_requirements(packages, name, wanted[name]):
+            edges[name].add(dependency)
+            if dependency not in wanted or not dependency_extras <= wanted[dependency]:
                 wanted[dependency] = wanted.get(dependency, set()) | dependency_extras
                 pending.append(dependency)
-        if name not in order:
+    # Dependencies before their dependents: older pips look a dependency up on the index when a
+    # package naming it comes before the local directory that provides it.
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name not in seen:  # seen before placed: a cycle through an extra, placed once
+            seen.add(name)
+            for dependency in sorted(edges[name]):
+                visit(dependency)
             order.append(name)
-    return [_spec(packages[name], wanted[name], root) for name in reversed(order)]
+
+    visit(start)
+    return [_spec(packages[name], wanted[name], root) for name in order]
+
+
+def _local_requirements(packages: dict[str, Path], name: str, extras: set[str]) -> list[tuple[str, set[str]]]:
+    project = tomllib.loads((packages[name] / "pyproject.toml").read_text())["project"]
+    requirements = list(project.get("dependencies", []))
+    for extra in extras:
+        requirements += project.get("optional-dependencies", {}).get(extra, [])
+    parsed = [_parse(requirement) for requirement in requirements]
+    return [(d, e) for d, e in parsed if d in packages and d != FROM_THE_MODEL_INDEX]
 
 
 def _spec(path: Path, extras: set[str], root: Path) -> str:

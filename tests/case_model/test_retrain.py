@@ -73,9 +73,12 @@ def test_a_worse_model_is_refused_against_the_champion_on_the_same_cases(
     assert (tmp_path / "dist" / "report-1.1.0" / "confusion_champion.png").stat().st_size > 1000
 
 
+@pytest.mark.parametrize("as_on_the_cluster", [False, True], ids=["url-and-wheel", "secret-file-and-image-dir"])
 def test_retraining_from_the_store_passes_the_gate_and_builds_the_next_version(
-    files, model_wheel, trained, tmp_path, capsys
+    files, model_wheel, trained, tmp_path, capsys, as_on_the_cluster
 ):
+    """From a checkout: the store's URL and the champion's wheel file. As the retraining CronJob
+    runs it: the URL from a mounted Secret file, the champion the wheel its image keeps."""
     data, validation = files
     store_url = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
     store = Store(store_url)
@@ -87,7 +90,14 @@ def test_retraining_from_the_store_passes_the_gate_and_builds_the_next_version(
     )
     store.add_corrections([Correction(f"ST-{i}", "storage", "a-1") for i in range(2)], now)
     store.close()
-    status = cli.main(_train(data, validation, model_wheel, tmp_path / "dist", "--feedback", store_url))
+    source, champion = ["--feedback", store_url], model_wheel
+    if as_on_the_cluster:
+        (tmp_path / "url").write_text(store_url + "\n")
+        champion = tmp_path / "champion"
+        champion.mkdir()
+        (champion / model_wheel.name).write_bytes(model_wheel.read_bytes())
+        source = ["--feedback-url-file", str(tmp_path / "url")]
+    status = cli.main(_train(data, validation, champion, tmp_path / "dist", *source))
     printed = capsys.readouterr().out
     assert status == 0, printed
     assert "2 added with their stored text" in printed
@@ -104,6 +114,19 @@ def test_retraining_from_the_store_passes_the_gate_and_builds_the_next_version(
 def _evaluation(recalls: dict[str, float], macro_f1: float) -> Evaluation:
     per_class = {k: {"precision": r, "recall": r, "f1": r, "support": 50} for k, r in recalls.items()}
     return Evaluation(macro_f1, macro_f1, per_class, sorted(recalls), [], 100)
+
+
+def test_an_unreadable_store_url_file_or_champion_directory_is_a_clear_error(files, model_wheel, tmp_path, capsys):
+    data, validation = files
+    missing = ["--feedback-url-file", str(tmp_path / "nope")]
+    assert cli.main(_train(data, validation, model_wheel, tmp_path / "dist", *missing)) == 2
+    assert f"cannot read the feedback store URL from {tmp_path / 'nope'}" in capsys.readouterr().err
+    (tmp_path / "empty").write_text("\n")
+    empty = ["--feedback-url-file", str(tmp_path / "empty")]
+    assert cli.main(_train(data, validation, model_wheel, tmp_path / "dist", *empty)) == 2
+    assert "is empty" in capsys.readouterr().err
+    assert cli.main(_train(data, validation, tmp_path, tmp_path / "dist")) == 2  # no wheel in it
+    assert "holds 0 case_model wheels; expected one" in capsys.readouterr().err
 
 
 def test_the_gate_catches_a_class_that_stops_being_found_behind_a_good_average():

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,7 +27,10 @@ IMAGES = {
     "langdetect": ("case_language[service]", "case_language"),
     "feedback": ("case_feedback[service]", "case_feedback"),
     "batch": ("case_batch", "case_batch"),
+    "retrain": ("case_batch[retrain]", "case_model.cli"),
 }
+#: Where the retraining image keeps the production wheel's file (Dockerfile.retrain, KEEP_MODEL_WHEEL).
+CHAMPION = "champion"
 
 
 def _dockerfile(name: str) -> str:
@@ -70,6 +74,8 @@ def installed(published_model, tmp_path_factory) -> dict[str, str]:
         venv = tmp_path_factory.mktemp(f"image-{image}") / "venv"
         env = {**os.environ, "VENV": str(venv), "MODEL_VERSION": "1.0.0", "MODEL_INDEX_URL": published_model}
         env.pop("PYTHONPATH", None)
+        if image == "retrain":
+            env["KEEP_MODEL_WHEEL"] = str(venv.parent / CHAMPION)
         subprocess.run(["sh", str(ROOT / "docker" / "install.sh"), deployable], check=True, env=env, timeout=900)
         venvs[image] = str(venv / "bin" / "python")
     return venvs
@@ -192,6 +198,43 @@ def test_batch_entrypoint_from_the_replayed_install(installed, tmp_path):
     assert "--address" in result.stdout
 
 
+def test_retraining_runs_the_cronjobs_command_from_the_replayed_install(installed, demo_cases, tmp_path):
+    """The CronJob's train step, its flags as in manifests/base/retrain.yaml with the paths moved
+    here: the installed wheel trains, is the champion, and the next version is built; twine is there
+    for the upload step."""
+    from case_feedback.service.store import Store
+
+    cases, _, validation = demo_cases
+    cases.to_parquet(tmp_path / "cases.parquet")
+    validation.to_parquet(tmp_path / "validation.parquet")
+    store_url = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
+    Store(store_url).migrate()
+    (tmp_path / "url").write_text(store_url)
+    champion = Path(installed["retrain"]).parents[2] / CHAMPION
+    assert [w.name for w in champion.iterdir()] == ["case_model-1.0.0-py3-none-any.whl"]
+    argv = [
+        installed["retrain"],
+        "-m",
+        "case_model.cli",
+        "train",
+        f"--data={tmp_path / 'cases.parquet'}",
+        f"--validation={tmp_path / 'validation.parquet'}",
+        f"--feedback-url-file={tmp_path / 'url'}",
+        f"--champion={champion}",
+        f"--out={tmp_path / 'dist'}",
+        f"--built-file={tmp_path / 'dist' / '.model-built'}",
+        f"--report={tmp_path / 'report'}",
+    ]
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=bare, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "champion 1.0.0: macro-F1" in result.stdout
+    built = Path((tmp_path / "dist" / ".model-built").read_text().strip())
+    assert built.name == "case_model-1.1.0-py3-none-any.whl"
+    twine = subprocess.run([installed["retrain"], "-m", "twine", "--version"], capture_output=True, env=bare)
+    assert twine.returncode == 0, twine.stderr
+
+
 #: What each image must not carry: other services, and KServe where the service does not serve with it.
 NOT_IN = {
     "predictor": [
@@ -209,6 +252,7 @@ NOT_IN = {
     "langdetect": ["kserve", "transformer", "predictor", "case_feedback", "case_batch", "case_rollout", "dev", "ray"],
     "feedback": ["kserve", "transformer", "predictor", "case_language", "case_batch", "case_rollout", "dev", "ray"],
     "batch": ["kserve", "transformer", "predictor", "case_rollout", "dev", "tornado", "sqlalchemy"],
+    "retrain": ["kserve", "transformer", "predictor", "case_rollout", "dev", "tornado"],
 }
 
 

@@ -25,6 +25,7 @@ CORE_KINDS = {
     "HorizontalPodAutoscaler",
     "PodDisruptionBudget",
     "NetworkPolicy",
+    "CronJob",
 }
 KUBERNETES_VERSION = "1.32.0"
 
@@ -64,6 +65,7 @@ def test_every_overlay_renders_the_whole_application(rendered):
         "InferenceService",
         "VirtualService",
         "RayJob",
+        "CronJob",
         "Deployment",
         "Service",
         "HorizontalPodAutoscaler",
@@ -148,6 +150,8 @@ def _pod_specs(objects: list[dict]):
             yield from ((f"isvc/{c}", spec[c]) for c in ("predictor", "transformer"))
         elif obj["kind"] == "Deployment":
             yield f"deployment/{obj['metadata']['name']}", spec["template"]["spec"]
+        elif obj["kind"] == "CronJob":
+            yield f"cronjob/{obj['metadata']['name']}", spec["jobTemplate"]["spec"]["template"]["spec"]
         elif obj["kind"] == "RayJob":
             cluster = spec["rayClusterSpec"]
             yield "rayjob/head", cluster["headGroupSpec"]["template"]["spec"]
@@ -162,7 +166,7 @@ def test_every_pod_runs_locked_down(rendered, reliability):
         assert pod["automountServiceAccountToken"] is False, name
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
-        for container in pod["containers"]:
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
             context = container["securityContext"]
             assert context["allowPrivilegeEscalation"] is False, name
             assert context["capabilities"]["drop"] == ["ALL"], name
@@ -171,7 +175,9 @@ def test_every_pod_runs_locked_down(rendered, reliability):
             assert context["readOnlyRootFilesystem"] is True, name
             writable = {mount["mountPath"] for mount in container.get("volumeMounts", [])}
             assert "/tmp" in writable, f"{name}: no writable /tmp on a read-only root"
-            if not name.startswith("rayjob"):  # Ray's head and workers are watched by KubeRay instead
+            # Ray's head and workers are watched by KubeRay, a Job's containers by the Job: they run
+            # to completion and serve nothing.
+            if not name.startswith(("rayjob", "cronjob")):
                 assert container["readinessProbe"], name
                 assert container["livenessProbe"], name
             checked += 1
@@ -255,6 +261,34 @@ def test_no_secret_material_in_manifests(reliability):
     assert not literal.search(text)
     assert literal.search("password: hunter2")  # the check still sees a literal
     reliability.record("Artifact and images", "manifests scanned for secret material", 1, "none found")
+
+
+def test_the_retraining_job_uploads_what_it_trained_with_credentials_from_secret_files(rendered):
+    _, objects = rendered
+    (cronjob,) = [o for o in objects if o["kind"] == "CronJob"]
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (train,), (publish,) = pod["initContainers"], pod["containers"]
+    flags = dict(a.removeprefix("--").split("=", 1) for a in train["args"][1:])
+    assert train["args"][0] == "train"
+    # The gate runs against the wheel the image keeps; the upload takes only what this run built.
+    assert flags["champion"] == "/opt/champion"
+    assert publish["args"][-1] == f"{flags['out']}/*.whl"
+    assert publish["command"] == ["python", "-m", "twine"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    secrets = {}
+    for container in (train, publish):
+        assert "env" not in container  # nothing secret in the environment
+        for mount in container["volumeMounts"]:
+            if "secret" in volumes[mount["name"]]:
+                assert mount["readOnly"] is True
+                secrets[volumes[mount["name"]]["secret"]["secretName"]] = mount["mountPath"]
+    assert secrets == {
+        "feedback-store": "/run/secrets/feedback-store",
+        "model-index-upload": "/run/secrets/model-index",
+    }
+    assert flags["feedback-url-file"] == "/run/secrets/feedback-store/url"
+    assert "--config-file=/run/secrets/model-index/pypirc" in publish["args"]
 
 
 def test_the_transformers_hop_gives_up_before_the_component_timeout(rendered):

@@ -44,6 +44,19 @@ def _progress(message: str) -> None:
     print(f"... {message}", flush=True)
 
 
+def _read_url(path: str | None) -> str | None:
+    """The store URL from a mounted Secret file; errors name the file, never its content."""
+    if path is None:
+        return None
+    try:
+        url = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ValueError(f"cannot read the feedback store URL from {path}: {error.strerror}") from None
+    if not url:
+        raise ValueError(f"the feedback store URL file {path} is empty")
+    return url
+
+
 def _train(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -59,9 +72,10 @@ def _train(args: argparse.Namespace) -> int:
         _progress(f"reading {args.data} and the validation set {args.validation}")
         cases = read_table(Path(args.data))
         validation = read_table(Path(args.validation))
-        if args.feedback:
+        source = args.feedback or _read_url(args.feedback_url_file)
+        if source:
             _progress("reading the corrections")
-        feedback = read_corrections(args.feedback) if args.feedback else None
+        feedback = read_corrections(source) if source else None
         existing = known_versions(out)
         champion = resolve_baseline(args.champion, out) if args.champion else None
         if champion is not None:
@@ -143,16 +157,23 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train, evaluate, gate and build the model wheel")
     train.add_argument("--data", required=True, help="training cases (.csv or .parquet: case_id, text, label)")
     train.add_argument("--validation", required=True, help="held-out cases, same columns")
-    train.add_argument(
+    sources = train.add_mutually_exclusive_group()
+    sources.add_argument(
         "--feedback",
         help="agent corrections: a .csv/.parquet file (case_id, corrected_label, timestamp[, text]) "
         "or the feedback store's URL (sqlite:///..., postgresql+psycopg://...)",
+    )
+    sources.add_argument(
+        "--feedback-url-file",
+        help="a file holding the feedback store's URL (a mounted Secret: the password stays out of "
+        "the command line and the environment)",
     )
     train.add_argument("--out", default="dist", help="where wheels are written (and earlier versions looked up)")
     train.add_argument(
         "--champion",
         "--baseline",
-        help="the production wheel (file, or version in --out): scored on the same validation set, "
+        help="the production wheel (file, directory holding it, or version in --out): scored on the same "
+        "validation set, "
         "the new model must not be worse (see --f1-tolerance, --max-recall-drop)",
     )
     train.add_argument("--f1-tolerance", type=float, default=F1_TOLERANCE, help="macro-F1 below the champion's allowed")

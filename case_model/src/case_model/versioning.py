@@ -56,8 +56,14 @@ def wheel_metadata(path: Path) -> dict[str, Any]:
 
 
 def resolve_baseline(baseline: str, search_dir: Path) -> Path:
-    """Find the baseline wheel: a path to a wheel, or a version looked up in ``search_dir``."""
+    """Find the baseline wheel: a path to a wheel, a directory holding exactly one (an image keeps
+    its production wheel so), or a version looked up in ``search_dir``."""
     candidate = Path(baseline)
+    if candidate.is_dir():
+        wheels = sorted(candidate.glob("case_model-*.whl"))
+        if len(wheels) != 1:
+            raise ValueError(f"baseline directory {candidate} holds {len(wheels)} case_model wheels; expected one")
+        return wheels[0]
     if candidate.suffix == ".whl":
         if not candidate.is_file():
             raise ValueError(f"baseline wheel {candidate} does not exist")
