@@ -117,6 +117,8 @@ class Release:
             raise ReleaseError(
                 f"a canary of {self.canary} is in flight ({self.percent}%): promote or roll it back first"
             )
+        if version == self.stable:
+            raise ReleaseError(f"{version} already serves all traffic (slot {self.stable_slot})")
         slot = self.other_slot
         return replace(
             self,

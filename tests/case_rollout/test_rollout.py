@@ -180,6 +180,8 @@ def test_promote_after_rollback_is_refused(overlay):
 
 
 def test_full_rollout_leaves_no_earlier_canary_share(overlay):
+    with pytest.raises(release.ReleaseError, match=r"1\.2\.0 already serves all traffic \(slot blue\)"):
+        release.read(overlay).deploy("1.2.0", 10)
     canary = release.read(overlay).deploy("1.3.0", 10)
     with pytest.raises(release.ReleaseError, match=r"a canary of 1\.3\.0 is in flight"):
         canary.deploy("1.4.0", 100)
