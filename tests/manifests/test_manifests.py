@@ -60,11 +60,11 @@ def _one(objects: list[dict], kind: str) -> dict:
 def test_every_overlay_renders_the_whole_application(rendered):
     _, objects = rendered
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds.count("NetworkPolicy") == 3
+    assert kinds.count("NetworkPolicy") == 12  # default deny, DNS, and each path (test_network_fence.py)
+    assert "RayJob" not in kinds  # a batch run is asked for (manifests/batch), never re-run by an apply
     assert {
         "InferenceService",
         "VirtualService",
-        "RayJob",
         "CronJob",
         "Deployment",
         "Service",
@@ -157,10 +157,19 @@ def _pod_specs(objects: list[dict]):
             yield "rayjob/head", cluster["headGroupSpec"]["template"]["spec"]
             for group in cluster["workerGroupSpecs"]:
                 yield f"rayjob/{group['groupName']}", group["template"]["spec"]
+            yield "rayjob/submitter", spec["submitterPodTemplate"]["spec"]
+
+
+def render_batch() -> list[dict]:
+    """The batch run (manifests/batch), rendered as `kubectl create -k` would send it."""
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(MANIFESTS / "batch")], capture_output=True, text=True, check=True
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
 def test_every_pod_runs_locked_down(rendered, reliability):
-    _, objects = rendered
+    objects = rendered[1] + render_batch()
     checked = 0
     for name, pod in _pod_specs(objects):
         assert pod["automountServiceAccountToken"] is False, name

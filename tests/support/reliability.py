@@ -30,6 +30,7 @@ AREAS = [
     "Graceful shutdown",
     "Soak",
     "Artifact and images",
+    "Network fence",
 ]
 START, END = "<!-- reliability-table -->", "<!-- /reliability-table -->"
 

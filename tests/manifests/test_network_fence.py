@@ -1,0 +1,220 @@
+"""The namespace's network fence, path by path: the rendered NetworkPolicies (both overlays and the
+batch run), the pods as the rendered workloads label them, and the neighbours a cluster has
+(Knative's activator, Istio's gateway, DNS, the CRM, Prometheus, the store, the model index,
+another namespace, the internet). Every path the system uses must be allowed, every other one
+refused; tests/support/netpol.py is the evaluator."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.manifests.test_manifests import OVERLAYS, render, render_batch
+from tests.support.netpol import Endpoint, allowed, selects
+
+NAMESPACE = "case-classifier"
+
+
+def _namespace(name: str, **labels: str) -> dict[str, str]:
+    return {"kubernetes.io/metadata.name": name, **labels}
+
+
+OURS = _namespace(NAMESPACE)
+NEIGHBOURS = {
+    "gateway": Endpoint("gateway", "istio-system", {"istio": "ingressgateway"}, _namespace("istio-system")),
+    "activator": Endpoint("activator", "knative-serving", {"app": "activator"}, _namespace("knative-serving")),
+    "dns": Endpoint("dns", "kube-system", {"k8s-app": "kube-dns"}, _namespace("kube-system")),
+    "crm": Endpoint("crm", "crm", {"app": "crm"}, _namespace("crm", **{"case-classifier.example.com/crm": "true"})),
+    "prometheus": Endpoint(
+        "prometheus",
+        "monitoring",
+        {"app": "prometheus"},
+        _namespace("monitoring", **{"case-classifier.io/prometheus": "true"}),
+    ),
+    "store": Endpoint(
+        "store",
+        "databases",
+        {"app": "postgres"},
+        _namespace("databases", **{"case-classifier.io/feedback-store": "true"}),
+    ),
+    "index": Endpoint(
+        "index", "packages", {"app": "pypiserver"}, _namespace("packages", **{"case-classifier.io/model-index": "true"})
+    ),
+    "intruder": Endpoint("intruder", "elsewhere", {"app": "intruder"}, _namespace("elsewhere")),
+    "internet": Endpoint("internet", ip="203.0.113.10"),
+}
+
+
+def _pods(objects: list[dict]) -> dict[str, Endpoint]:
+    """One endpoint per kind of pod the workloads run, labelled as their controllers label them."""
+    pods: dict[str, Endpoint] = {}
+
+    def add(name: str, labels: dict[str, str]) -> None:
+        pods[name] = Endpoint(name, NAMESPACE, labels, OURS)
+
+    for obj in objects:
+        kind, name, spec = obj["kind"], obj["metadata"]["name"], obj.get("spec", {})
+        if kind == "InferenceService":  # KServe: the InferenceService's labels, plus these two
+            slot = name.removeprefix("case-classifier-")
+            for component in ("transformer", "predictor"):
+                labels = {**obj["metadata"].get("labels", {}), "component": component}
+                add(f"{component}-{slot}", labels | {"serving.kserve.io/inferenceservice": name})
+        elif kind == "Deployment":
+            add(name, spec["template"]["metadata"]["labels"])
+        elif kind == "CronJob":
+            add(name, spec["jobTemplate"]["spec"]["template"]["metadata"]["labels"])
+        elif kind == "RayJob":  # KubeRay adds the node type
+            cluster = spec["rayClusterSpec"]
+            add("ray-head", {**cluster["headGroupSpec"]["template"]["metadata"]["labels"], "ray.io/node-type": "head"})
+            worker = cluster["workerGroupSpecs"][0]["template"]["metadata"]["labels"]
+            add("ray-worker", {**worker, "ray.io/node-type": "worker"})
+            add("ray-submitter", spec["submitterPodTemplate"]["metadata"]["labels"])
+    add("rogue", {"app": "rogue"})  # any other pod of the namespace
+    return pods
+
+
+#: (source, target, port, protocol): the paths the system uses.
+ALLOWED = [
+    ("gateway", "transformer-blue", 8080, "TCP"),
+    ("activator", "transformer-green", 8080, "TCP"),
+    ("transformer-blue", "gateway", 8080, "TCP"),
+    ("transformer-green", "activator", 8012, "TCP"),
+    ("gateway", "predictor-blue", 8080, "TCP"),
+    ("activator", "predictor-green", 8080, "TCP"),
+    ("transformer-blue", "langdetect", 8082, "TCP"),
+    ("transformer-green", "feedback", 8083, "TCP"),
+    ("crm", "feedback", 8083, "TCP"),
+    ("prometheus", "transformer-blue", 8080, "TCP"),
+    ("prometheus", "predictor-green", 8080, "TCP"),
+    ("prometheus", "langdetect", 8082, "TCP"),
+    ("prometheus", "feedback", 8083, "TCP"),
+    ("transformer-blue", "dns", 53, "UDP"),
+    ("predictor-blue", "dns", 53, "UDP"),
+    ("feedback", "dns", 53, "TCP"),
+    ("feedback", "store", 5432, "TCP"),
+    ("case-retrain", "store", 5432, "TCP"),
+    ("case-retrain", "index", 443, "TCP"),
+    ("ray-submitter", "ray-head", 8265, "TCP"),
+    ("ray-worker", "ray-head", 6379, "TCP"),
+    ("ray-head", "ray-worker", 10002, "TCP"),
+    ("ray-worker", "langdetect", 8082, "TCP"),
+    ("ray-head", "feedback", 8083, "TCP"),
+    ("ray-worker", "internet", 443, "TCP"),
+]
+#: Paths that must be refused: around the gateway, into Ray, out to the internet, across services.
+REFUSED = [
+    ("intruder", "predictor-blue", 8080, "TCP"),
+    ("intruder", "transformer-blue", 8080, "TCP"),
+    ("rogue", "predictor-green", 8080, "TCP"),
+    ("crm", "predictor-blue", 8080, "TCP"),
+    ("crm", "langdetect", 8082, "TCP"),
+    ("intruder", "feedback", 8083, "TCP"),
+    ("rogue", "ray-head", 8265, "TCP"),
+    ("transformer-blue", "ray-head", 8265, "TCP"),
+    ("intruder", "ray-head", 6379, "TCP"),
+    ("prometheus", "ray-head", 8265, "TCP"),
+    ("predictor-blue", "internet", 443, "TCP"),
+    ("transformer-green", "internet", 443, "TCP"),
+    ("langdetect", "internet", 443, "TCP"),
+    ("feedback", "internet", 443, "TCP"),
+    ("case-retrain", "internet", 443, "TCP"),
+    ("transformer-blue", "store", 5432, "TCP"),
+    ("ray-worker", "store", 5432, "TCP"),
+    ("feedback", "index", 443, "TCP"),
+    ("predictor-blue", "langdetect", 8082, "TCP"),
+    ("predictor-blue", "feedback", 8083, "TCP"),
+    ("transformer-blue", "predictor-blue", 8080, "TCP"),  # only through Knative: the gateway or activator
+    ("ray-worker", "internet", 80, "TCP"),
+    ("ray-submitter", "langdetect", 8082, "TCP"),
+    ("rogue", "dns", 5353, "UDP"),
+    # Pods with no path in: only the default deny stands between them and everyone.
+    ("intruder", "case-retrain", 8080, "TCP"),
+    ("transformer-blue", "ray-submitter", 8080, "TCP"),
+    ("intruder", "rogue", 8080, "TCP"),
+]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def fence(request) -> tuple[list[dict], dict[str, Endpoint]]:
+    objects = render(request.param) + render_batch()
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    return policies, {**NEIGHBOURS, **_pods(objects)}
+
+
+@pytest.mark.parametrize(("source", "target", "port", "protocol"), ALLOWED)
+def test_a_path_the_system_uses_is_allowed(fence, source, target, port, protocol):
+    policies, endpoints = fence
+    assert allowed(policies, endpoints[source], endpoints[target], port, protocol)
+
+
+@pytest.mark.parametrize(("source", "target", "port", "protocol"), REFUSED)
+def test_any_other_path_is_refused(fence, source, target, port, protocol):
+    policies, endpoints = fence
+    assert not allowed(policies, endpoints[source], endpoints[target], port, protocol)
+
+
+def test_every_pod_of_the_namespace_is_fenced_both_ways(fence, reliability):
+    policies, endpoints = fence
+    ours = [e for e in endpoints.values() if e.namespace == NAMESPACE]
+    for pod in ours:
+        for direction in ("Ingress", "Egress"):
+            assert any(
+                direction in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], pod.labels)
+                for p in policies
+            ), f"{pod.name}: no {direction} policy"
+    reliability.record(
+        "Network fence",
+        "paths checked against the rendered NetworkPolicies",
+        len(ALLOWED) + len(REFUSED),
+        "each allowed or refused as designed",
+    )
+
+
+def test_nothing_is_reachable_from_outside_the_cluster(fence):
+    """Cluster-local: the slots have no external address, and the route listens on Knative's
+    local gateway only (the CRM runs in the cluster)."""
+    objects = render("prod")
+    for isvc in (o for o in objects if o["kind"] == "InferenceService"):
+        assert isvc["metadata"]["labels"]["networking.kserve.io/visibility"] == "cluster-local"
+    (route,) = [o for o in objects if o["kind"] == "VirtualService"]
+    assert route["spec"]["gateways"] == ["knative-serving/knative-local-gateway"]
+    assert all(host.startswith("case-classifier.case-classifier") for host in route["spec"]["hosts"])
+
+
+def test_the_evaluator_tells_the_cases_apart():
+    """The evaluator itself, on the shapes the fence relies on."""
+    a = Endpoint("a", "n", {"role": "a"}, {"kubernetes.io/metadata.name": "n"})
+    b = Endpoint("b", "n", {"role": "b"}, {"kubernetes.io/metadata.name": "n"})
+    outside = Endpoint("o", "m", {"role": "a"}, {"kubernetes.io/metadata.name": "m"})
+
+    def policy(spec: dict) -> dict:
+        return {"metadata": {"namespace": "n"}, "spec": spec}
+
+    assert allowed([], a, b, 80)  # nothing selects: open
+    deny = policy({"podSelector": {}, "policyTypes": ["Ingress"]})
+    assert not allowed([deny], a, b, 80)
+    from_a = policy(
+        {
+            "podSelector": {"matchLabels": {"role": "b"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "a"}}}], "ports": [{"port": 80}]}],
+        }
+    )
+    assert allowed([deny, from_a], a, b, 80)
+    assert not allowed([deny, from_a], a, b, 81)  # another port
+    assert not allowed([deny, from_a], outside, b, 80)  # a podSelector alone means this namespace
+    assert not allowed([deny, from_a], a, b, 80, "UDP")
+    egress_deny = policy({"podSelector": {}, "policyTypes": ["Egress"]})
+    assert not allowed([egress_deny, from_a], a, b, 80)  # both ends must agree
+    web = Endpoint("w", ip="203.0.113.1")
+    internal = Endpoint("i", ip="10.1.2.3")
+    to_web = policy(
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]}],
+        }
+    )
+    assert allowed([to_web], a, web, 443)
+    assert not allowed([to_web], a, internal, 443)
+    assert selects({"matchExpressions": [{"key": "role", "operator": "NotIn", "values": ["b"]}]}, {"role": "a"})
+    assert not selects({"matchExpressions": [{"key": "role", "operator": "DoesNotExist"}]}, {"role": "a"})
