@@ -35,6 +35,9 @@ EVENTS = Counter(
     "Prediction-log events by outcome: sent, dropped (buffer full or left at shutdown), refused (4xx)",
     ["outcome"],
 )
+# From the start at 0, so the first drops show as an increase (alerts read the rate).
+for _outcome in ("sent", "dropped", "refused"):
+    EVENTS.labels(_outcome)
 BUFFERED = Gauge("case_classifier_prediction_log_buffered", "Prediction-log events waiting to be sent")
 FAILURES = Counter(
     "case_classifier_prediction_log_send_failures", "Sends to the feedback service that failed (retried)"

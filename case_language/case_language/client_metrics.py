@@ -10,6 +10,9 @@ from prometheus_client import Counter, Gauge, Histogram
 LANGUAGE_CALLS = Counter(
     "case_classifier_language_calls", "Language-service calls by outcome", ["outcome"]
 )  # outcome: ok, error, timeout, invalid, skipped_open_breaker
+# From the start at 0, so the first failures show as an increase (alerts read the rate).
+for _outcome in ("ok", "error", "timeout", "invalid", "skipped_open_breaker"):
+    LANGUAGE_CALLS.labels(_outcome)
 LANGUAGE_SECONDS = Histogram(
     "case_classifier_language_seconds",
     "Language-service call latency, retries included",

@@ -23,6 +23,7 @@ from case_serving.batching import MicroBatcher
 from case_serving.limits import RequestLimits
 from case_serving.logs import REQUEST_ID_HEADER, request_id
 from case_serving.tensors import bytes_output, fp32_output, named_inputs, top_k_outputs, wants_explanation
+from predictor import metrics
 from predictor.settings import PredictorSettings
 
 log = logging.getLogger("predictor")
@@ -49,6 +50,7 @@ class CaseClassifierModel(Model):
         classifier = load(Path(self.settings.model_dir) if self.settings.model_dir else None)
         classifier.predict(["warm-up: the first real request must not pay for lazy initialisation"])
         self.classifier = classifier
+        metrics.record_training_shares(classifier.metadata.get("label_counts", {}), classifier.version)
         self.ready = True
         log.info("model loaded", extra={"model_version": classifier.version})
         return bool(self.ready)

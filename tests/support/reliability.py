@@ -31,6 +31,7 @@ AREAS = [
     "Soak",
     "Artifact and images",
     "Network fence",
+    "Operations",
 ]
 START, END = "<!-- reliability-table -->", "<!-- /reliability-table -->"
 

@@ -9,6 +9,10 @@ PREDICTED_LABELS = Counter(
     "case_classifier_predicted_labels", "Predicted labels (watch for drift)", ["label", "model_version"]
 )
 PREDICTOR_CALLS = Counter("case_classifier_predictor_calls", "Calls to the predictor by outcome", ["outcome"])
+#: Every outcome's series exists from the start at 0: a series first seen with its first failures
+#: already counted shows no increase, so an alert on the rate would miss the first burst.
+for _outcome in ("ok", "skipped", "unavailable", "error", "version_mismatch"):
+    PREDICTOR_CALLS.labels(_outcome)
 MODEL_INFO = Gauge("case_classifier_model_info", "The model version served (value 1)", ["model_version"])
 #: From a request's arrival in the transformer to its answer, per request: the latency a canary is
 #: judged by (``case-classifier rollout analyze`` compares its p99 with the stable version's).
