@@ -60,7 +60,8 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 ## make security: bandit, hadolint, wheel verification, SBOM, pip-audit (says when it cannot run)
-security: $(STAMP) .venv-checkov/bin/checkov tools
+# The model wheel first (make model): the security stage verifies the wheel that ships, never skips it.
+security: model .venv-checkov/bin/checkov tools
 	bash .ci/security
 
 # checkov in a virtualenv of its own: its pinned dependencies conflict with the project's.
