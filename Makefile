@@ -13,7 +13,7 @@ DIST := dist
 INDEX_PORT ?= 8090
 INDEX_DIR ?= $(DIST)/index
 
-.PHONY: venv model run test tools lint security bench index publish demo-data batch clean constraints
+.PHONY: venv model run test tools lint security bench index publish demo-data batch clean constraints images
 
 venv: $(STAMP)
 
@@ -38,6 +38,10 @@ $(DIST)/.model-built: $(MODEL_SOURCES) $(DATA)/cases.parquet
 		--validation $(DATA)/validation.parquet --feedback $(DATA)/feedback.csv --out $(DIST) --synthetic \
 		--built-file $@
 
+## make images: the six images from the Dockerfiles (Docker if an engine runs, else podman), for the wheel make model built
+images: model tools
+	$(PY) -m dev.images
+
 ## make run: the local stack (language service, predictor, transformer)
 run: model
 	$(PY) -m dev
@@ -46,13 +50,17 @@ run: model
 test: lint tools .venv-kubeval/bin/kubernetes-validate
 	$(PY) -m pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered
 
-# Tools from Debian the suite uses (kubectl renders the manifests, Prometheus judges canaries); tests skip,
+# Tools from Debian the suite uses (kubectl renders the manifests, Prometheus judges canaries and alerts, podman
+# builds and runs the images where no Docker engine runs); tests skip,
 # saying why, without them.
 tools:
 	@command -v kubectl >/dev/null || (apt-get update -qq && apt-get install -y -qq kubernetes-client >/dev/null) \
 		|| echo "kubectl unavailable: the manifest tests will be skipped"
 	@command -v prometheus >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
 		|| echo "prometheus unavailable: the canary analysis tests will be skipped"
+	@if ! (command -v docker && docker info) >/dev/null 2>&1 && ! (command -v podman && command -v runc && command -v debootstrap) >/dev/null; then \
+		(apt-get update -qq && apt-get install -y -qq podman runc debootstrap >/dev/null) \
+		|| echo "no container engine: the container test will be skipped"; fi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

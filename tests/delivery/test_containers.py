@@ -1,0 +1,192 @@
+"""The images, built from the Dockerfiles a cluster uses and run as their pods run them.
+
+Docker where an engine runs, podman otherwise (dev/images.py). Each container runs as the
+manifests say: user 10001, read-only root filesystem, every capability dropped, no privilege
+escalation, a small writable /tmp, and the args and environment of the rendered prod overlay
+(the transformer's ConfigMap, the feedback service's store URL as a mounted file). Only what a
+pod gets from the cluster is replaced: each service's port and its neighbours' addresses (all on
+loopback here, where the cluster has DNS names), and KServe's --predictor_host. Then a mixed
+batch is classified through the four containers, and each is stopped with SIGTERM and must drain
+and exit 0.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dev.images import Engine, build_all, find_engine, size_mb, tag
+from dev.processes import LOOPBACK, free_port
+from tests.manifests.test_manifests import render
+from tests.support.v2 import infer, infer_body, outputs
+from tests.transformer.test_contract import AUTO, BATTERY, GERMAN
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("containers")]
+SERVICES = ("langdetect", "feedback", "predictor", "transformer")
+ENGINE = find_engine()
+
+
+def _tmp_size(pod: dict) -> str:
+    """The size of the pod's /tmp volume, as a tmpfs size (128Mi -> 128m)."""
+    container = pod["containers"][0]
+    (mount,) = [m["name"] for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount]
+    return volume["emptyDir"]["sizeLimit"].removesuffix("Mi") + "m"
+
+
+def _manifests() -> dict[str, dict]:
+    """Per service: its container spec (args, env) as the prod overlay renders it, with the size
+    of its /tmp volume under "tmp"."""
+    objects = render("prod")
+    found: dict[str, dict] = {}
+    for obj in objects:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] in SERVICES:
+            pod = obj["spec"]["template"]["spec"]
+            found[obj["metadata"]["name"]] = {**pod["containers"][0], "tmp": _tmp_size(pod)}
+        if obj["kind"] == "InferenceService" and obj["metadata"]["name"] == "case-classifier-blue":
+            for component in ("predictor", "transformer"):
+                pod = obj["spec"][component]
+                found[component] = {**pod["containers"][0], "tmp": _tmp_size(pod)}
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "transformer-config":
+            found["transformer-config"] = obj["data"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def images(model_wheel, reliability) -> tuple[Engine, str]:
+    if ENGINE is None:
+        pytest.skip("neither docker (an engine) nor podman with runc can run a container here: make tools")
+    seconds = build_all(SERVICES, ENGINE, wheel=model_wheel)
+    for image, took in seconds.items():
+        size = size_mb(ENGINE, tag(image, "1.0.0"))
+        print(f"{image}: {size:.0f} MB, built in {took:.0f} s")
+    reliability.record("Artifact and images", f"images built with {ENGINE.name}", len(seconds), "built")
+    return ENGINE, "1.0.0"
+
+
+class Containers:
+    """Containers started for one test run, removed at the end."""
+
+    def __init__(self, engine: Engine, work: Path) -> None:
+        self.engine, self.work, self.names, self.cold_start = engine, work, {}, {}
+        self.run_id = uuid.uuid4().hex[:8]
+
+    def start(
+        self, service: str, image: str, args: list[str], env: dict[str, str], mounts: list[str], ready: str, tmp: str
+    ) -> None:
+        name = f"case-{service}-{self.run_id}"
+        argv = self.engine.command("run", "-d", "--name", name, "--network", "host", *self.engine.limits())
+        argv += ["--user", "10001:10001", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+        argv += ["--tmpfs", f"/tmp:rw,size={tmp},mode=1777"]  # the pod's emptyDir, at its size limit
+        for key, value in env.items():
+            argv += ["-e", f"{key}={value}"]
+        for mount in mounts:
+            argv += ["-v", mount]
+        started = time.monotonic()
+        subprocess.run([*argv, image, *args], check=True, capture_output=True)
+        self.names[service] = name
+        deadline = started + 120
+        while True:
+            try:
+                if httpx.get(ready, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, self.logs(service)
+            time.sleep(0.2)
+        self.cold_start[service] = time.monotonic() - started
+
+    def logs(self, service: str) -> str:
+        out = subprocess.run(self.engine.command("logs", self.names[service]), capture_output=True, text=True)
+        return (out.stdout + out.stderr)[-3000:]
+
+    def stop(self, service: str) -> int:
+        """SIGTERM, up to 30 s to drain (the pods' grace period), then the exit code."""
+        name = self.names[service]
+        subprocess.run(self.engine.command("stop", "-t", "30", name), check=True, capture_output=True)
+        out = subprocess.run(
+            self.engine.command("inspect", "--format", "{{.State.ExitCode}}", name), capture_output=True, text=True
+        )
+        return int(out.stdout.strip())
+
+    def remove(self) -> None:
+        for name in self.names.values():
+            subprocess.run(self.engine.command("rm", "-f", name), capture_output=True)
+
+
+def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reliability):
+    engine, version = images
+    spec = _manifests()
+    ports = {service: free_port() for service in SERVICES}
+    url = {service: f"http://{LOOPBACK}:{port}" for service, port in ports.items()}
+    store = tmp_path / "store-url"
+    store.mkdir()
+    (store / "url").write_text("sqlite:////tmp/feedback.sqlite\n")
+    store.chmod(0o755)
+    (store / "url").chmod(0o444)
+    containers = Containers(engine, tmp_path)
+    try:
+        # As the Deployments run them; the listen address is loopback here (host networking).
+        for service in ("langdetect", "feedback"):
+            container = spec[service]
+            args = [*container["args"], f"--host={LOOPBACK}", f"--port={ports[service]}"]
+            env = {e["name"]: e["value"] for e in container.get("env", [])}
+            mounts = [f"{store}:/run/secrets/feedback-store:ro"] if service == "feedback" else []
+            ready = f"{url[service]}/readyz"
+            containers.start(service, tag(service, version), args, env, mounts, ready, container["tmp"])
+        # As KServe runs them: the InferenceService's args, then what KServe adds (--predictor_host).
+        predictor_args = [*spec["predictor"]["args"], f"--http_port={ports['predictor']}"]
+        ready = "/v2/models/case-classifier/ready"
+        containers.start(
+            "predictor",
+            tag("predictor", version),
+            predictor_args,
+            {},
+            [],
+            url["predictor"] + ready,
+            spec["predictor"]["tmp"],
+        )
+        transformer_env = {
+            **spec["transformer-config"],
+            "TRANSFORMER_LANGUAGE_URL": f"{url['langdetect']}/v1/detect",
+            "TRANSFORMER_FEEDBACK_URL": f"{url['feedback']}/v1/predictions",
+        }
+        transformer_args = [
+            *spec["transformer"]["args"],
+            f"--http_port={ports['transformer']}",
+            f"--predictor_host={LOOPBACK}:{ports['predictor']}",
+        ]
+        image = tag("transformer", version)
+        tmp = spec["transformer"]["tmp"]
+        containers.start("transformer", image, transformer_args, transformer_env, [], url["transformer"] + ready, tmp)
+
+        texts = [BATTERY, AUTO, GERMAN, ""]
+        response = infer(url["transformer"], infer_body(texts, [f"CT-{i}" for i in range(4)]), timeout=30)
+        out = outputs(response)
+        assert out["status"] == ["ok", "auto_reply", "ok", "empty"]
+        assert [out["label"][0], out["label"][2]] == ["battery_power", "boot_bios"]
+        assert out["language"][:3] == ["en", "unknown", "de"]
+        assert response.json()["model_version"] == version
+        # The prediction log reached the feedback container.
+        deadline = time.monotonic() + 30
+        while not httpx.get(f"{url['feedback']}/v1/quality").json()["model_versions"]:
+            assert time.monotonic() < deadline, containers.logs("feedback")
+            time.sleep(0.2)
+
+        exits = {service: containers.stop(service) for service in reversed(SERVICES)}
+        assert exits == dict.fromkeys(reversed(SERVICES), 0), {s: containers.logs(s) for s in SERVICES}
+        for service in SERVICES:
+            print(f"{service}: cold start {containers.cold_start[service]:.1f} s")
+    finally:
+        containers.remove()
+    reliability.record(
+        "Artifact and images",
+        "containers run as their pods (user 10001, read-only, no capabilities), stopped with SIGTERM",
+        len(SERVICES),
+        "a mixed batch classified through them; each drained and exited 0",
+    )
