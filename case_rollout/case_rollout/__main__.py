@@ -121,10 +121,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def _steps(args: argparse.Namespace, current: release.Release) -> list[release.Release]:
     """The releases to apply in order: a deploy stages the idle slot first, then shifts traffic."""
     if args.step == "deploy":
-        if not 0 < args.canary <= 100:
-            raise release.ReleaseError(f"--canary must be within 1..100, got {args.canary}")
-        staged = current.stage(args.model_version, args.registry)
-        return [staged, staged.shift(args.canary)]
+        return current.deployment(args.model_version, args.canary, args.registry)
     if args.step == "promote":
         return [current.promote()]
     return [current.rollback()]

@@ -128,11 +128,17 @@ class Release:
             staged=True,
         )
 
-    def deploy(self, version: str, percent: int, registry: str | None = None) -> Release:
-        """The whole deploy: staged, then ``percent`` of the traffic (100: all of it, at once)."""
+    def deployment(self, version: str, percent: int, registry: str | None = None) -> list[Release]:
+        """A deploy's two releases, applied in order: staged, then ``percent`` of the traffic
+        (100: all of it, at once)."""
         if not 0 < percent <= 100:
             raise ReleaseError(f"--canary must be within 1..100, got {percent}")
-        return self.stage(version, registry).shift(percent)
+        staged = self.stage(version, registry)
+        return [staged, staged.shift(percent)]
+
+    def deploy(self, version: str, percent: int, registry: str | None = None) -> Release:
+        """The release a whole deploy ends in."""
+        return self.deployment(version, percent, registry)[-1]
 
     def shift(self, percent: int) -> Release:
         """The second half of a deploy: the staged slot takes ``percent`` (100: it becomes stable)."""

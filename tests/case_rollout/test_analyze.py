@@ -13,18 +13,16 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-import yaml
 
 from case_rollout import analysis, release
-from dev.processes import LOOPBACK, Service, free_port, start
+from dev.processes import LOOPBACK, free_port, start
 from dev.stack import Ports, Stack
 from tests.conftest import ROOT, SOURCE_ENV
+from tests.support.prometheus import running
 from tests.support.v2 import infer, infer_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
-PROMETHEUS = shutil.which("prometheus")
 TEXTS = [
     "My laptop battery does not charge any more since yesterday.",
     "The screen flickers and goes black when I open the lid.",
@@ -60,42 +58,9 @@ def canaries(stack, trained, tmp_path_factory):
 @pytest.fixture(scope="module")
 def prometheus(stack, canaries, tmp_path_factory):
     """A real Prometheus scraping the three transformers every second; its URL."""
-    if PROMETHEUS is None:
-        pytest.skip("prometheus (Debian package) missing: make tools installs it")
-    root = tmp_path_factory.mktemp("prometheus")
     targets = [url.removeprefix("http://") for url in (stack.transformer_url, *canaries.values())]
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": "transformers", "static_configs": [{"targets": targets}]}],
-    }
-    (root / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    url = f"http://{LOOPBACK}:{port}"
-    argv = [
-        PROMETHEUS,
-        f"--config.file={root / 'prometheus.yml'}",
-        f"--storage.tsdb.path={root / 'data'}",
-        f"--web.listen-address={LOOPBACK}:{port}",
-    ]
-    running = start(Service("prometheus", argv, f"{url}/-/ready"), root)
-    try:
-
-        def all_up() -> bool:
-            result = httpx.get(f"{url}/api/v1/query", params={"query": "up == 1"}).json()["data"]["result"]
-            return len(result) == len(targets)
-
-        _until(all_up)
+    with running(tmp_path_factory.mktemp("prometheus"), targets) as url:
         yield url
-    finally:
-        running.stop()
-
-
-def _until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

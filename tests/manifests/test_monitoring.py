@@ -16,14 +16,15 @@ import httpx
 import pytest
 import yaml
 
-from dev.processes import LOOPBACK, Service, free_port, start
+from dev.processes import start
 from dev.stack import Ports, Stack
 from tests.conftest import SOURCE_ENV
 from tests.manifests.test_manifests import MANIFESTS
+from tests.support.prometheus import query, running, until
 from tests.support.v2 import infer, infer_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
-PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
+PROMTOOL = shutil.which("promtool")
 MONITORING = MANIFESTS / "base" / "monitoring"
 BATTERY = "My laptop battery does not charge any more since yesterday, number {}."
 
@@ -97,8 +98,8 @@ def chain(stack, artifact_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def prometheus(chain, tmp_path_factory):
-    if PROMETHEUS is None:
-        pytest.skip("prometheus (Debian package) missing: make tools installs it")
+    """A real Prometheus evaluating the alert rules, scraping the chain's transformer, predictor
+    and feedback service; its URL."""
     stack, _ = chain
     root = tmp_path_factory.mktemp("prometheus-rules")
     (root / "rules.yml").write_text(yaml.safe_dump(_rules()))
@@ -106,44 +107,12 @@ def prometheus(chain, tmp_path_factory):
         stack.url(port).removeprefix("http://")
         for port in (stack.ports.http, stack.ports.predictor_http, stack.ports.feedback)
     ]
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(root / "rules.yml")],
-        "scrape_configs": [{"job_name": "case-classifier", "static_configs": [{"targets": targets}]}],
-    }
-    (root / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    url = f"http://{LOOPBACK}:{port}"
-    argv = [
-        PROMETHEUS,
-        f"--config.file={root / 'prometheus.yml'}",
-        f"--storage.tsdb.path={root / 'data'}",
-        f"--web.listen-address={LOOPBACK}:{port}",
-    ]
-    running = start(Service("prometheus-rules", argv, f"{url}/-/ready"), root)
-    try:
-        _until(lambda: len(_query(url, "up == 1")) == len(targets))
+    with running(root, targets, [root / "rules.yml"]) as url:
         yield url
-    finally:
-        running.stop()
-
-
-def _query(url: str, expr: str) -> list[dict]:
-    answer = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10).json()
-    assert answer["status"] == "success", answer
-    return answer["data"]["result"]
-
-
-def _until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.3)
 
 
 def _fires(url: str, alert: str) -> bool:
-    return bool(_query(url, _alerts()[alert]))
+    return bool(query(url, _alerts()[alert]))
 
 
 def _send(base: str, n: int, tag: str, texts: list[str] | None = None) -> list[int]:
@@ -159,14 +128,14 @@ def test_every_dashboard_query_parses_and_returns_data(chain, prometheus):
     stack, _ = chain
     _send(stack.url(stack.ports.http), 5, "dashboard")
     feedback = stack.url(stack.ports.feedback)
-    _until(lambda: bool(httpx.get(f"{feedback}/v1/quality").json()["model_versions"]))
+    until(lambda: bool(httpx.get(f"{feedback}/v1/quality").json()["model_versions"]))
     correction = {"corrections": [{"case_id": "dashboard-0", "label": "display", "agent_id": "a-1"}]}
     assert httpx.post(f"{feedback}/v1/corrections", json=correction).status_code == 200
     queries = _dashboard_queries()
     assert len(queries) >= 10
     for expr in queries:
         expr = expr.replace("$__rate_interval", "1m")
-        _until(lambda e=expr: bool(_query(prometheus, e)))
+        until(lambda e=expr: bool(query(prometheus, e)))
 
 
 def test_each_alert_fires_when_its_condition_is_provoked_and_not_before(chain, prometheus, reliability):
@@ -176,44 +145,44 @@ def test_each_alert_fires_when_its_condition_is_provoked_and_not_before(chain, p
     assert set(_send(base, 40, "calm")) == {200}
     _send(base, 10, "calm2")
     time.sleep(3)
-    _until(lambda: bool(_query(prometheus, "case_classifier_cases_total")))
+    until(lambda: bool(query(prometheus, "case_classifier_cases_total")))
     quiet = ["CaseClassifierErrors", "CaseClassifierLanguageBreakerOpen", "CaseClassifierLanguageFallbacks"]
     quiet += ["CaseClassifierPredictionLogDrops", "CaseClassifierAgreementFalling"]
     for alert in quiet:
         assert not _fires(prometheus, alert), f"{alert} fires with nothing wrong"
     provoked = []
     for alert in ("CaseClassifierLowConfidence", "CaseClassifierLabelDrift"):
-        _until(lambda a=alert: _fires(prometheus, a))
+        until(lambda a=alert: _fires(prometheus, a))
         provoked.append(alert)
     # Agents disagree with 50 answers.
     feedback = stack.url(stack.ports.feedback)
     corrections = [{"case_id": f"calm-{i}", "label": "display", "agent_id": "a-1"} for i in range(40)]
     corrections += [{"case_id": f"calm2-{i}", "label": "display", "agent_id": "a-1"} for i in range(10)]
-    _until(lambda: httpx.get(f"{feedback}/v1/quality").json()["model_versions"][0]["predictions"] >= 50)
+    until(lambda: httpx.get(f"{feedback}/v1/quality").json()["model_versions"][0]["predictions"] >= 50)
     assert httpx.post(f"{feedback}/v1/corrections", json={"corrections": corrections}).status_code == 200
-    _until(lambda: _fires(prometheus, "CaseClassifierAgreementFalling"))
+    until(lambda: _fires(prometheus, "CaseClassifierAgreementFalling"))
     provoked.append("CaseClassifierAgreementFalling")
     # The language service goes away: the breaker opens, languages come from the fallback.
     running["langdetect"].stop()
     _send(base, 40, "nolang")
-    _until(lambda: _fires(prometheus, "CaseClassifierLanguageBreakerOpen"))
-    _until(lambda: _fires(prometheus, "CaseClassifierLanguageFallbacks"))
+    until(lambda: _fires(prometheus, "CaseClassifierLanguageBreakerOpen"))
+    until(lambda: _fires(prometheus, "CaseClassifierLanguageFallbacks"))
     provoked += ["CaseClassifierLanguageBreakerOpen", "CaseClassifierLanguageFallbacks"]
     # Slow answers: big batches (64 cases of 4,000 characters each take well over 50 ms).
     for i in range(6):
         big = [BATTERY.format(f"big-{i}-{j}") + " details" * 500 for j in range(64)]
         assert infer(base, infer_body(big, request_id=f"big-{i}"), timeout=60).status_code == 200
-    _until(lambda: _fires(prometheus, "CaseClassifierSlowAnswers"))
+    until(lambda: _fires(prometheus, "CaseClassifierSlowAnswers"))
     provoked.append("CaseClassifierSlowAnswers")
     # The feedback service goes away: the prediction log's buffer of 20 overflows.
     running["feedback"].stop()
     _send(base, 40, "nofeedback")
-    _until(lambda: _fires(prometheus, "CaseClassifierPredictionLogDrops"))
+    until(lambda: _fires(prometheus, "CaseClassifierPredictionLogDrops"))
     provoked.append("CaseClassifierPredictionLogDrops")
     # The predictor goes away: answers fail.
     running["predictor"].stop()
     assert set(_send(base, 10, "nopredictor")) == {503}
-    _until(lambda: _fires(prometheus, "CaseClassifierErrors"))
+    until(lambda: _fires(prometheus, "CaseClassifierErrors"))
     provoked.append("CaseClassifierErrors")
     assert sorted(provoked) == sorted(_alerts())
     rules = httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]
