@@ -23,6 +23,7 @@ from pathlib import Path
 import psutil
 
 from bench import alternatives, hostile, wrk
+from bench.pickled_model import write_pickled_model
 from dev.install import ensure_model_installed, installed_artifact_dir
 from dev.processes import LOOPBACK, Service, free_port, python_module, start
 from dev.stack import MODEL_NAME, Ports, Stack
@@ -149,9 +150,12 @@ def main() -> None:
     model_dir = str(installed_artifact_dir())
     raw = [case.text for case in generate_cases(400, seed=99, prefix="W")]
     cleaned = [text for text in (clean_text(t) for t in raw) if text]
-    floor = _floor(load(Path(model_dir)), cleaned)
+    served = load(Path(model_dir))
+    floor = _floor(served, cleaned)
     hostile_texts = hostile.measure()
     tmp = Path(tempfile.mkdtemp(prefix="case-bench-"))
+    # The alternatives load a pickle (our services never do): the same model, refitted and checked.
+    pickled_dir = str(write_pickled_model(served, Path("data"), cleaned, tmp / "pickled"))
     results = []
 
     # The chains log every answer to a feedback service on SQLite, as `make run` does; the "no
@@ -163,7 +167,7 @@ def main() -> None:
     plain_http, plain_transformer = free_port(), free_port()
     plain_predictor = Service(
         "plain-predictor",
-        python_module("bench.plain_kserve", "predictor", "--model_dir", model_dir, "--http_port", str(plain_http)),
+        python_module("bench.plain_kserve", "predictor", "--model_dir", pickled_dir, "--http_port", str(plain_http)),
         f"http://{LOOPBACK}:{plain_http}/v2/models/{MODEL_NAME}/ready",
     )
     transformer = Service(
@@ -213,13 +217,13 @@ def main() -> None:
             _bodies(raw),
         ),
     }
-    fastapi_service, fastapi_url = alternatives.fastapi_gunicorn(model_dir)
+    fastapi_service, fastapi_url = alternatives.fastapi_gunicorn(pickled_dir)
     setups["fastapi"] = ("FastAPI + Gunicorn (2 Uvicorn workers)", [fastapi_service], fastapi_url, _bodies(raw))
-    found = alternatives.mlserver(model_dir, tmp)
+    found = alternatives.mlserver(pickled_dir, tmp)
     if found:
         setups["mlserver"] = ("MLServer, sklearn runtime", [found[0]], found[1], _bodies(cleaned))
         size, wait = alternatives.BEST_BATCHING
-        batching = alternatives.mlserver(model_dir, tmp, alternatives.BEST_BATCHING)
+        batching = alternatives.mlserver(pickled_dir, tmp, alternatives.BEST_BATCHING)
         assert batching is not None
         name = f"MLServer, adaptive batching ({size}, {wait * 1000:g} ms)"
         setups["mlserver-batching"] = (name, [batching[0]], batching[1], _bodies(cleaned))

@@ -45,7 +45,7 @@ def trained(demo_cases):
 
 @pytest.fixture(scope="session")
 def artifact_dir(trained, tmp_path_factory) -> Path:
-    """A directory holding model.joblib, metadata.json (with SHA-256) and the model card."""
+    """A directory holding model.npz, vocabulary.json, metadata.json (with their SHA-256) and the model card."""
     from case_model.wheelbuild import write_artifact
 
     directory = tmp_path_factory.mktemp("artifact")

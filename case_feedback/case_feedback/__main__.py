@@ -20,7 +20,7 @@ log = logging.getLogger("case_feedback")
 
 def known_labels(settings: FeedbackSettings) -> tuple[str, ...]:
     """The labels a correction may name: the setting, else the installed model wheel's labels
-    (read from its metadata; nothing is unpickled)."""
+    (read from its metadata; no model file is read)."""
     if settings.labels:
         return settings.labels
     from case_model.artifact import read_metadata

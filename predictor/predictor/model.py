@@ -46,7 +46,7 @@ class CaseClassifierModel(Model):
         )
 
     def load(self) -> bool:
-        """Verify and unpickle the artifact, then warm up; ready only after both."""
+        """Verify and read the artifact (plain data), then warm up; ready only after both."""
         classifier = load(Path(self.settings.model_dir) if self.settings.model_dir else None)
         classifier.predict(["warm-up: the first real request must not pay for lazy initialisation"])
         self.classifier = classifier

@@ -1,4 +1,4 @@
-"""The artifact is verified before it is unpickled, and a mislabelled wheel is refused."""
+"""The artifact is checked before it is read, holds nothing that can run, and a mislabelled wheel is refused."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import shutil
 import pytest
 
 from case_model import ArtifactError, load
-from case_model.artifact import METADATA_FILE, MODEL_FILE
+from case_model.artifact import METADATA_FILE, sha256_file
+from case_model.scoring import ARRAYS_FILE, VOCABULARY_FILE
 
 
 def test_load_predicts_with_metadata(artifact_dir):
@@ -33,35 +34,56 @@ class _Exploit:
         return (open, (self.marker, "w"))
 
 
-def test_tampered_artifact_is_refused_before_unpickling(artifact_dir, tmp_path, reliability):
+def test_tampered_artifact_is_refused_before_it_is_read(artifact_dir, tmp_path, reliability):
     tampered = tmp_path / "artifact"
     shutil.copytree(artifact_dir, tampered)
     marker = tmp_path / "pwned"
-    payload = pickle.dumps(_Exploit(str(marker)))
     pickle.loads(pickle.dumps(_Exploit(str(tmp_path / "proof"))))  # the payload does run when unpickled
     assert (tmp_path / "proof").exists()
-    (tampered / MODEL_FILE).write_bytes(payload)
-    with pytest.raises(ArtifactError, match=r"refusing to unpickle .* SHA-256"):
+    (tampered / ARRAYS_FILE).write_bytes(pickle.dumps(_Exploit(str(marker))))
+    with pytest.raises(ArtifactError, match=r"refusing to load .*model.npz.* SHA-256"):
         load(tampered)
     assert not marker.exists()
     reliability.record(
         "Artifact and images",
         "model file replaced by a code-running pickle",
         1,
-        "refused before unpickling; nothing ran",
+        "refused: its SHA-256 differs from the recorded one; nothing ran",
     )
 
 
-def test_one_flipped_byte_is_refused(artifact_dir, tmp_path, reliability):
+def test_a_pickle_with_recomputed_digests_still_cannot_run(artifact_dir, tmp_path, reliability):
+    """Whoever can rewrite the metadata too gets a format error, never code execution: the loader
+    reads arrays with allow_pickle=False. (Refusing that wheel at all is the signature's job.)"""
+    forged = tmp_path / "artifact"
+    shutil.copytree(artifact_dir, forged)
+    marker = tmp_path / "pwned"
+    (forged / ARRAYS_FILE).write_bytes(pickle.dumps(_Exploit(str(marker))))
+    meta = json.loads((forged / METADATA_FILE).read_text())
+    meta["files"][ARRAYS_FILE] = sha256_file(forged / ARRAYS_FILE)
+    (forged / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match="malformed model"):
+        load(forged)
+    assert not marker.exists()
+    reliability.record(
+        "Artifact and images",
+        "a code-running pickle as the model, its digest recomputed",
+        1,
+        "refused as malformed (arrays are read with allow_pickle=False); nothing ran",
+    )
+
+
+@pytest.mark.parametrize("name", [ARRAYS_FILE, VOCABULARY_FILE])
+def test_one_flipped_byte_is_refused(artifact_dir, tmp_path, reliability, name):
     tampered = tmp_path / "artifact"
     shutil.copytree(artifact_dir, tampered)
-    data = bytearray((tampered / MODEL_FILE).read_bytes())
+    data = bytearray((tampered / name).read_bytes())
     data[len(data) // 2] ^= 0x01
-    (tampered / MODEL_FILE).write_bytes(bytes(data))
+    (tampered / name).write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="SHA-256"):
         load(tampered)
     reliability.record(
-        "Artifact and images", "one byte of the model file flipped", 1, "refused: SHA-256 differs from the recorded one"
+        "Artifact and images", f"one byte of {name} flipped", 1, "refused: SHA-256 differs from the recorded one"
     )
 
 
@@ -72,8 +94,9 @@ def test_missing_metadata_is_a_clear_error(tmp_path):
 
 def test_metadata_records_what_the_card_promises(artifact_dir):
     meta = json.loads((artifact_dir / METADATA_FILE).read_text())
-    for key in ("model_version", "labels", "trained_at", "data_fingerprint", "metrics", "library_versions", "sha256"):
+    for key in ("model_version", "labels", "trained_at", "data_fingerprint", "metrics", "library_versions", "files"):
         assert meta[key]
+    assert set(meta["files"]) == {ARRAYS_FILE, VOCABULARY_FILE}
     assert 0 < meta["metrics"]["macro_f1"] <= 1
     card = (artifact_dir / "MODEL_CARD.md").read_text()
     assert f"{meta['metrics']['macro_f1']:.4f}" in card

@@ -64,7 +64,7 @@ def test_batch_over_the_limit_is_refused(stack):
 def test_tampered_artifact_keeps_the_predictor_from_ever_serving(artifact_dir, tmp_path, reliability):
     tampered = tmp_path / "artifact"
     shutil.copytree(artifact_dir, tampered)
-    with (tampered / "model.joblib").open("r+b") as handle:
+    with (tampered / "model.npz").open("r+b") as handle:
         handle.seek(100)
         handle.write(b"\x00\x01\x02")
     port = free_port()
@@ -87,7 +87,7 @@ def test_tampered_artifact_keeps_the_predictor_from_ever_serving(artifact_dir, t
         cwd=ROOT,
     )
     assert result.returncode == 3
-    assert "refusing to unpickle" in result.stdout
+    assert "refusing to load" in result.stdout
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/v2/health/ready")
     reliability.record(

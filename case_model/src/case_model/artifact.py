@@ -1,9 +1,14 @@
-"""The model artifact inside the wheel, and a loader that verifies it before unpickling.
+"""The model artifact inside the wheel, and a loader that checks it before reading it.
 
-A joblib file is a pickle: loading it runs code. The SHA-256 of ``model.joblib`` is recorded in
-``metadata.json`` when the wheel is built, and :func:`load` hashes the file and compares *before*
-``joblib.load`` sees a byte. Loading the bundled artifact also checks that the installed wheel's
-version is the version the metadata claims, so a re-labelled or mixed-up wheel is refused.
+The artifact is data only (:mod:`case_model.scoring`: arrays read with ``allow_pickle=False`` and
+JSON), so loading it cannot run code. Each file's SHA-256 is recorded in ``metadata.json`` when the
+wheel is built and :func:`verify` compares before anything is parsed: a mixed-up or damaged file is
+named as such rather than failing somewhere in NumPy. Loading the bundled artifact also checks that
+the installed wheel's version is the version the metadata claims, so a re-labelled wheel is refused.
+
+These digests travel in the same wheel as the files, so they prove integrity, not origin: whoever
+builds a wheel can recompute them. Origin is the signature's job (:mod:`case_signing`), checked by
+the services and the batch job before they import this package at all.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from case_model.classifier import CaseClassifier
 
-MODEL_FILE = "model.joblib"
+from case_model.scoring import ARRAYS_FILE, VOCABULARY_FILE
+
+#: The files whose SHA-256 the metadata records; together they are the classifier.
+MODEL_FILES = (ARRAYS_FILE, VOCABULARY_FILE)
 METADATA_FILE = "metadata.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
@@ -46,7 +54,7 @@ def sha256_file(path: Path) -> str:
 
 
 def read_metadata(artifact_dir: Path | None = None) -> dict[str, Any]:
-    """Read ``metadata.json`` (no unpickling involved)."""
+    """Read ``metadata.json`` (no model file is read)."""
     path = (artifact_dir or bundled_artifact_dir()) / METADATA_FILE
     if not path.is_file():
         raise ArtifactError(
@@ -61,25 +69,29 @@ def read_metadata(artifact_dir: Path | None = None) -> dict[str, Any]:
 
 
 def verify(artifact_dir: Path | None = None) -> dict[str, Any]:
-    """Check the artifact against its metadata without unpickling it; return the metadata.
+    """Check the artifact's files against their recorded digests without parsing them; return the metadata.
 
     Raises:
-        ArtifactError: the model file is missing, its SHA-256 differs from the recorded one, or
+        ArtifactError: a model file is missing, its SHA-256 differs from the recorded one, or
             (for the bundled artifact) the installed wheel's version differs from the metadata's.
     """
     bundled = artifact_dir is None
     directory = bundled_artifact_dir() if artifact_dir is None else Path(artifact_dir)
     meta = read_metadata(directory)
-    model_path = directory / MODEL_FILE
-    if not model_path.is_file():
-        raise ArtifactError(f"model file missing: {model_path}")
-    expected = meta.get("sha256")
-    actual = sha256_file(model_path)
-    if actual != expected:
-        raise ArtifactError(
-            f"refusing to unpickle {model_path}: its SHA-256 is {actual}, "
-            f"but the metadata records {expected}; the file was altered or replaced"
-        )
+    recorded = meta.get("files")
+    if not isinstance(recorded, dict) or set(recorded) != set(MODEL_FILES):
+        wanted = ", ".join(MODEL_FILES)
+        raise ArtifactError(f"the model metadata in {directory} does not record the digests of {wanted}")
+    for name in MODEL_FILES:
+        path = directory / name
+        if not path.is_file():
+            raise ArtifactError(f"model file missing: {path}")
+        actual = sha256_file(path)
+        if actual != recorded[name]:
+            raise ArtifactError(
+                f"refusing to load {path}: its SHA-256 is {actual}, "
+                f"but the metadata records {recorded[name]}; the file was altered or replaced"
+            )
     if bundled:
         installed = importlib_metadata.version(DISTRIBUTION)
         if installed != meta.get("model_version"):
@@ -91,24 +103,25 @@ def verify(artifact_dir: Path | None = None) -> dict[str, Any]:
 
 
 def load(artifact_dir: Path | None = None) -> CaseClassifier:
-    """Verify, then unpickle, the classifier.
+    """Verify, then read, the classifier (plain arrays and JSON: nothing in the files can run).
 
     Args:
-        artifact_dir: A directory holding ``model.joblib`` and ``metadata.json``; by default the
-            artifact bundled in the installed wheel.
+        artifact_dir: A directory holding ``model.npz``, ``vocabulary.json`` and ``metadata.json``;
+            by default the artifact bundled in the installed wheel.
 
     Returns:
         The ready-to-use :class:`case_model.classifier.CaseClassifier`.
 
     Raises:
-        ArtifactError: see :func:`verify`; nothing is unpickled in that case.
+        ArtifactError: see :func:`verify`, or the files are malformed.
     """
-    import joblib
-
     from case_model.classifier import CaseClassifier
+    from case_model.scoring import LinearScorer, ScorerFormatError
 
     meta = verify(artifact_dir)
     directory = bundled_artifact_dir() if artifact_dir is None else Path(artifact_dir)
-    # SHA-256 verified just above
-    pipeline = joblib.load(directory / MODEL_FILE)  # nosec B301
-    return CaseClassifier(pipeline, meta)
+    try:
+        scorer = LinearScorer.load(directory)
+    except ScorerFormatError as error:
+        raise ArtifactError(f"malformed model in {directory}: {error}") from error
+    return CaseClassifier(scorer, meta)

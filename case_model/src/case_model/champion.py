@@ -2,7 +2,7 @@
 
 A macro-F1 stored in the production wheel was measured on whatever validation set that training
 used; comparing a new model's F1 with it compares two sets, not two models. So the champion wheel
-is opened here (its artifact verified by SHA-256 before it is unpickled, like any load), scored on
+is opened here (its signature and artifact digests verified before it is read, like any load), scored on
 the very cases the challenger was scored on, and the gate compares the two evaluations: the
 challenger may not fall below the champion's macro-F1 by more than a tolerance, nor lose more than
 a margin of recall on any class (an average can hide a class that stopped being found). The
@@ -36,7 +36,7 @@ def evaluate_wheel(wheel: Path, texts: list[str], labels: list[str]) -> tuple[st
 
     Raises:
         case_model.artifact.ArtifactError: the wheel's model file does not match its recorded
-            SHA-256 (nothing is unpickled then).
+            SHA-256 (nothing is read then).
         ValueError: the file is not a case-model wheel.
     """
     from case_model.artifact import load
@@ -54,7 +54,7 @@ def evaluate_wheel(wheel: Path, texts: list[str], labels: list[str]) -> tuple[st
         except (OSError, zipfile.BadZipFile) as error:
             raise ValueError(f"{wheel}: not a readable wheel ({error})") from error
         champion = load(Path(tmp))
-    return champion.version, evaluate(champion.pipeline, texts, labels)
+    return champion.version, evaluate(champion, texts, labels)
 
 
 @dataclass

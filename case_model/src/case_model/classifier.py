@@ -75,15 +75,19 @@ class Predictions:
 
 
 class CaseClassifier:
-    """A fitted pipeline with its metadata; what :func:`case_model.load` returns."""
+    """The trained scorer with its metadata; what :func:`case_model.load` returns."""
 
-    def __init__(self, pipeline: Pipeline, metadata: dict[str, Any]) -> None:
-        self.pipeline = pipeline
+    def __init__(self, scorer: LinearScorer, metadata: dict[str, Any]) -> None:
+        self.scorer = scorer
         self.metadata = metadata
-        self.classes: list[str] = [str(c) for c in pipeline.classes_]
+        self.classes: list[str] = list(scorer.classes)
         self._classes = np.asarray(self.classes, dtype=object)
-        self._feature_names: np.ndarray | None = None
-        self._scorer = LinearScorer.from_pipeline(pipeline)
+        self._feature_names: list[str] | None = None
+
+    @classmethod
+    def from_pipeline(cls, pipeline: Pipeline, metadata: dict[str, Any]) -> CaseClassifier:
+        """The classifier a freshly trained pipeline will be once saved and loaded."""
+        return cls(LinearScorer.from_pipeline(pipeline), metadata)
 
     @property
     def version(self) -> str:
@@ -102,8 +106,7 @@ class CaseClassifier:
         if not texts:
             empty = np.zeros((0, TOP_K), dtype=np.float32)
             return Predictions([], np.zeros(0, dtype=np.float32), [], empty)
-        scorer = self._scorer or self.pipeline
-        probabilities = scorer.predict_proba(list(texts))
+        probabilities = self.scorer.predict_proba(list(texts))
         k = min(TOP_K, probabilities.shape[1])
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
         top_probabilities = np.take_along_axis(probabilities, order, axis=1).astype(np.float32)
@@ -121,21 +124,11 @@ class CaseClassifier:
         The contribution of a feature is its TF-IDF value times the linear model's weight for the
         label; the largest positive ones are what an agent can check against the case.
         """
-        features = self.pipeline.named_steps["features"]
-        estimator = self.pipeline.named_steps["model"].calibrated_classifiers_[0].estimator
-        row = features.transform([text]).tocsr()
-        class_index = self.classes.index(label)
-        weights = estimator.coef_[class_index if estimator.coef_.shape[0] > 1 else 0]
+        row = self.scorer.features([text])
+        weights = self.scorer.weights[self.classes.index(label)]
         contributions = row.data * weights[row.indices]
         best = np.argsort(-contributions, kind="stable")[:k]
-        names = self._names()
-        return [
-            (str(names[row.indices[i]]).split("__", 1)[1], round(float(contributions[i]), 4))
-            for i in best
-            if contributions[i] > 0
-        ]
-
-    def _names(self) -> np.ndarray:
         if self._feature_names is None:
-            self._feature_names = self.pipeline.named_steps["features"].get_feature_names_out()
-        return self._feature_names
+            self._feature_names = self.scorer.feature_names()
+        names = self._feature_names
+        return [(names[row.indices[i]], round(float(contributions[i]), 4)) for i in best if contributions[i] > 0]

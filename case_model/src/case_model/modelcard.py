@@ -39,7 +39,7 @@ Word (1-2) and character (3-5) n-gram TF-IDF, linear SVM, sigmoid-calibrated pro
 | training rows used | {metadata["n_train"]} (filtered out: {metadata["n_filtered_out"]}) |
 | agent corrections applied | {metadata["corrections_applied"]} ({_corrections(metadata)}) |
 | training-data fingerprint (SHA-256) | `{metadata["data_fingerprint"]}` |
-| artifact SHA-256 | `{metadata["sha256"]}` |
+| artifact SHA-256 | {_digests(metadata)} |
 | seed | {metadata["seed"]} |
 | libraries | {libraries} |
 
@@ -63,3 +63,7 @@ def _corrections(metadata: dict[str, Any]) -> str:
         f"{counts.get('relabelled', 0)} relabelled, {counts.get('added', 0)} added with their stored text; "
         f"{counts.get('confirmed', 0)} confirmed, {counts.get('unmatched', 0)} without a text to learn from"
     )
+
+
+def _digests(metadata: dict[str, Any]) -> str:
+    return ", ".join(f"`{name}` `{digest}`" for name, digest in sorted(metadata["files"].items()))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from case_model.classifier import build_pipeline
+from case_model.classifier import CaseClassifier, build_pipeline
 from case_model.corrections import CorrectionCounts, apply_corrections
 from case_model.prepare import prepare_many
 from case_model.verdict import Verdict
@@ -98,12 +98,16 @@ class Evaluation:
         }
 
 
-def evaluate(pipeline: Pipeline, texts: list[str], labels: list[str]) -> Evaluation:
-    """Macro-F1, accuracy, per-class precision/recall and the confusion matrix."""
+def evaluate(classifier: CaseClassifier, texts: list[str], labels: list[str]) -> Evaluation:
+    """Macro-F1, accuracy, per-class precision/recall and the confusion matrix.
+
+    Scored by the classifier as it will be served (the saved scorer, not the training pipeline),
+    so the figures in the metadata and the champion comparison are the served model's.
+    """
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-    predicted = pipeline.predict(texts)
-    classes = sorted(set(labels) | set(pipeline.classes_))
+    predicted = classifier.predict(texts).labels
+    classes = sorted(set(labels) | set(classifier.classes))
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
     return Evaluation(
         macro_f1=round(float(f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)), 4),
@@ -200,7 +204,7 @@ def train(
         counts[label] = counts.get(label, 0) + 1
     return TrainingResult(
         pipeline=pipeline,
-        evaluation=evaluate(pipeline, val_texts, val_labels),
+        evaluation=evaluate(CaseClassifier.from_pipeline(pipeline, {}), val_texts, val_labels),
         data_fingerprint=fingerprint(cases),
         n_train=len(texts),
         n_filtered=len(cases) - len(texts),

@@ -46,7 +46,7 @@ def next_version(existing: list[str], requested: str | None = None) -> str:
 
 
 def wheel_metadata(path: Path) -> dict[str, Any]:
-    """Read the model metadata straight out of a wheel file (no install, no unpickling)."""
+    """Read the model metadata straight out of a wheel file (no install, no model file read)."""
     try:
         with zipfile.ZipFile(path) as wheel:
             metadata: dict[str, Any] = json.loads(wheel.read(_METADATA_IN_WHEEL))

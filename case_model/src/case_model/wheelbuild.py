@@ -1,8 +1,9 @@
 """Build the versioned wheel that carries the code, the trained artifact and its metadata.
 
-The wheel is built from this package's own code, with the fitted pipeline written by joblib into
-``case_model/_artifact/`` and its SHA-256 recorded in ``metadata.json`` beside it, so every consumer
-can verify the artifact before unpickling it.
+The wheel is built from this package's own code, with the fitted pipeline written as plain data
+(:mod:`case_model.scoring`) into ``case_model/_artifact/`` and each file's SHA-256 recorded in
+``metadata.json`` beside it. The package directory is then signed (:mod:`case_signing`) with the
+release key, and the signature travels inside the wheel: whoever installs it can prove its origin.
 
 Retraining on a cluster runs from an installed wheel, not a checkout, so every wheel carries the
 project files its build needs (``pyproject.toml``, ``README.md``) in ``case_model/_project/``: the
@@ -29,7 +30,6 @@ from case_model.artifact import (
     CONFUSION_MATRIX_FILE,
     METADATA_FILE,
     MODEL_CARD_FILE,
-    MODEL_FILE,
     MODEL_NAME,
     sha256_file,
 )
@@ -37,7 +37,7 @@ from case_model.modelcard import render_model_card
 from case_model.text import DEFAULT_MAX_CHARS
 from case_model.training import TrainingResult, plot_confusion
 
-_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "py3langid")
+_LIBRARIES = ("scikit-learn", "numpy", "scipy", "py3langid")
 
 
 _PROJECT_FILES = ("pyproject.toml", "README.md")
@@ -61,7 +61,7 @@ def build_sources() -> tuple[Path, Path]:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries the pickled pipeline depends on."""
+    """Versions of the libraries that trained the model and score it."""
     versions = {"python": platform.python_version()}
     for name in _LIBRARIES:
         try:
@@ -72,12 +72,11 @@ def library_versions() -> dict[str, str]:
 
 
 def write_artifact(result: TrainingResult, version: str, directory: Path, extra: dict[str, Any]) -> dict[str, Any]:
-    """Dump the pipeline, then write metadata (with its SHA-256), confusion matrix and model card."""
-    import joblib
+    """Write the scorer's files, then metadata (with their SHA-256), confusion matrix and model card."""
+    from case_model.scoring import LinearScorer
 
     directory.mkdir(parents=True, exist_ok=True)
-    model_path = directory / MODEL_FILE
-    joblib.dump(result.pipeline, model_path, compress=3)
+    files = LinearScorer.from_pipeline(result.pipeline).save(directory)
     metadata: dict[str, Any] = {
         "model_name": MODEL_NAME,
         "model_version": version,
@@ -93,7 +92,7 @@ def write_artifact(result: TrainingResult, version: str, directory: Path, extra:
         "metrics": result.evaluation.as_dict(),
         "library_versions": library_versions(),
         "text_steps": {"max_chars": DEFAULT_MAX_CHARS},
-        "sha256": sha256_file(model_path),
+        "files": {path.name: sha256_file(path) for path in files},
         **extra,
     }
     (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")

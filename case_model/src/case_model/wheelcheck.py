@@ -1,7 +1,7 @@
-"""Offline verification of a built wheel, for the release pipeline (no install, no unpickling).
+"""Offline verification of a built wheel, for the release pipeline (no install, nothing loaded).
 
-Checks that every file matches the hash in the wheel's RECORD, that the model file matches the
-SHA-256 in the model metadata, and that the file name, the wheel's METADATA and the model metadata
+Checks that every file matches the hash in the wheel's RECORD, that the model files match the
+SHA-256 digests in the model metadata, and that the file name, the wheel's METADATA and the model metadata
 all name the same version.
 """
 
@@ -16,6 +16,7 @@ import zipfile
 from email.parser import HeaderParser
 from pathlib import Path
 
+from case_model.artifact import METADATA_FILE, MODEL_FILES
 from case_model.versioning import wheel_version
 
 _ARTIFACT = "case_model/_artifact/"
@@ -47,12 +48,13 @@ def check_wheel(path: Path) -> list[str]:
         if header["Version"] != name_version:
             problems.append(f"METADATA says version {header['Version']}, the file name {name_version}")
         try:
-            meta = json.loads(wheel.read(_ARTIFACT + "metadata.json"))
-            model_bytes = wheel.read(_ARTIFACT + "model.joblib")
+            meta = json.loads(wheel.read(_ARTIFACT + METADATA_FILE))
+            recorded = meta.get("files") or {}
+            for name in MODEL_FILES:
+                if hashlib.sha256(wheel.read(_ARTIFACT + name)).hexdigest() != recorded.get(name):
+                    problems.append(f"{name} does not match the SHA-256 in the model metadata")
         except KeyError as error:
             return [*problems, f"missing model artifact: {error}"]
-        if hashlib.sha256(model_bytes).hexdigest() != meta.get("sha256"):
-            problems.append("model.joblib does not match the SHA-256 in the model metadata")
         if meta.get("model_version") != name_version:
             problems.append(f"model metadata says version {meta.get('model_version')}, the wheel {name_version}")
     return problems
