@@ -20,6 +20,9 @@ DEFAULT_STORE = "sqlite:///data/feedback.sqlite"
 
 def main() -> int:
     """Run until interrupted."""
+    # The services verify the model wheel with this key (the Makefile sets the same default).
+    development_key = Path(__file__).resolve().parents[1] / ".keys" / "model-signing.pub"
+    os.environ.setdefault("MODEL_SIGNING_PUBLIC_KEY", str(development_key))
     version = ensure_model_installed()
     stack = Stack(ports=Ports.from_env(), feedback_store=os.environ.get("FEEDBACK_STORE_URL", DEFAULT_STORE))
     log_dir = Path(tempfile.mkdtemp(prefix="case-classifier-logs-"))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from case_signing import ProvenanceError, verify_wheel
+
 DIST = Path("dist")
 
 
@@ -23,7 +25,11 @@ def ensure_model_installed(dist: Path = DIST) -> str:
     installed = _ask_fresh_interpreter("import case_model; print(case_model.read_metadata()['model_version'])")
     if installed != newest:
         wheel = dist / f"case_model-{newest}-py3-none-any.whl"
-        print(f"installing model wheel {wheel}", flush=True)
+        try:  # as the image build does: the signature first, then pip
+            verify_wheel(wheel)
+        except ProvenanceError as error:
+            sys.exit(f"refusing to install {wheel}: {error}")
+        print(f"installing model wheel {wheel} (signature verified)", flush=True)
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)], check=True
         )
@@ -47,3 +53,7 @@ def _ask_fresh_interpreter(code: str) -> str:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tempfile.gettempdir(), check=False
     )
     return result.stdout.strip()
+
+
+if __name__ == "__main__":
+    print(f"case-model {ensure_model_installed()} installed (signature verified)")

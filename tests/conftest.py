@@ -14,6 +14,16 @@ from case_model.demo_data import generate_cases, noisy_labels
 # Every local Ray the tests start listens on loopback only (Ray reads this when it is imported).
 os.environ.update(LOOPBACK_ONLY)
 
+ROOT = Path(__file__).resolve().parents[1]
+#: The development key pair `make keys` makes: the suite signs with it and every process it starts
+#: verifies with it (a release sets both variables to its own key).
+KEYS = ROOT / ".keys"
+os.environ.setdefault("MODEL_SIGNING_KEY", str(KEYS / "model-signing.key"))
+os.environ.setdefault("MODEL_SIGNING_PUBLIC_KEY", str(KEYS / "model-signing.pub"))
+SIGNING_KEY = Path(os.environ["MODEL_SIGNING_KEY"])
+#: The model package of the checkout, which the service processes of the suite import.
+CHECKOUT_PACKAGE = ROOT / "case_model" / "src" / "case_model"
+
 
 def _frame(cases, labels=None) -> pd.DataFrame:
     return pd.DataFrame(
@@ -49,7 +59,7 @@ def artifact_dir(trained, tmp_path_factory) -> Path:
     from case_model.wheelbuild import write_artifact
 
     directory = tmp_path_factory.mktemp("artifact")
-    write_artifact(trained, "1.0.0", directory, {"synthetic_data": True})
+    write_artifact(trained, "1.0.0", directory, {"synthetic_data": True}, SIGNING_KEY)
     return directory
 
 
@@ -58,7 +68,7 @@ def model_wheel(artifact_dir, tmp_path_factory) -> Path:
     """The model wheel built from the session's artifact."""
     from case_model.wheelbuild import build_wheel
 
-    return build_wheel(artifact_dir, "1.0.0", tmp_path_factory.mktemp("wheels"))
+    return build_wheel(artifact_dir, "1.0.0", tmp_path_factory.mktemp("wheels"), SIGNING_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +112,6 @@ def package_index(tmp_path_factory, index_credentials):
     running.stop()
 
 
-ROOT = Path(__file__).resolve().parents[1]
 #: Service processes started by tests run the source tree, like the in-process tests.
 SOURCE_ENV = {"PYTHONPATH": f"{ROOT / 'case_model' / 'src'}:{ROOT}"}
 
@@ -278,9 +287,15 @@ def reliability():
 
 def pytest_sessionstart(session) -> None:
     if not hasattr(session.config, "workerinput"):  # the controlling process, before any worker runs
+        from case_signing import generate_key_pair, sign_directory
         from tests.support.reliability import clear
 
         clear()
+        if not SIGNING_KEY.is_file():
+            generate_key_pair(KEYS)
+        # The service processes the suite starts import case_model from the checkout, and verify it
+        # as they would an installed wheel: the checkout is signed as the wheel build signs a package.
+        sign_directory(CHECKOUT_PACKAGE, SIGNING_KEY)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

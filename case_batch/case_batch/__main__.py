@@ -1,26 +1,11 @@
-"""``case-batch``: score a file of cases on Ray and write predictions as Parquet. Flags and wiring only."""
+"""``python -m case_batch`` and ``case-batch``: the installed model package's signature is checked before
+any of its code is imported (exit 3, saying why, if refused), then :mod:`case_batch.cli` runs."""
 
-from __future__ import annotations
+from functools import partial
 
-import argparse
-import sys
+from case_signing import run_verified
 
-from case_batch.pipeline import BatchJob, run
-from case_batch.settings import BatchSettings
-from case_serving.settings import load_settings
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``case-batch`` and ``python -m case_batch``."""
-    parser = argparse.ArgumentParser(prog="case-batch", description="Score a file of cases on Ray; write Parquet.")
-    settings, _ = load_settings(BatchSettings, parser, argv)
-    job = BatchJob(
-        settings.input, settings.output, settings.address, settings.batch_size, settings.concurrency, settings.scoring()
-    )
-    rows = run(job)
-    print(f"wrote {rows} predictions to {settings.output}")
-    return 0
-
+main = partial(run_verified, "case_batch.cli")
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

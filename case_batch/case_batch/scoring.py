@@ -22,7 +22,9 @@ import pandas as pd
 from case_language.client import ClientConfig, Mode, build_detection
 from case_language.protocol import DEFAULT_URL
 from case_model import UNKNOWN, StatusRules, Verdict, load, prepare
+from case_model.artifact import bundled_artifact_dir
 from case_model.language import DETECTOR_LANGUAGES
+from case_signing import verify_directory
 
 OUTPUT_COLUMNS = (
     "case_id",
@@ -74,7 +76,10 @@ class CaseScorer:
 
     def __init__(self, config: ScoringConfig) -> None:
         self.config = config
-        self.model = load(Path(config.model_dir) if config.model_dir else None)
+        # Every actor checks what it loads: on a cluster the actors run in pods of their own.
+        directory = Path(config.model_dir) if config.model_dir else bundled_artifact_dir()
+        verify_directory(directory)
+        self.model = load(directory if config.model_dir else None)
         # The client is async: each scorer runs it on a private event loop (one per Ray actor).
         self._loop = asyncio.new_event_loop()
         self.language, self._client = build_detection(config.language_mode, config.language, config.detector_languages)

@@ -1,25 +1,8 @@
-"""``python -m case_language``: the language service. Flags and wiring only; the container's entrypoint too."""
+"""``python -m case_language``, the container's entrypoint: the installed model package's signature is
+checked before any of its code is imported (exit 3, saying why, if refused), then :mod:`case_language.cli` runs."""
 
-from __future__ import annotations
-
-import argparse
-import asyncio
 import sys
 
-from case_language.service.server import serve
-from case_language.service.settings import LanguageServiceSettings
-from case_serving import logs
-from case_serving.settings import load_settings
+from case_signing import run_verified
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point."""
-    parser = argparse.ArgumentParser(prog="langdetect", description="Reference language-detection service.")
-    settings, _ = load_settings(LanguageServiceSettings, parser, argv)
-    logs.configure("langdetect", settings.log_level, access_log=settings.access_log)
-    asyncio.run(serve(settings))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(run_verified("case_language.cli"))

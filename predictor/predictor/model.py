@@ -17,12 +17,14 @@ from kserve.errors import ModelNotReady
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from case_model import CaseClassifier, Predictions, load
+from case_model.artifact import bundled_artifact_dir
 from case_model.text import cap_length
 from case_serving import schema
 from case_serving.batching import MicroBatcher
 from case_serving.limits import RequestLimits
 from case_serving.logs import REQUEST_ID_HEADER, request_id
 from case_serving.tensors import bytes_output, fp32_output, named_inputs, top_k_outputs, wants_explanation
+from case_signing import verify_directory
 from predictor import metrics
 from predictor.settings import PredictorSettings
 
@@ -46,8 +48,15 @@ class CaseClassifierModel(Model):
         )
 
     def load(self) -> bool:
-        """Verify and read the artifact (plain data), then warm up; ready only after both."""
-        classifier = load(Path(self.settings.model_dir) if self.settings.model_dir else None)
+        """Check the artifact's signature, read it (plain data), then warm up; ready only after all three.
+
+        Raises:
+            case_signing.ProvenanceError: the artifact is unsigned or not signed by the release key.
+            case_model.ArtifactError: its files do not match its metadata, or are malformed.
+        """
+        directory = Path(self.settings.model_dir) if self.settings.model_dir else bundled_artifact_dir()
+        verify_directory(directory)
+        classifier = load(directory if self.settings.model_dir else None)
         classifier.predict(["warm-up: the first real request must not pay for lazy initialisation"])
         self.classifier = classifier
         metrics.record_training_shares(classifier.metadata.get("label_counts", {}), classifier.version)

@@ -12,6 +12,7 @@ import pytest
 
 from case_model.wheelbuild import build_wheel, write_artifact
 from case_model.wheelcheck import check_wheel
+from tests.conftest import SIGNING_KEY
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,8 +86,8 @@ def test_wheel_whose_version_differs_from_its_metadata_is_refused(
     trained, tmp_path, package_index, index_credentials, fresh_venv, reliability
 ):
     artifact = tmp_path / "artifact"
-    write_artifact(trained, "0.9.0", artifact, {})  # metadata claims 0.9.0 ...
-    wheel = build_wheel(artifact, "2.0.0", tmp_path / "dist")  # ... the wheel is 2.0.0
+    write_artifact(trained, "0.9.0", artifact, {}, SIGNING_KEY)  # metadata claims 0.9.0 ...
+    wheel = build_wheel(artifact, "2.0.0", tmp_path / "dist", SIGNING_KEY)  # ... the wheel is 2.0.0
     assert any("model metadata says version 0.9.0" in problem for problem in check_wheel(wheel))
     _upload(wheel, package_index, index_credentials)
     _install(fresh_venv, package_index, "case-model==2.0.0")
@@ -111,8 +112,8 @@ def test_make_publish_uploads_exactly_the_wheel_just_built(trained, tmp_path, pa
     dist = tmp_path / "dist"
     for version in ("1.10.0", "1.9.0"):  # 1.9.0 last: a hotfix built after 1.10.0
         artifact = tmp_path / f"artifact-{version}"
-        write_artifact(trained, version, artifact, {})
-        wheel = build_wheel(artifact, version, dist)
+        write_artifact(trained, version, artifact, {}, SIGNING_KEY)
+        wheel = build_wheel(artifact, version, dist, SIGNING_KEY)
     (dist / ".model-built").write_text(f"{wheel}\n")
     env = {
         **os.environ,

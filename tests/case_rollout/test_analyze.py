@@ -18,7 +18,7 @@ import pytest
 from case_rollout import analysis, release
 from dev.processes import LOOPBACK, free_port, start
 from dev.stack import Ports, Stack
-from tests.conftest import ROOT, SOURCE_ENV
+from tests.conftest import ROOT, SIGNING_KEY, SOURCE_ENV
 from tests.support.prometheus import running
 from tests.support.v2 import infer, infer_body
 
@@ -43,7 +43,7 @@ def canaries(stack, trained, tmp_path_factory):
     try:
         for version, extra in (("2.0.0", ("--confidence_threshold", "0.99")), ("3.0.0", ())):
             artifact = tmp_path_factory.mktemp(f"artifact-{version}")
-            write_artifact(trained, version, artifact, {})
+            write_artifact(trained, version, artifact, {}, SIGNING_KEY)
             ports = dataclasses.replace(Ports.free(), langdetect=stack.stack.ports.langdetect)
             chain = Stack(ports=ports, model_dir=str(artifact), transformer_args=extra, env=SOURCE_ENV)
             for service in (chain.predictor(), chain.transformer()):

@@ -287,7 +287,9 @@ def test_the_retraining_job_uploads_what_it_trained_with_credentials_from_secret
     volumes = {v["name"]: v for v in pod["volumes"]}
     secrets = {}
     for container in (train, publish):
-        assert "env" not in container  # nothing secret in the environment
+        # Nothing secret in the environment: literal paths only, of configuration.
+        assert all(set(e) == {"name", "value"} for e in container.get("env", []))
+        assert {e["name"] for e in container.get("env", [])} <= {"MODEL_SIGNING_PUBLIC_KEY"}
         for mount in container["volumeMounts"]:
             if "secret" in volumes[mount["name"]]:
                 assert mount["readOnly"] is True
@@ -295,9 +297,31 @@ def test_the_retraining_job_uploads_what_it_trained_with_credentials_from_secret
     assert secrets == {
         "feedback-store": "/run/secrets/feedback-store",
         "model-index-upload": "/run/secrets/model-index",
+        "model-signing-key": "/run/secrets/model-signing",
     }
     assert flags["feedback-url-file"] == "/run/secrets/feedback-store/url"
+    # The new wheel is signed with the release key, read from its Secret file.
+    assert flags["signing-key"] == "/run/secrets/model-signing/model-signing.key"
     assert "--config-file=/run/secrets/model-index/pypirc" in publish["args"]
+
+
+def test_every_pod_that_runs_the_model_verifies_it_with_the_release_public_key(rendered):
+    """Each container whose image holds the model package gets the public key as a read-only file
+    from the ConfigMap, and the variable that names it: without both it would refuse to start."""
+    checked = []
+    for where, pod in _pod_specs(rendered[1] + render_batch()):
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            if container["name"] in ("publish", "ray-job-submitter"):
+                continue  # twine uploads a file; the submitter only submits: neither loads the model
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            path = env.get("MODEL_SIGNING_PUBLIC_KEY")
+            assert path == "/etc/case-model/signing/model-signing.pub", (where, container["name"])
+            (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+            assert mount["readOnly"] is True
+            assert volumes[mount["name"]]["configMap"]["name"] == "model-signing-public-key"
+            checked.append(container["name"])
+    assert sorted(set(checked)) == ["feedback", "kserve-container", "langdetect", "ray-head", "ray-worker", "train"]
 
 
 def test_the_transformers_hop_gives_up_before_the_component_timeout(rendered):

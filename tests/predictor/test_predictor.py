@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -83,11 +84,11 @@ def test_tampered_artifact_keeps_the_predictor_from_ever_serving(artifact_dir, t
         capture_output=True,
         text=True,
         timeout=60,
-        env={**SOURCE_ENV, "PATH": "/usr/bin:/bin"},
+        env={**SOURCE_ENV, "PATH": "/usr/bin:/bin", "MODEL_SIGNING_PUBLIC_KEY": os.environ["MODEL_SIGNING_PUBLIC_KEY"]},
         cwd=ROOT,
     )
     assert result.returncode == 3
-    assert "refusing to load" in result.stdout
+    assert "changed since signing: 'model.npz'" in result.stdout
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/v2/health/ready")
     reliability.record(

@@ -21,7 +21,7 @@ import pytest
 
 from dev.processes import start
 from dev.stack import Ports, Stack
-from tests.conftest import SOURCE_ENV
+from tests.conftest import SIGNING_KEY, SOURCE_ENV
 from tests.support.v2 import infer, infer_body, metric, outputs
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
@@ -42,7 +42,7 @@ def chains(stack, trained, model_wheel, tmp_path_factory):
     # As in an image: case_model (text steps and model) from the installed 1.0.0 wheel.
     installed = {"PYTHONPATH": str(site)}
     other = tmp_path_factory.mktemp("artifact-2.0.0")
-    write_artifact(trained, "2.0.0", other, {})
+    write_artifact(trained, "2.0.0", other, {}, SIGNING_KEY)
     logs = tmp_path_factory.mktemp("pinning-logs")
     running, urls = [], {}
     try:

@@ -35,12 +35,18 @@ def evaluate_wheel(wheel: Path, texts: list[str], labels: list[str]) -> tuple[st
     """The version of a model wheel and its evaluation on ``texts``; nothing is installed.
 
     Raises:
-        case_model.artifact.ArtifactError: the wheel's model file does not match its recorded
-            SHA-256 (nothing is read then).
+        case_model.artifact.ArtifactError: the wheel is not signed by the release key, or its
+            model files do not match their recorded SHA-256 (nothing is read then).
         ValueError: the file is not a case-model wheel.
     """
-    from case_model.artifact import load
+    from case_model.artifact import ArtifactError, load
     from case_model.training import evaluate
+    from case_signing import ProvenanceError, verify_wheel
+
+    try:  # the champion is a wheel from the index like any other: its origin first
+        verify_wheel(wheel)
+    except ProvenanceError as error:
+        raise ArtifactError(f"champion {wheel.name} refused: {error}") from error
 
     with tempfile.TemporaryDirectory(prefix="case-model-champion-") as tmp:
         try:

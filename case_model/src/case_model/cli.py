@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -68,6 +69,14 @@ def _train(args: argparse.Namespace) -> int:
     from case_model.wheelbuild import build_wheel, write_artifact
 
     out = Path(args.out)
+    signing_key = Path(args.signing_key) if args.signing_key else None
+    if signing_key is None or not signing_key.is_file():
+        print(
+            f"error: no signing key {'at ' + str(signing_key) if signing_key else ''}: pass --signing-key or set "
+            "MODEL_SIGNING_KEY to the release key (a PEM file); every model wheel is signed",
+            file=sys.stderr,
+        )
+        return 2
     try:
         _progress(f"reading {args.data} and the validation set {args.validation}")
         cases = read_table(Path(args.data))
@@ -119,8 +128,8 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     _progress(f"building the wheel {version}")
     with tempfile.TemporaryDirectory(prefix="case-model-artifact-") as tmp:
-        write_artifact(result, version, Path(tmp), {"synthetic_data": args.synthetic})
-        wheel = build_wheel(Path(tmp), version, out)
+        write_artifact(result, version, Path(tmp), {"synthetic_data": args.synthetic}, signing_key)
+        wheel = build_wheel(Path(tmp), version, out, signing_key)
     print(f"built {wheel}")
     if args.built_file:
         Path(args.built_file).write_text(f"{wheel}\n", encoding="utf-8")
@@ -183,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--min-macro-f1", type=float, default=0.80, help="absolute quality gate on validation macro-F1")
     train.add_argument("--version", help="explicit version; must be above every known version")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--signing-key",
+        default=os.environ.get("MODEL_SIGNING_KEY"),
+        help="the release's private key (PEM) the wheel is signed with (default: $MODEL_SIGNING_KEY)",
+    )
     train.add_argument("--synthetic", action="store_true", help="mark the model card as trained on synthetic data")
     train.set_defaults(run=_train)
 

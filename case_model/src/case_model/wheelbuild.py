@@ -41,6 +41,8 @@ _LIBRARIES = ("scikit-learn", "numpy", "scipy", "py3langid")
 
 
 _PROJECT_FILES = ("pyproject.toml", "README.md")
+#: A signature left in the package directory (a signed checkout) is not part of a new build.
+SIGNATURE_FILE = "model.sig"
 
 
 def build_sources() -> tuple[Path, Path]:
@@ -71,9 +73,13 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_artifact(result: TrainingResult, version: str, directory: Path, extra: dict[str, Any]) -> dict[str, Any]:
-    """Write the scorer's files, then metadata (with their SHA-256), confusion matrix and model card."""
+def write_artifact(
+    result: TrainingResult, version: str, directory: Path, extra: dict[str, Any], signing_key: Path
+) -> dict[str, Any]:
+    """Write the scorer's files, metadata (with their SHA-256), confusion matrix and model card, then
+    sign the directory with the release key (``--model_dir`` loads verify that signature)."""
     from case_model.scoring import LinearScorer
+    from case_signing import sign_directory
 
     directory.mkdir(parents=True, exist_ok=True)
     files = LinearScorer.from_pipeline(result.pipeline).save(directory)
@@ -98,17 +104,25 @@ def write_artifact(result: TrainingResult, version: str, directory: Path, extra:
     (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     plot_confusion(result.evaluation, directory / CONFUSION_MATRIX_FILE)
     (directory / MODEL_CARD_FILE).write_text(render_model_card(metadata, result.evaluation), encoding="utf-8")
+    sign_directory(directory, signing_key)
     return metadata
 
 
-def build_wheel(artifact_dir: Path, version: str, out_dir: Path) -> Path:
-    """Build ``case_model-<version>-py3-none-any.whl`` into ``out_dir`` with the artifact inside."""
+def build_wheel(artifact_dir: Path, version: str, out_dir: Path, signing_key: Path) -> Path:
+    """Build ``case_model-<version>-py3-none-any.whl`` into ``out_dir`` with the artifact inside,
+    the package signed as a whole (code, artifact and its signature) with the release key."""
+    from case_signing import sign_directory
+
     project, code = build_sources()
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="case-model-build-") as tmp:
         staging = Path(tmp)
         package = staging / "src" / "case_model"
-        shutil.copytree(code, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_artifact", "_project"))
+        shutil.copytree(
+            code,
+            package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_artifact", "_project", SIGNATURE_FILE),
+        )
         (package / "_project").mkdir()
         for name in _PROJECT_FILES:
             shutil.copy2(project / name, staging / name)
@@ -119,6 +133,7 @@ def build_wheel(artifact_dir: Path, version: str, out_dir: Path) -> Path:
             encoding="utf-8",
         )
         shutil.copytree(artifact_dir, package / "_artifact")
+        sign_directory(package, signing_key)
         env = {**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "1767225600")}
         # fixed argv, our own interpreter
         subprocess.run(  # nosec B603

@@ -1,0 +1,181 @@
+"""Sign a directory, verify a directory, a wheel or the installed package, with ``model-signing``.
+
+A signature is a Sigstore bundle (``model.sig``) over every file of a directory, written inside it
+and excluded from what it signs. Two directories are signed at build time with the same key: the
+artifact directory (``case_model/_artifact``: what the predictor and batch load, and what
+``--model_dir`` names), then the whole package (code, artifact and the artifact's signature), so
+a wheel whose code was altered is refused as surely as one whose arrays were.
+
+The installed package is located without importing it (``importlib.util.find_spec`` on a
+top-level name reads no module), so its code does not run until its signature has been checked.
+Byte-compiled files (``__pycache__``) are left out of the check: the interpreter writes them at
+install time and uses them only while they match their signed source.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from case_signing.keys import public_key_path
+
+#: The signature's file name, inside the directory it signs.
+SIGNATURE_FILE = "model.sig"
+#: The package the model wheel installs.
+PACKAGE = "case_model"
+
+
+class ProvenanceError(RuntimeError):
+    """The model's signature is missing, made with another key, or does not match its files."""
+
+
+def sign_directory(directory: Path, private_key: Path) -> Path:
+    """Sign every file under ``directory`` (``__pycache__`` left out); write and return ``directory/model.sig``."""
+    from model_signing import hashing, signing
+
+    signature = directory / SIGNATURE_FILE
+    signature.unlink(missing_ok=True)
+    config = hashing.Config().set_ignored_paths(paths=[SIGNATURE_FILE, *_bytecode(directory)], ignore_git_paths=False)
+    partial = directory / f".{SIGNATURE_FILE}.partial"
+    signing.Config().set_hashing_config(config).use_elliptic_key_signer(private_key=private_key).sign(
+        directory, partial
+    )
+    partial.replace(signature)  # whole or absent: a concurrent verifier never reads half a signature
+    return signature
+
+
+def verify_directory(directory: Path, public_key: Path | None = None) -> None:
+    """Check ``directory`` against the ``model.sig`` inside it.
+
+    Raises:
+        ProvenanceError: no signature, a signature by another key, or files added, removed or
+            changed since signing (the message names them).
+    """
+    from model_signing import hashing, verifying
+
+    key = _key(public_key)
+    signature = directory / SIGNATURE_FILE
+    if not signature.is_file():
+        raise ProvenanceError(f"{directory} is not signed: no {SIGNATURE_FILE}; refusing to load an unsigned model")
+    config = hashing.Config().set_ignored_paths(paths=[SIGNATURE_FILE, *_bytecode(directory)], ignore_git_paths=False)
+    try:
+        verifying.Config().set_hashing_config(config).use_elliptic_key_verifier(public_key=key).verify(
+            directory, signature
+        )
+    except Exception as error:  # model-signing raises ValueError and library-specific errors alike
+        raise ProvenanceError(f"{directory}: signature check against {key} failed: {_explain(error)}") from error
+
+
+def verify_wheel(wheel: Path, public_key: Path | None = None) -> None:
+    """Check a model wheel file without installing it: its ``case_model/`` as pip would install it.
+
+    Raises:
+        ProvenanceError: see :func:`verify_directory`; or the file is not a readable wheel.
+    """
+    with tempfile.TemporaryDirectory(prefix="case-signing-") as tmp:
+        package = Path(tmp) / PACKAGE
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                for member in archive.infolist():
+                    path = PurePosixPath(member.filename)
+                    if member.is_dir() or path.parts[0] != PACKAGE:
+                        continue
+                    if ".." in path.parts or path.is_absolute():
+                        raise ProvenanceError(f"{wheel}: member {member.filename} escapes the package")
+                    target = Path(tmp).joinpath(*path.parts)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with archive.open(member) as source, target.open("wb") as out:
+                        shutil.copyfileobj(source, out)
+        except (OSError, zipfile.BadZipFile) as error:
+            raise ProvenanceError(f"{wheel}: not a readable wheel ({error})") from error
+        if not package.is_dir():
+            raise ProvenanceError(f"{wheel}: no {PACKAGE}/ inside; not a model wheel")
+        verify_directory(package, public_key)
+
+
+def installed_package_dir() -> Path:
+    """Where ``case_model`` would be imported from, found without importing it.
+
+    Raises:
+        ProvenanceError: it is not installed, or is not a plain package directory.
+    """
+    spec = importlib.util.find_spec(PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if len(locations) != 1:
+        raise ProvenanceError(f"{PACKAGE} is not installed as one package directory (found {locations})")
+    return Path(locations[0])
+
+
+def verify_installed(public_key: Path | None = None) -> Path:
+    """Check the package ``import case_model`` would load; return its directory.
+
+    Must run before anything imports ``case_model``: once imported, its code has run.
+
+    Raises:
+        ProvenanceError: see :func:`verify_directory`; also if the package was imported already.
+    """
+    if PACKAGE in sys.modules:
+        raise ProvenanceError(f"{PACKAGE} was imported before its signature was checked")
+    directory = installed_package_dir()
+    verify_directory(directory, public_key)
+    return directory
+
+
+def run_verified(module: str, argv: list[str] | None = None) -> int:
+    """An entrypoint's body: check the installed model package, then import ``module`` and run its ``main``.
+
+    Every service and job starts through this (``python -m predictor`` and the rest), so no code
+    of an unverified model wheel runs. A refusal exits 3, saying why, as a refused artifact does.
+    """
+    try:
+        directory = verify_installed()
+    except (ProvenanceError, FileNotFoundError) as error:
+        _log("ERROR", "model refused; not starting", reason=str(error))
+        return 3
+    _log("INFO", "model signature verified", package=str(directory))
+    main = importlib.import_module(module).main
+    result = main(argv) if argv is not None else main()
+    return int(result or 0)
+
+
+def _key(public_key: Path | None) -> Path:
+    try:
+        return public_key_path(public_key)
+    except FileNotFoundError as error:
+        raise ProvenanceError(str(error)) from error
+
+
+_CHANGED = re.compile(r"Hash mismatch for \\*'([^'\\]+)\\*'")
+_EXTRA = re.compile(r"Extra files found in model '[^']*': ([^\]\"]+)")
+_MISSING = re.compile(r"Missing files in model '[^']*': ([^\]\"]+)")
+
+
+def _explain(error: Exception) -> str:
+    """model-signing's verdict in words: which files differ from the signed ones (it prints raw digests)."""
+    text = str(error)
+    parts = []
+    changed = _CHANGED.findall(text)
+    if changed:
+        parts.append("changed since signing: " + ", ".join(f"'{name}'" for name in changed))
+    for label, pattern in (("not signed", _EXTRA), ("missing", _MISSING)):
+        found = pattern.search(text)
+        if found:
+            parts.append(f"{label}: {found.group(1).strip()}")
+    return "; ".join(parts) or text
+
+
+def _bytecode(directory: Path) -> list[str]:
+    return [path.relative_to(directory).as_posix() for path in directory.rglob("__pycache__") if path.is_dir()]
+
+
+def _log(level: str, message: str, **fields: str) -> None:
+    """One JSON line on stderr, as the services log (their logging is not configured yet)."""
+    import json
+
+    print(json.dumps({"level": level, "logger": "case_signing", "message": message, **fields}), file=sys.stderr)
