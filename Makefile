@@ -7,20 +7,29 @@ STAMP := $(VENV)/.installed-stamp
 # Training and wheel building always run from the source tree, even after `make run` installed a wheel.
 SRC_ENV := PYTHONPATH=$(CURDIR)/case_model/src
 # Every package of the project, each with its own pyproject.toml; installed editable for development.
-PACKAGES := case_model[train,feedback] case_serving[kserve] case_language[service] case_feedback[service] transformer predictor case_batch case_rollout
+PACKAGES := case_signing case_model[train,feedback] case_serving[kserve] case_language[service] case_feedback[service] transformer predictor case_batch case_rollout
 DATA := data
 DIST := dist
 INDEX_PORT ?= 8090
 INDEX_DIR ?= $(DIST)/index
+# Model signing: every model wheel is signed, and every service, job and image build verifies it.
+# Here a development key pair in .keys/ (made on first use, never committed); a release sets
+# MODEL_SIGNING_KEY to its secret key and MODEL_SIGNING_PUBLIC_KEY to the public half.
+KEYS := .keys
+MODEL_SIGNING_KEY ?= $(CURDIR)/$(KEYS)/model-signing.key
+export MODEL_SIGNING_PUBLIC_KEY ?= $(CURDIR)/$(KEYS)/model-signing.pub
 
-.PHONY: venv model run test tools lint security bench index publish demo-data batch clean constraints images
+.PHONY: venv model run test tools lint security bench index publish demo-data batch clean constraints images keys lock
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml $(wildcard */pyproject.toml) constraints.txt
+# Every third-party package by version and hash (locks/dev.txt, make lock); then the project's own
+# packages, editable, without dependencies (the lock holds them all; pip check proves it).
+$(STAMP): pyproject.toml $(wildcard */pyproject.toml) locks/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade "pip>=25.1"
-	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt $(foreach p,$(PACKAGES),-e "./$(p)") --group dev
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r locks/dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation $(foreach p,$(PACKAGES),-e "./$(p)")
+	$(PY) -m pip check
 	touch $(STAMP)
 
 $(DATA)/cases.parquet: | $(STAMP)
@@ -28,15 +37,21 @@ $(DATA)/cases.parquet: | $(STAMP)
 
 demo-data: $(DATA)/cases.parquet
 
-## make model: build the demo model wheel into dist/; a change to the model package builds the next version
+## make keys: a development model-signing key pair in .keys/ (a release brings its own)
+keys: $(KEYS)/model-signing.key
+
+$(KEYS)/model-signing.key: | $(STAMP)
+	$(PY) -m case_signing keygen $(KEYS)
+
+## make model: build the demo model wheel into dist/ (signed); a change to the model package builds the next version
 MODEL_SOURCES := $(shell find case_model/src -name '*.py' -not -path '*/_artifact/*') case_model/pyproject.toml
 model: $(DIST)/.model-built
 
 # The stamp holds the path of the wheel just built: make publish uploads exactly that one.
-$(DIST)/.model-built: $(MODEL_SOURCES) $(DATA)/cases.parquet
+$(DIST)/.model-built: $(MODEL_SOURCES) $(DATA)/cases.parquet | $(KEYS)/model-signing.key
 	$(SRC_ENV) $(PY) -m case_model.cli train --data $(DATA)/cases.parquet \
 		--validation $(DATA)/validation.parquet --feedback $(DATA)/feedback.csv --out $(DIST) --synthetic \
-		--built-file $@
+		--built-file $@ --signing-key $(MODEL_SIGNING_KEY)
 
 ## make images: the six images from the Dockerfiles (Docker if an engine runs, else podman), for the wheel make model built
 images: model tools
@@ -47,8 +62,8 @@ run: model
 	$(PY) -m dev
 
 ## make test: lint and type checks, then the whole offline suite with coverage (floor in pyproject.toml)
-test: lint tools .venv-kubeval/bin/kubernetes-validate
-	$(PY) -m pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered
+test: lint tools .venv-kubeval/bin/kubernetes-validate $(KEYS)/model-signing.key
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=12 --cov --cov-report=term:skip-covered
 
 # Tools from Debian the suite uses (kubectl renders the manifests, Prometheus judges canaries and alerts, podman
 # builds and runs the images where no Docker engine runs); tests skip,
@@ -73,10 +88,9 @@ security: model .venv-checkov/bin/checkov tools
 	bash .ci/security
 
 # checkov in a virtualenv of its own: its pinned dependencies conflict with the project's.
-CHECKOV_VERSION := 3.3.30
-.venv-checkov/bin/checkov:
+.venv-checkov/bin/checkov: locks/checkov.txt
 	$(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/pip install -q --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
+	.venv-checkov/bin/pip install -q --disable-pip-version-check --require-hashes -r locks/checkov.txt
 
 ## make bench: the benchmark table
 bench: model .venv-mlserver/bin/mlserver
@@ -86,20 +100,20 @@ bench: model .venv-mlserver/bin/mlserver
 
 # kubernetes-validate in a virtualenv of its own: beside the services the kubernetes client
 # imports it at start-up (1.2 s of every cold start). Used by tests/manifests.
-.venv-kubeval/bin/kubernetes-validate:
+.venv-kubeval/bin/kubernetes-validate: locks/kubeval.txt
 	$(PYTHON) -m venv .venv-kubeval
-	.venv-kubeval/bin/pip install -q --disable-pip-version-check "kubernetes-validate==1.37.0"
+	.venv-kubeval/bin/pip install -q --disable-pip-version-check --require-hashes -r locks/kubeval.txt
 
 # MLServer (an alternative in the benchmark) in a virtualenv of its own: it pins an older FastAPI.
 # The model file is unpickled there, so scikit-learn and its stack are pinned to ours.
-.venv-mlserver/bin/mlserver: constraints.txt
+.venv-mlserver/bin/mlserver: locks/mlserver.txt
 	$(PYTHON) -m venv .venv-mlserver
-	.venv-mlserver/bin/pip install -q --disable-pip-version-check "mlserver==1.7.1" "mlserver-sklearn==1.7.1" \
-		$$(grep -iE "^(scikit-learn|scipy|numpy|joblib|threadpoolctl)==" constraints.txt)
+	.venv-mlserver/bin/pip install -q --disable-pip-version-check --require-hashes -r locks/mlserver.txt
 	touch $@
 
-## make batch: the Ray batch pipeline on the demo data
+## make batch: the Ray batch pipeline on the demo data, from the installed (signed) model wheel
 batch: model
+	$(PY) -m dev.install
 	$(PY) -m case_batch --input $(DATA)/validation.parquet --output $(DIST)/predictions.parquet
 
 ## make index: a local private package index (pypiserver) on 127.0.0.1:$(INDEX_PORT)
@@ -116,6 +130,11 @@ publish: $(STAMP)
 
 clean:
 	rm -rf $(DIST) $(DATA) .pytest_cache .ruff_cache
+
+## make lock: the hashed locks of every environment (images, dev and CI, the CI tools) with uv, at
+## the versions constraints.txt pins
+lock:
+	$(PY) -m dev.lock
 
 ## make constraints: re-pin every dependency from the current .venv
 constraints: $(STAMP)

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from case_signing import public_key_path
 from dev.processes import LOOPBACK, Service, free_port, python_module, start
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,19 +103,27 @@ def model_index(wheel: Path) -> Iterator[str]:
             running.stop()
 
 
+def wheel_sha256(index_url: str, version: str) -> str:
+    """The wheel's SHA-256 as the index publishes it, read by the release pipeline's own script."""
+    argv = [sys.executable, str(ROOT / "docker" / "wheel_hash.py"), index_url, version]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()  # nosec B603
+
+
 def tag(image: str, version: str) -> str:
     """The local name of an image."""
     return f"localhost/case-classifier-{image}:{version}"
 
 
 def build(engine: Engine, image: str, version: str, base: str | None, index_url: str) -> float:
-    """Build one image; the seconds it took."""
+    """Build one image, the wheel pinned by the hash the index publishes; the seconds it took."""
     argv = engine.command("build", "--network", "host", *engine.limits())
     if engine.name == "podman":
         argv += [arg for path in HOST_PIP_FILES if Path(path).exists() for arg in ("-v", f"{path}:{path}:ro")]
     if base:
         argv += ["--build-arg", f"PYTHON_IMAGE={base}"]
     argv += ["--build-arg", f"MODEL_VERSION={version}", "--build-arg", f"MODEL_INDEX_URL={index_url}"]
+    argv += ["--build-arg", f"MODEL_WHEEL_SHA256={wheel_sha256(index_url, version)}"]
+    argv += ["--build-arg", f"MODEL_SIGNING_PUBLIC_KEY={public_key_path().read_text().strip()}"]
     argv += ["-f", str(ROOT / f"Dockerfile.{image}"), "-t", tag(image, version), str(ROOT)]
     started = time.monotonic()
     subprocess.run(argv, check=True)  # nosec B603

@@ -1,9 +1,12 @@
 #!/bin/sh
-# Install one deployable into a virtualenv: the model wheel by version from the (private) model
-# index, then the deployable and the project packages it needs, every version pinned by
-# constraints.txt. The Dockerfiles run this; tests/delivery/test_images.py replays it.
+# Install one deployable into a virtualenv: the model wheel from the (private) model index, pinned
+# by version AND hash and verified by its signature before pip installs it, then the deployable and
+# the project packages it needs, with every dependency pinned by hash (locks/<lock>.txt). The
+# Dockerfiles run this; tests/delivery/test_images.py replays it.
 #
-#   VENV=/opt/venv MODEL_VERSION=1.2.0 MODEL_INDEX_URL=https://index.example/simple/ docker/install.sh transformer
+#   VENV=/opt/venv MODEL_VERSION=1.2.0 MODEL_WHEEL_SHA256=<from the index> \
+#   MODEL_INDEX_URL=https://index.example/simple/ MODEL_SIGNING_PUBLIC_KEY="$(cat release.pub)" \
+#   LOCK=transformer docker/install.sh transformer
 #
 # The deployable is a package directory, with extras where it needs them: transformer, predictor,
 # "case_language[service]", case_batch. Which other project packages it needs is read from the
@@ -14,22 +17,34 @@ deployable="$1"
 : "${VENV:=/opt/venv}"
 : "${MODEL_VERSION:?MODEL_VERSION is required}"
 : "${MODEL_INDEX_URL:?MODEL_INDEX_URL is required}"
+: "${MODEL_WHEEL_SHA256:?MODEL_WHEEL_SHA256 is required: the wheel is installed by hash only}"
+: "${MODEL_SIGNING_PUBLIC_KEY:?MODEL_SIGNING_PUBLIC_KEY (the release key, PEM) is required}"
+: "${LOCK:?LOCK (the hashed lock file of this image, locks/<LOCK>.txt) is required}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
-pip_install() { "$VENV/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet "$@"; }
+pip() { "$VENV/bin/pip" --no-cache-dir --disable-pip-version-check --quiet "$@"; }
+work="$(mktemp -d)"
 
 python3 -m venv "$VENV"
-# The model wheel from the model index only, without dependencies: no other index can supply a
-# package named case-model (dependency confusion). With KEEP_MODEL_WHEEL (a directory) the wheel
-# file is kept there too: the retraining image scores the new model against it (the champion).
-if [ -n "${KEEP_MODEL_WHEEL:-}" ]; then
-    "$VENV/bin/pip" download --no-cache-dir --disable-pip-version-check --quiet --no-deps \
-        --index-url "$MODEL_INDEX_URL" --dest "$KEEP_MODEL_WHEEL" "case-model==${MODEL_VERSION}"
-    pip_install --no-deps "$KEEP_MODEL_WHEEL/case_model-${MODEL_VERSION}-py3-none-any.whl"
-else
-    pip_install --no-deps --index-url "$MODEL_INDEX_URL" "case-model==${MODEL_VERSION}"
-fi
-# Everything else from the public registry, at the pinned versions; case-model is already there.
-pip_install -c "$here/constraints.txt" hatchling
+# 1. The model wheel: from the model index only (no other index can supply a package named
+#    case-model), by version and hash, first: a file the index replaced fails the build at once.
+#    KEEP_MODEL_WHEEL (a directory) keeps the wheel file: the retraining image scores the new
+#    model against it (the champion).
+printf 'case-model==%s --hash=sha256:%s\n' "$MODEL_VERSION" "$MODEL_WHEEL_SHA256" > "$work/model.txt"
+"$VENV/bin/pip" download --no-cache-dir --disable-pip-version-check --quiet --no-deps --require-hashes \
+    --index-url "$MODEL_INDEX_URL" --dest "${KEEP_MODEL_WHEEL:-$work}" -r "$work/model.txt"
+wheel="${KEEP_MODEL_WHEEL:-$work}/case_model-${MODEL_VERSION}-py3-none-any.whl"
+# 2. Every third-party package, each by version and hash: pip refuses a file whose hash differs.
+pip install --require-hashes -r "$here/locks/$LOCK.txt"
+# 3. The project's packages themselves (their dependencies are all in the lock), the signature
+#    checker among them: code from this repository, never from the model index.
 packages="$(cd "$here" && python3 docker/local_packages.py "$deployable")"
-(cd "$here" && pip_install --no-build-isolation -c constraints.txt $packages)
+(cd "$here" && pip install --no-deps --no-build-isolation $packages)
+# 4. The wheel's signature, before pip installs it and before any of its code can run.
+printf '%s\n' "$MODEL_SIGNING_PUBLIC_KEY" > "$work/model-signing.pub"
+"$VENV/bin/python" -m case_signing verify-wheel "$wheel" --public-key "$work/model-signing.pub"
+pip install --no-deps "$wheel"
+# 5. What runs in the pod, checked once more as the pod will: the installed package, then the lot.
+"$VENV/bin/python" -m case_signing verify-installed --public-key "$work/model-signing.pub"
+"$VENV/bin/pip" check
 "$VENV/bin/python" -c "import case_model; m = case_model.verify(); assert m['model_version'] == '${MODEL_VERSION}'"
+rm -rf "$work"

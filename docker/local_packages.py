@@ -2,6 +2,7 @@
 
     python3 docker/local_packages.py transformer         ->  ./case_serving[kserve] ./case_language ./transformer
     python3 docker/local_packages.py "case_language[service]"
+    python3 docker/local_packages.py --third-party transformer   ->  every other requirement, one per line
 
 The package list lives in each package's own dependencies; nothing else repeats it (not the
 Dockerfiles, not the install script). The model package is left out: images take the model
@@ -75,12 +76,29 @@ def needed(target: str, root: Path = ROOT) -> list[str]:
     return [_spec(packages[name], wanted[name], root) for name in order]
 
 
-def _local_requirements(packages: dict[str, Path], name: str, extras: set[str]) -> list[tuple[str, set[str]]]:
+def third_party(target: str, root: Path = ROOT) -> list[str]:
+    """Every requirement from outside the project that ``target`` needs, sorted: what its hashed lock
+    pins. The model wheel's own requirements are among them: it is installed without dependencies."""
+    packages = local_packages(root)
+    requirements: set[str] = set()
+    closure = [_parse(spec.removeprefix("./")) for spec in needed(target, root)]
+    closure.append((FROM_THE_MODEL_INDEX, set()))
+    for name, extras in closure:
+        name = next((n for n, path in packages.items() if _normal(path.name) == name), name)
+        requirements.update(r for r in _requirements(packages, name, extras) if _parse(r)[0] not in packages)
+    return sorted(requirements, key=str.lower)
+
+
+def _requirements(packages: dict[str, Path], name: str, extras: set[str]) -> list[str]:
     project = tomllib.loads((packages[name] / "pyproject.toml").read_text())["project"]
     requirements = list(project.get("dependencies", []))
     for extra in extras:
         requirements += project.get("optional-dependencies", {}).get(extra, [])
-    parsed = [_parse(requirement) for requirement in requirements]
+    return requirements
+
+
+def _local_requirements(packages: dict[str, Path], name: str, extras: set[str]) -> list[tuple[str, set[str]]]:
+    parsed = [_parse(requirement) for requirement in _requirements(packages, name, extras)]
     return [(d, e) for d, e in parsed if d in packages and d != FROM_THE_MODEL_INDEX]
 
 
@@ -90,4 +108,7 @@ def _spec(path: Path, extras: set[str], root: Path) -> str:
 
 
 if __name__ == "__main__":
-    print(" ".join(needed(sys.argv[1])))
+    if sys.argv[1] == "--third-party":
+        print("\n".join(third_party(sys.argv[2])))
+    else:
+        print(" ".join(needed(sys.argv[1])))

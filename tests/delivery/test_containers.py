@@ -12,6 +12,7 @@ and exit 0.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 import uuid
@@ -55,6 +56,11 @@ def _manifests() -> dict[str, dict]:
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == "transformer-config":
             found["transformer-config"] = obj["data"]
     return found
+
+
+def _env(container: dict) -> dict[str, str]:
+    """A container's literal environment, as its manifest sets it."""
+    return {e["name"]: e["value"] for e in container.get("env", [])}
 
 
 @pytest.fixture(scope="module")
@@ -129,14 +135,19 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
     (store / "url").write_text("sqlite:////tmp/feedback.sqlite\n")
     store.chmod(0o755)
     (store / "url").chmod(0o444)
+    # The ConfigMap model-signing-public-key, mounted where every pod of the model reads it.
+    (signing := tmp_path / "signing").mkdir()
+    (signing / "model-signing.pub").write_bytes(Path(os.environ["MODEL_SIGNING_PUBLIC_KEY"]).read_bytes())
+    signing.chmod(0o755)
+    public_key = f"{signing}:/etc/case-model/signing:ro"
     containers = Containers(engine, tmp_path)
     try:
         # As the Deployments run them; the listen address is loopback here (host networking).
         for service in ("langdetect", "feedback"):
             container = spec[service]
             args = [*container["args"], f"--host={LOOPBACK}", f"--port={ports[service]}"]
-            env = {e["name"]: e["value"] for e in container.get("env", [])}
-            mounts = [f"{store}:/run/secrets/feedback-store:ro"] if service == "feedback" else []
+            env = _env(container)
+            mounts = [public_key, *([f"{store}:/run/secrets/feedback-store:ro"] if service == "feedback" else [])]
             ready = f"{url[service]}/readyz"
             containers.start(service, tag(service, version), args, env, mounts, ready, container["tmp"])
         # As KServe runs them: the InferenceService's args, then what KServe adds (--predictor_host).
@@ -146,13 +157,14 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
             "predictor",
             tag("predictor", version),
             predictor_args,
-            {},
-            [],
+            _env(spec["predictor"]),
+            [public_key],
             url["predictor"] + ready,
             spec["predictor"]["tmp"],
         )
         transformer_env = {
             **spec["transformer-config"],
+            **_env(spec["transformer"]),
             "TRANSFORMER_LANGUAGE_URL": f"{url['langdetect']}/v1/detect",
             "TRANSFORMER_FEEDBACK_URL": f"{url['feedback']}/v1/predictions",
         }
@@ -163,7 +175,9 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
         ]
         image = tag("transformer", version)
         tmp = spec["transformer"]["tmp"]
-        containers.start("transformer", image, transformer_args, transformer_env, [], url["transformer"] + ready, tmp)
+        containers.start(
+            "transformer", image, transformer_args, transformer_env, [public_key], url["transformer"] + ready, tmp
+        )
 
         texts = [BATTERY, AUTO, GERMAN, ""]
         response = infer(url["transformer"], infer_body(texts, [f"CT-{i}" for i in range(4)]), timeout=30)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -66,14 +67,36 @@ def test_dockerfile_shape(name, reliability):
     )
 
 
+def _build_args(index_url: str, image: str, venv: Path, **overrides: str) -> dict[str, str]:
+    """The environment the Dockerfiles give docker/install.sh: the wheel's hash read from the index
+    by the release pipeline's own script, the release's public key as text, the image's lock."""
+    sha256 = subprocess.run(
+        [sys.executable, str(ROOT / "docker" / "wheel_hash.py"), index_url, "1.0.0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    env = {
+        **os.environ,
+        "VENV": str(venv),
+        "MODEL_VERSION": "1.0.0",
+        "MODEL_INDEX_URL": index_url,
+        "MODEL_WHEEL_SHA256": sha256,
+        "MODEL_SIGNING_PUBLIC_KEY": Path(os.environ["MODEL_SIGNING_PUBLIC_KEY"]).read_text(),
+        "LOCK": image,
+        **overrides,
+    }
+    env.pop("PYTHONPATH", None)
+    return env
+
+
 @pytest.fixture(scope="module")
 def installed(published_model, tmp_path_factory) -> dict[str, str]:
     """One clean virtualenv per image, built by docker/install.sh exactly as in the images."""
     venvs = {}
     for image, (deployable, _) in sorted(IMAGES.items()):
         venv = tmp_path_factory.mktemp(f"image-{image}") / "venv"
-        env = {**os.environ, "VENV": str(venv), "MODEL_VERSION": "1.0.0", "MODEL_INDEX_URL": published_model}
-        env.pop("PYTHONPATH", None)
+        env = _build_args(published_model, image, venv)
         if image == "retrain":
             env["KEEP_MODEL_WHEEL"] = str(venv.parent / CHAMPION)
         subprocess.run(["sh", str(ROOT / "docker" / "install.sh"), deployable], check=True, env=env, timeout=900)
@@ -81,10 +104,39 @@ def installed(published_model, tmp_path_factory) -> dict[str, str]:
     return venvs
 
 
+def _refused_build(index_url: str, venv: Path, **overrides: str) -> str:
+    """Replay the predictor image's install with a changed build argument; it must fail, leaving
+    no model package installed. Returns what it printed."""
+    env = _build_args(index_url, "predictor", venv, **overrides)
+    install = ["sh", str(ROOT / "docker" / "install.sh"), "predictor"]
+    result = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode != 0
+    assert not list(venv.glob("lib/python3*/site-packages/case_model"))
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fault", "refusal"),
+    [
+        ("the index serves a wheel of another hash", "THESE PACKAGES DO NOT MATCH THE HASHES"),
+        ("the wheel is not signed by the release key", "refused: "),
+    ],
+)
+def test_the_image_build_refuses_a_wheel_it_cannot_trust(published_model, tmp_path, reliability, fault, refusal):
+    from case_signing import generate_key_pair
+
+    if "hash" in fault:
+        overrides = {"MODEL_WHEEL_SHA256": "0" * 64}
+    else:
+        overrides = {"MODEL_SIGNING_PUBLIC_KEY": generate_key_pair(tmp_path / "keys", "other")[1].read_text()}
+    assert refusal in _refused_build(published_model, tmp_path / "venv", **overrides)
+    reliability.record("Artifact and images", f"image build: {fault}", 1, "build fails; the wheel is not installed")
+
+
 def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
     names = ("predictor", "predictor_grpc", "transformer", "transformer_grpc", "lang", "feedback")
     ports = {name: free_port() for name in names}
-    bare = {"PYTHONPATH": "", "HOME": str(tmp_path)}
+    bare = {"PYTHONPATH": "", "HOME": str(tmp_path), "MODEL_SIGNING_PUBLIC_KEY": os.environ["MODEL_SIGNING_PUBLIC_KEY"]}
     url = f"http://{LOOPBACK}"
     services = [
         Service(
@@ -191,7 +243,7 @@ def test_batch_entrypoint_from_the_replayed_install(installed, tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "MODEL_SIGNING_PUBLIC_KEY": _public_key()},
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -224,8 +276,9 @@ def test_retraining_runs_the_cronjobs_command_from_the_replayed_install(installe
         f"--out={tmp_path / 'dist'}",
         f"--built-file={tmp_path / 'dist' / '.model-built'}",
         f"--report={tmp_path / 'report'}",
+        f"--signing-key={os.environ['MODEL_SIGNING_KEY']}",
     ]
-    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "MODEL_SIGNING_PUBLIC_KEY": _public_key()}
     result = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=bare, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "champion 1.0.0: macro-F1" in result.stdout
@@ -233,6 +286,10 @@ def test_retraining_runs_the_cronjobs_command_from_the_replayed_install(installe
     assert built.name == "case_model-1.1.0-py3-none-any.whl"
     twine = subprocess.run([installed["retrain"], "-m", "twine", "--version"], capture_output=True, env=bare)
     assert twine.returncode == 0, twine.stderr
+
+
+def _public_key() -> str:
+    return os.environ["MODEL_SIGNING_PUBLIC_KEY"]
 
 
 #: What each image must not carry: other services, and KServe where the service does not serve with it.
