@@ -8,6 +8,7 @@ The index here is private for reading too, as a company's is: the install authen
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import secrets
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 from passlib.apache import HtpasswdFile
 
 from dev.processes import LOOPBACK, Service, free_port, python_module, start
+from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
 USER = "release-bot"
@@ -72,11 +74,18 @@ def test_credentials_appear_in_no_log_and_no_installed_file(private_index, model
     assert install.returncode == 0, install.stdout + install.stderr
     assert (target / "case_model").is_dir()
     assert httpx.get(f"{url}/simple/").status_code == 401  # still private
+    # The pipeline reads the wheel's hash from the private index with the same netrc file.
+    lookup = [sys.executable, str(ROOT / "docker" / "wheel_hash.py"), f"{url}/simple/", "1.0.0"]
+    hashed = _run(lookup, {**env, "NETRC": str(netrc)})
+    assert hashed.stdout.strip() == hashlib.sha256(model_wheel.read_bytes()).hexdigest(), hashed.stderr
+    refused = _run(lookup, {**env, "HOME": str(tmp_path)})
+    assert "HTTP Error 401" in refused.stderr
 
     logs = {
         "twine upload --verbose": upload.stdout + upload.stderr,
         "pip install -v (anonymous)": anonymous.stdout + anonymous.stderr,
         "pip install -v": install.stdout + install.stderr,
+        "wheel_hash.py": hashed.stdout + hashed.stderr + refused.stdout + refused.stderr,
         "index log": index.log_path.read_text(errors="replace"),
     }
     logs.update({str(path): path.read_text(errors="replace") for path in target.rglob("*") if path.is_file()})

@@ -90,9 +90,11 @@ def _build_args(index_url: str, image: str, venv: Path, **overrides: str) -> dic
     return env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def installed(published_model, tmp_path_factory) -> dict[str, str]:
-    """One clean virtualenv per image, built by docker/install.sh exactly as in the images."""
+    """One clean virtualenv per image, built by docker/install.sh exactly as in the images. Session
+    scope: the worker interleaves this module with another of its group, and a module fixture
+    would be built again after each switch (it takes minutes)."""
     venvs = {}
     for image, (deployable, _) in sorted(IMAGES.items()):
         venv = tmp_path_factory.mktemp(f"image-{image}") / "venv"
