@@ -22,8 +22,12 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from case_signing.keys import public_key_path
+
+if TYPE_CHECKING:
+    from model_signing import hashing
 
 #: The signature's file name, inside the directory it signs.
 SIGNATURE_FILE = "model.sig"
@@ -37,11 +41,11 @@ class ProvenanceError(RuntimeError):
 
 def sign_directory(directory: Path, private_key: Path) -> Path:
     """Sign every file under ``directory`` (``__pycache__`` left out); write and return ``directory/model.sig``."""
-    from model_signing import hashing, signing
+    from model_signing import signing
 
     signature = directory / SIGNATURE_FILE
     signature.unlink(missing_ok=True)
-    config = hashing.Config().set_ignored_paths(paths=[SIGNATURE_FILE, *_bytecode(directory)], ignore_git_paths=False)
+    config = _hashing(directory)
     partial = directory / f".{SIGNATURE_FILE}.partial"
     signing.Config().set_hashing_config(config).use_elliptic_key_signer(private_key=private_key).sign(
         directory, partial
@@ -57,13 +61,13 @@ def verify_directory(directory: Path, public_key: Path | None = None) -> None:
         ProvenanceError: no signature, a signature by another key, or files added, removed or
             changed since signing (the message names them).
     """
-    from model_signing import hashing, verifying
+    from model_signing import verifying
 
     key = _key(public_key)
     signature = directory / SIGNATURE_FILE
     if not signature.is_file():
         raise ProvenanceError(f"{directory} is not signed: no {SIGNATURE_FILE}; refusing to load an unsigned model")
-    config = hashing.Config().set_ignored_paths(paths=[SIGNATURE_FILE, *_bytecode(directory)], ignore_git_paths=False)
+    config = _hashing(directory)
     try:
         verifying.Config().set_hashing_config(config).use_elliptic_key_verifier(public_key=key).verify(
             directory, signature
@@ -170,8 +174,12 @@ def _explain(error: Exception) -> str:
     return "; ".join(parts) or text
 
 
-def _bytecode(directory: Path) -> list[str]:
-    return [path.relative_to(directory).as_posix() for path in directory.rglob("__pycache__") if path.is_dir()]
+def _hashing(directory: Path) -> hashing.Config:
+    """What is signed and checked: every file but the signature itself and byte-compiled files."""
+    from model_signing import hashing
+
+    bytecode = [path.relative_to(directory).as_posix() for path in directory.rglob("__pycache__") if path.is_dir()]
+    return hashing.Config().set_ignored_paths(paths=[SIGNATURE_FILE, *bytecode], ignore_git_paths=False)
 
 
 def _log(level: str, message: str, **fields: str) -> None:

@@ -17,7 +17,6 @@ from kserve.errors import ModelNotReady
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from case_model import CaseClassifier, Predictions, load
-from case_model.artifact import bundled_artifact_dir
 from case_model.text import cap_length
 from case_serving import schema
 from case_serving.batching import MicroBatcher
@@ -54,9 +53,12 @@ class CaseClassifierModel(Model):
             case_signing.ProvenanceError: the artifact is unsigned or not signed by the release key.
             case_model.ArtifactError: its files do not match its metadata, or are malformed.
         """
-        directory = Path(self.settings.model_dir) if self.settings.model_dir else bundled_artifact_dir()
-        verify_directory(directory)
-        classifier = load(directory if self.settings.model_dir else None)
+        # The bundled artifact was checked with its whole package at start (python -m predictor);
+        # an artifact directory given by --model_dir carries a signature of its own.
+        directory = Path(self.settings.model_dir) if self.settings.model_dir else None
+        if directory is not None:
+            verify_directory(directory)
+        classifier = load(directory)
         classifier.predict(["warm-up: the first real request must not pay for lazy initialisation"])
         self.classifier = classifier
         metrics.record_training_shares(classifier.metadata.get("label_counts", {}), classifier.version)

@@ -41,8 +41,6 @@ _LIBRARIES = ("scikit-learn", "numpy", "scipy", "py3langid")
 
 
 _PROJECT_FILES = ("pyproject.toml", "README.md")
-#: A signature left in the package directory (a signed checkout) is not part of a new build.
-SIGNATURE_FILE = "model.sig"
 
 
 def build_sources() -> tuple[Path, Path]:
@@ -111,7 +109,7 @@ def write_artifact(
 def build_wheel(artifact_dir: Path, version: str, out_dir: Path, signing_key: Path) -> Path:
     """Build ``case_model-<version>-py3-none-any.whl`` into ``out_dir`` with the artifact inside,
     the package signed as a whole (code, artifact and its signature) with the release key."""
-    from case_signing import sign_directory
+    from case_signing import SIGNATURE_FILE, sign_directory
 
     project, code = build_sources()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +119,7 @@ def build_wheel(artifact_dir: Path, version: str, out_dir: Path, signing_key: Pa
         shutil.copytree(
             code,
             package,
+            # A signature left in a signed checkout is not part of the new build.
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "_artifact", "_project", SIGNATURE_FILE),
         )
         (package / "_project").mkdir()
