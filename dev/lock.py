@@ -38,6 +38,8 @@ IMAGES = {
 }
 #: Tools in virtualenvs of their own, pinned as the Makefile installs them.
 TOOLS = {
+    # The installer every environment installs first (docker/venv.sh), then its lock with it.
+    "installer": ["pip==26.3"],
     "checkov": ["checkov==3.3.30"],
     "kubeval": ["kubernetes-validate==1.37.0"],
     "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1"],

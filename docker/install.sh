@@ -24,7 +24,9 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 pip() { "$VENV/bin/pip" --no-cache-dir --disable-pip-version-check --quiet "$@"; }
 work="$(mktemp -d)"
 
-python3 -m venv "$VENV"
+# 0. The virtualenv, with the installer pinned by version and hash (docker/venv.sh): the base
+#    image's own pip never installs a lock.
+sh "$here/docker/venv.sh" "$VENV"
 # 1. The model wheel: from the model index only (no other index can supply a package named
 #    case-model), by version and hash, first: a file the index replaced fails the build at once.
 #    KEEP_MODEL_WHEEL (a directory) keeps the wheel file: the retraining image scores the new
@@ -34,6 +36,7 @@ printf 'case-model==%s --hash=sha256:%s\n' "$MODEL_VERSION" "$MODEL_WHEEL_SHA256
     --index-url "$MODEL_INDEX_URL" --dest "${KEEP_MODEL_WHEEL:-$work}" -r "$work/model.txt"
 wheel="${KEEP_MODEL_WHEEL:-$work}/case_model-${MODEL_VERSION}-py3-none-any.whl"
 # 2. Every third-party package, each by version and hash: pip refuses a file whose hash differs.
+#    (The lock is installed here, not by docker/venv.sh, so that the model wheel comes first.)
 pip install --require-hashes -r "$here/locks/$LOCK.txt"
 # 3. The project's packages themselves (their dependencies are all in the lock), the signature
 #    checker among them: code from this repository, never from the model index.

@@ -74,13 +74,36 @@ def test_the_project_locks_agree_with_constraints(name):
 
 def test_every_install_requires_the_hashes():
     makefile = (ROOT / "Makefile").read_text()
-    for lock in ("dev", "checkov", "kubeval", "mlserver"):
-        assert f"--require-hashes -r locks/{lock}.txt" in makefile
+    for venv, lock in (
+        (".venv", "dev"),
+        (".venv-checkov", "checkov"),
+        (".venv-kubeval", "kubeval"),
+        (".venv-mlserver", "mlserver"),
+    ):
+        name = "$(VENV)" if venv == ".venv" else venv
+        assert f"$(NEW_VENV) {name} locks/{lock}.txt" in makefile
+    venv_script = (ROOT / "docker" / "venv.sh").read_text()
+    assert '--no-deps --require-hashes -r "$installer"' in venv_script  # the installer itself
+    assert '--require-hashes -r "$lock"' in venv_script
     install = (ROOT / "docker" / "install.sh").read_text()
     assert 'pip install --require-hashes -r "$here/locks/$LOCK.txt"' in install
     assert "--no-deps --require-hashes" in install  # the model wheel too
     for image in IMAGES:
         assert f"LOCK={image} " in (ROOT / f"Dockerfile.{image}").read_text()
+
+
+def test_every_environment_starts_from_the_pinned_installer():
+    """No virtualenv is made but by docker/venv.sh, so no lock is installed by whatever pip the
+    machine or a base image bundles."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "NEW_VENV := sh docker/venv.sh" in makefile
+    assert "-m venv" not in makefile
+    install = (ROOT / "docker" / "install.sh").read_text()
+    assert 'sh "$here/docker/venv.sh" "$VENV"' in install
+    assert "-m venv" not in install.replace('"$here/docker/venv.sh"', "")
+    pins = _pins("installer")
+    assert list(pins) == ["pip"]
+    assert pins["pip"][1] >= 1
 
 
 def test_the_dev_environment_is_the_lock():

@@ -66,3 +66,27 @@ def test_the_base_digest_and_the_wheel_hash_are_verified_before_the_build():
     assert script.index("docker/wheel_hash.py") < build
     for arg in ("MODEL_WHEEL_SHA256", "MODEL_SIGNING_PUBLIC_KEY"):
         assert f'--build-arg {arg}="${arg}"' in script
+
+
+def test_a_weekly_job_installs_every_lock_from_scratch():
+    """A broken upstream release shows within a week: every lock, installed as make venv and the
+    image builds install it (docker/venv.sh, the pinned installer, no cache), on a schedule."""
+    from dev.lock import IMAGES, TOOLS
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "fresh-install.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    (schedule,) = triggers["schedule"]
+    _minute, _hour, day, month, weekday = schedule["cron"].split()
+    assert (day, month) == ("*", "*"), "not weekly"
+    assert weekday.isdigit(), "not weekly"
+    locks_installed: set[str] = set()
+    for job in workflow["jobs"].values():
+        assert job["env"]["PIP_NO_CACHE_DIR"] == "1"
+        assert "docker/venv.sh" in _script(job)
+        assert '"locks/$LOCK.txt"' in _script(job)
+        locks_installed.update(job["strategy"]["matrix"]["lock"])
+    assert locks_installed == {*IMAGES, "dev", *(tool for tool in TOOLS if tool != "installer")}
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", (ROOT / "Dockerfile.predictor").read_text(), re.M)
+    assert base
+    assert workflow["jobs"]["image-base"]["container"] == base.group(1)
+    assert set(workflow["jobs"]["image-base"]["strategy"]["matrix"]["lock"]) == set(IMAGES)
