@@ -16,6 +16,7 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +26,8 @@ import psutil
 from bench import alternatives, hostile, wrk
 from bench.pickled_model import write_pickled_model
 from dev.install import ensure_model_installed, installed_artifact_dir
-from dev.processes import LOOPBACK, Service, free_port, python_module, start
-from dev.stack import MODEL_NAME, Ports, Stack
+from dev.processes import LOOPBACK, RunningService, Service, python_module, start_on_ports
+from dev.stack import MODEL_NAME, Ports, Stack, launch
 
 RESULTS = Path(__file__).parent / "results"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
@@ -66,14 +67,74 @@ def _bodies(texts: list[str]) -> list[dict]:
     ]
 
 
-def _measure(name: str, services: list[Service], url: str, bodies: list[dict], args, tmp: Path) -> SetupResult:
+#: Starts a setup's services in order into a log directory, each on ports it holds (again on
+#: others if one was taken meanwhile), those started first stopped if one fails; returns them
+#: and the URL to load.
+Setup = Callable[[Path], tuple[list[RunningService], str]]
+
+
+def _stack_setup(stack: Stack, url_port: str, names: Sequence[str] | None = None) -> Setup:
+    """The services ``names`` of ``stack`` (default: all), loaded at the port named ``url_port``."""
+
+    def started(log_dir: Path) -> tuple[list[RunningService], str]:
+        launched = launch(stack, log_dir, names)
+        return list(launched.processes.values()), launched.stack.url(getattr(launched.stack.ports, url_port))
+
+    return started
+
+
+def _one(starter: alternatives.Starter) -> Setup:
+    def started(log_dir: Path) -> tuple[list[RunningService], str]:
+        running, url = starter(log_dir)
+        return [running], url
+
+    return started
+
+
+def _plain_chain(pickled_dir: str, with_transformer: bool) -> Setup:
+    """KServe's own predictor on the pickled model; with ``with_transformer`` KServe's own
+    transformer in front, pointed at the port the predictor got."""
+
+    def predictor(ports: tuple[int, ...]) -> Service:
+        argv = python_module(
+            "bench.plain_kserve", "predictor", "--model_dir", pickled_dir, "--http_port", str(ports[0])
+        )
+        return Service("plain-predictor", argv, f"http://{LOOPBACK}:{ports[0]}/v2/models/{MODEL_NAME}/ready")
+
+    def started(log_dir: Path) -> tuple[list[RunningService], str]:
+        running, (predictor_port,) = start_on_ports(predictor, 1, log_dir)
+        if not with_transformer:
+            return [running], f"http://{LOOPBACK}:{predictor_port}"
+
+        def transformer(ports: tuple[int, ...]) -> Service:
+            argv = python_module(
+                "bench.plain_kserve",
+                "transformer",
+                "--http_port",
+                str(ports[0]),
+                "--predictor_host",
+                f"{LOOPBACK}:{predictor_port}",
+                "--predictor_protocol",
+                "v2",
+            )
+            return Service("plain-transformer", argv, f"http://{LOOPBACK}:{ports[0]}/v2/models/{MODEL_NAME}/ready")
+
+        try:
+            front, (port,) = start_on_ports(transformer, 1, log_dir)
+        except BaseException:
+            running.stop()
+            raise
+        return [running, front], f"http://{LOOPBACK}:{port}"
+
+    return started
+
+
+def _measure(name: str, setup: Setup, bodies: list[dict], args, tmp: Path) -> SetupResult:
     result = SetupResult(name)
-    running = []
+    running, url = setup(tmp / name.replace(" ", "_"))
     try:
-        for service in services:
-            started = time.monotonic()
-            running.append(start(service, tmp / name.replace(" ", "_")))
-            result.cold_start_s[service.name] = round(time.monotonic() - started, 2)
+        # Process start to ready, of the start that got its ports (a retried one is not counted).
+        result.cold_start_s = {process.service.name: round(process.ready_seconds, 2) for process in running}
         result.first_request_ms = _first_request(url, bodies)
         script = wrk.lua_script(INFER, bodies, tmp)
         wrk.run(url, script, 8, 2)  # warm-up
@@ -161,78 +222,40 @@ def main() -> None:
     # The chains log every answer to a feedback service on SQLite, as `make run` does; the "no
     # prediction log" chain is the same without it, so the pair measures what the log costs.
     store = f"sqlite:///{tmp / 'feedback.sqlite'}"
-    stack = Stack(ports=Ports.free(), feedback_store=store, transformer_args=NO_CACHE)
-    nolog_stack = Stack(ports=Ports.free(), transformer_args=NO_CACHE)
-    rest_stack = Stack(ports=Ports.free(), feedback_store=store, predictor_protocol="v2", transformer_args=NO_CACHE)
-    plain_http, plain_transformer = free_port(), free_port()
-    plain_predictor = Service(
-        "plain-predictor",
-        python_module("bench.plain_kserve", "predictor", "--model_dir", pickled_dir, "--http_port", str(plain_http)),
-        f"http://{LOOPBACK}:{plain_http}/v2/models/{MODEL_NAME}/ready",
-    )
-    transformer = Service(
-        "plain-transformer",
-        python_module(
-            "bench.plain_kserve",
-            "transformer",
-            "--http_port",
-            str(plain_transformer),
-            "--predictor_host",
-            f"{LOOPBACK}:{plain_http}",
-            "--predictor_protocol",
-            "v2",
-        ),
-        f"http://{LOOPBACK}:{plain_transformer}/v2/models/{MODEL_NAME}/ready",
-    )
-    setups = {  # key: (name, services, URL, request bodies)
-        "chain-nolog": (
-            NOLOG,
-            nolog_stack.services(),
-            nolog_stack.url(nolog_stack.ports.http),
-            _bodies(raw),
-        ),
-        "chain": ("ours: full chain", stack.services(), stack.url(stack.ports.http), _bodies(raw)),
-        "chain-rest": (
-            "ours: full chain, REST hop",
-            rest_stack.services(),
-            rest_stack.url(rest_stack.ports.http),
-            _bodies(raw),
-        ),
+    stack = Stack(ports=Ports.any(), feedback_store=store, transformer_args=NO_CACHE)
+    nolog_stack = Stack(ports=Ports.any(), transformer_args=NO_CACHE)
+    rest_stack = Stack(ports=Ports.any(), feedback_store=store, predictor_protocol="v2", transformer_args=NO_CACHE)
+    setups: dict[str, tuple[str, Setup, list[dict]]] = {  # key: (name, how to start it, request bodies)
+        "chain-nolog": (NOLOG, _stack_setup(nolog_stack, "http"), _bodies(raw)),
+        "chain": ("ours: full chain", _stack_setup(stack, "http"), _bodies(raw)),
+        "chain-rest": ("ours: full chain, REST hop", _stack_setup(rest_stack, "http"), _bodies(raw)),
         "predictor": (
             "ours: predictor alone",
-            [stack.predictor()],
-            stack.url(stack.ports.predictor_http),
+            _stack_setup(stack, "predictor_http", ["predictor"]),
             _bodies(cleaned),
         ),
-        "plain-predictor": (
-            "plain KServe predictor",
-            [plain_predictor],
-            f"http://{LOOPBACK}:{plain_http}",
-            _bodies(cleaned),
-        ),
-        "plain-chain": (
-            "plain KServe chain",
-            [plain_predictor, transformer],
-            f"http://{LOOPBACK}:{plain_transformer}",
-            _bodies(raw),
-        ),
+        "plain-predictor": ("plain KServe predictor", _plain_chain(pickled_dir, False), _bodies(cleaned)),
+        "plain-chain": ("plain KServe chain", _plain_chain(pickled_dir, True), _bodies(raw)),
     }
-    fastapi_service, fastapi_url = alternatives.fastapi_gunicorn(pickled_dir)
-    setups["fastapi"] = ("FastAPI + Gunicorn (2 Uvicorn workers)", [fastapi_service], fastapi_url, _bodies(raw))
+    setups["fastapi"] = (
+        "FastAPI + Gunicorn (2 Uvicorn workers)",
+        _one(alternatives.fastapi_gunicorn(pickled_dir)),
+        _bodies(raw),
+    )
     found = alternatives.mlserver(pickled_dir, tmp)
     if found:
-        setups["mlserver"] = ("MLServer, sklearn runtime", [found[0]], found[1], _bodies(cleaned))
+        setups["mlserver"] = ("MLServer, sklearn runtime", _one(found), _bodies(cleaned))
         size, wait = alternatives.BEST_BATCHING
         batching = alternatives.mlserver(pickled_dir, tmp, alternatives.BEST_BATCHING)
         assert batching is not None
         name = f"MLServer, adaptive batching ({size}, {wait * 1000:g} ms)"
-        setups["mlserver-batching"] = (name, [batching[0]], batching[1], _bodies(cleaned))
+        setups["mlserver-batching"] = (name, _one(batching), _bodies(cleaned))
     elif {"mlserver", "mlserver-batching"} & args.setups:
         print(f"MLServer not installed in {alternatives.MLSERVER_VENV} (make bench makes it): skipped", flush=True)
-    for key, (name, services, url, bodies) in setups.items():
+    for key, (name, setup, bodies) in setups.items():
         if key in args.setups:
             print(name, flush=True)
-            results.append(_measure(name, services, url, bodies, args, tmp))
+            results.append(_measure(name, setup, bodies, args, tmp))
     report(results, floor, hostile_texts, version, args)
 
 

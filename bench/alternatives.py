@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from dev.processes import LOOPBACK, Service, free_port
+from dev.processes import LOOPBACK, RunningService, Service, start_on_ports
 
 MLSERVER_VENV = Path(__file__).resolve().parents[1] / ".venv-mlserver"
 NAME = "case-classifier"
@@ -29,8 +30,13 @@ NAME = "case-classifier"
 BEST_BATCHING = (32, 0.002)
 
 
-def mlserver(model_dir: str, workdir: Path, batching: tuple[int, float] | None = None) -> tuple[Service, str] | None:
-    """MLServer serving ``model_dir/model.joblib``, and its base URL; None if it is not installed.
+#: Starts a setup into a log directory (on ports it holds, again on others if one was taken
+#: meanwhile); returns the running service and its base URL.
+Starter = Callable[[Path], tuple[RunningService, str]]
+
+
+def mlserver(model_dir: str, workdir: Path, batching: tuple[int, float] | None = None) -> Starter | None:
+    """Starts MLServer serving ``model_dir/model.joblib``; None if it is not installed.
 
     Args:
         batching: ``(max_batch_size, max_batch_time)`` to turn adaptive batching on; None: off.
@@ -38,14 +44,8 @@ def mlserver(model_dir: str, workdir: Path, batching: tuple[int, float] | None =
     executable = MLSERVER_VENV / "bin" / "mlserver"
     if not executable.exists():
         return None
-    http, grpc, metrics = free_port(), free_port(), free_port()
     repository = workdir / ("mlserver" if batching is None else f"mlserver-{batching[0]}-{batching[1]}")
     repository.mkdir(parents=True, exist_ok=True)
-    (repository / "settings.json").write_text(
-        json.dumps(
-            {"host": LOOPBACK, "http_port": http, "grpc_port": grpc, "metrics_port": metrics, "parallel_workers": 0}
-        )
-    )
     model_settings: dict[str, object] = {
         "name": NAME,
         "implementation": "mlserver_sklearn.SKLearnModel",
@@ -54,27 +54,44 @@ def mlserver(model_dir: str, workdir: Path, batching: tuple[int, float] | None =
     if batching is not None:
         model_settings.update(max_batch_size=batching[0], max_batch_time=batching[1])
     (repository / "model-settings.json").write_text(json.dumps(model_settings))
-    url = f"http://{LOOPBACK}:{http}"
-    service = Service("mlserver", [str(executable), "start", str(repository)], f"{url}/v2/models/{NAME}/ready")
-    return service, url
+
+    def service(ports: tuple[int, ...]) -> Service:
+        http, grpc, metrics = ports
+        settings = {"host": LOOPBACK, "http_port": http, "grpc_port": grpc, "metrics_port": metrics}
+        (repository / "settings.json").write_text(json.dumps({**settings, "parallel_workers": 0}))
+        url = f"http://{LOOPBACK}:{http}"
+        return Service("mlserver", [str(executable), "start", str(repository)], f"{url}/v2/models/{NAME}/ready")
+
+    def started(log_dir: Path) -> tuple[RunningService, str]:
+        running, ports = start_on_ports(service, 3, log_dir)
+        return running, f"http://{LOOPBACK}:{ports[0]}"
+
+    return started
 
 
-def fastapi_gunicorn(model_dir: str, workers: int = 2) -> tuple[Service, str]:
-    """``bench/fastapi_app.py`` under Gunicorn with ``workers`` Uvicorn workers, and its base URL."""
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-k",
-        "uvicorn.workers.UvicornWorker",
-        "-w",
-        str(workers),
-        "-b",
-        f"{LOOPBACK}:{port}",
-        "--log-level",
-        "warning",
-        "bench.fastapi_app:app",
-    ]
-    url = f"http://{LOOPBACK}:{port}"
-    return Service("fastapi-gunicorn", argv, f"{url}/v2/models/{NAME}/ready", {"CASE_MODEL_DIR": model_dir}), url
+def fastapi_gunicorn(model_dir: str, workers: int = 2) -> Starter:
+    """Starts ``bench/fastapi_app.py`` under Gunicorn with ``workers`` Uvicorn workers."""
+
+    def service(ports: tuple[int, ...]) -> Service:
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-k",
+            "uvicorn.workers.UvicornWorker",
+            "-w",
+            str(workers),
+            "-b",
+            f"{LOOPBACK}:{ports[0]}",
+            "--log-level",
+            "warning",
+            "bench.fastapi_app:app",
+        ]
+        ready = f"http://{LOOPBACK}:{ports[0]}/v2/models/{NAME}/ready"
+        return Service("fastapi-gunicorn", argv, ready, {"CASE_MODEL_DIR": model_dir})
+
+    def started(log_dir: Path) -> tuple[RunningService, str]:
+        running, (port,) = start_on_ports(service, 1, log_dir)
+        return running, f"http://{LOOPBACK}:{port}"
+
+    return started

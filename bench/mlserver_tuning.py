@@ -19,7 +19,6 @@ from bench.__main__ import INFER, _bodies
 from case_model import clean_text
 from case_model.demo_data import generate_cases
 from dev.install import ensure_model_installed, installed_artifact_dir
-from dev.processes import start
 
 SIZES = (8, 16, 32, 64)
 WAITS = (0.001, 0.002, 0.005, 0.01)
@@ -42,8 +41,7 @@ def main() -> None:
         found = alternatives.mlserver(model_dir, tmp, batching)
         if found is None:
             raise SystemExit(f"MLServer is not installed in {alternatives.MLSERVER_VENV}: run make bench once")
-        service, url = found
-        running = start(service, tmp / "logs")
+        running, url = found(tmp / "logs")
         try:
             script = wrk.lua_script(INFER, bodies, tmp)
             wrk.run(url, script, 8, 1)  # warm-up

@@ -37,7 +37,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from case_model.demo_data import generate_cases
 from dev.processes import RunningService, start
-from dev.stack import MODEL_NAME, Ports, Stack
+from dev.stack import MODEL_NAME, Ports, Stack, launch
 
 RESULTS = Path(__file__).parent / "results"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
@@ -381,16 +381,16 @@ def main(argv: list[str] | None = None) -> int:
     # The breaker must be able to close within an up phase; the cache is off so every case asks.
     reset = min(5.0, args.flap_seconds / 4) if args.flap_seconds > 0 else 5.0
     stack = Stack(
-        ports=Ports.free(),
+        ports=Ports.any(),
         model_dir=model_dir,
         transformer_args=("--language_cache_size", "0", "--breaker_reset_seconds", str(reset)),
     )
     logs = Path(tempfile.mkdtemp(prefix="case-soak-"))
-    running: dict[str, RunningService] = {}
+    # Each service on ports it holds (the language service flaps on its own port later).
+    launched = launch(stack, logs)
+    running: dict[str, RunningService] = launched.processes
     try:
-        for service in stack.services():
-            running[service.name] = start(service, logs)
-        report = asyncio.run(_drive(args, stack, running, logs))
+        report = asyncio.run(_drive(args, launched.stack, running, logs))
     finally:
         for process in reversed(list(running.values())):
             process.stop()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from case_model import MODEL_NAME
 from dev.install import ensure_model_installed
-from dev.processes import StartupError, start
+from dev.processes import PortTakenError, StartupError, start
 from dev.stack import Ports, Stack
 
 #: The embedded default: a SQLite file under data/ (FEEDBACK_STORE_URL names another store).
@@ -33,6 +33,12 @@ def main() -> int:
             running.append(start(service, log_dir))
     except StartupError as error:
         print(f"error: {error}", file=sys.stderr)
+        if isinstance(error, PortTakenError):  # the ports here are fixed: no other one is tried
+            print(
+                "a port of the stack is taken: stop what holds it, or choose others with HTTP_PORT, GRPC_PORT, "
+                "LANGDETECT_PORT, FEEDBACK_PORT, PREDICTOR_HTTP_PORT, PREDICTOR_GRPC_PORT",
+                file=sys.stderr,
+            )
         for process in reversed(running):
             process.stop()
         return 1

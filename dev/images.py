@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from case_signing import public_key_path
-from dev.processes import LOOPBACK, Service, free_port, python_module, start
+from dev.processes import LOOPBACK, Service, python_module, start_on_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ("predictor", "transformer", "langdetect", "feedback", "batch", "retrain")
@@ -94,9 +94,12 @@ def model_index(wheel: Path) -> Iterator[str]:
     """A pypiserver on loopback serving ``wheel``; its simple-index URL."""
     with tempfile.TemporaryDirectory(prefix="model-index-") as root:
         shutil.copy(wheel, root)
-        port = free_port()
-        argv = python_module("pypiserver", "run", "-i", LOOPBACK, "-p", str(port), "-a", ".", "-P", ".", root)
-        running = start(Service("build-model-index", argv, f"http://{LOOPBACK}:{port}/health"), Path(root) / "logs")
+
+        def index(ports: tuple[int, ...]) -> Service:
+            argv = python_module("pypiserver", "run", "-i", LOOPBACK, "-p", str(ports[0]), "-a", ".", "-P", ".", root)
+            return Service("build-model-index", argv, f"http://{LOOPBACK}:{ports[0]}/health")
+
+        running, (port,) = start_on_ports(index, 1, Path(root) / "logs")
         try:
             yield f"http://{LOOPBACK}:{port}/simple/"
         finally:

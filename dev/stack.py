@@ -1,17 +1,34 @@
 """The services with the flags their containers use, on loopback ports.
 
 One definition for ``make run``, the tests and the benchmarks, so all of them run what the pods run.
+
+A port of 0 in :class:`Ports` means "any port": :func:`start_service` and :func:`launch` start the
+service on candidate ports, again on others if one was taken meanwhile, and return the stack with
+the ports the services really hold; the transformer starts last, pointed at those. ``make run``
+gives every port, and a taken one is an error there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from case_feedback.events import PREDICTIONS_PATH
 from case_model import MODEL_NAME
-from dev.processes import LOOPBACK, Service, free_port, python_module
+from dev.processes import LOOPBACK, RunningService, Service, python_module, start, start_on_ports
+
+#: The ports each service binds, by the name of its :class:`Stack` method.
+SERVICE_PORTS: dict[str, tuple[str, ...]] = {
+    "predictor": ("predictor_http", "predictor_grpc"),
+    "langdetect": ("langdetect",),
+    "feedback": ("feedback",),
+    "transformer": ("http", "grpc"),
+}
+#: The order :func:`launch` starts services in: the transformer needs the others' real ports.
+START_ORDER = ("predictor", "langdetect", "feedback", "transformer")
 
 
 @dataclass(frozen=True)
@@ -40,9 +57,10 @@ class Ports:
         return cls(**{key: int(env[var]) for key, var in names.items() if env.get(var)})
 
     @classmethod
-    def free(cls) -> Ports:
-        """Ports nothing listens on (tests, benchmarks)."""
-        return cls(free_port(), free_port(), free_port(), free_port(), free_port(), free_port())
+    def any(cls, **given: int) -> Ports:
+        """Every port 0 ("any": chosen when its service starts) but those ``given`` (a service
+        started elsewhere, e.g. a shared language service)."""
+        return cls(**{**{port.name: 0 for port in dataclasses.fields(cls)}, **given})
 
 
 @dataclass(frozen=True)
@@ -131,3 +149,83 @@ class Stack:
         transformer."""
         feedback = [self.feedback()] if self.feedback_store else []
         return [self.langdetect(), *feedback, self.predictor(), self.transformer()]
+
+
+@dataclass
+class LaunchedStack:
+    """Services of a stack started by :func:`launch`; ``stack`` holds the ports they really hold."""
+
+    stack: Stack
+    processes: dict[str, RunningService]
+
+    def stop(self) -> None:
+        """Stop the services, the last started first."""
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+
+
+def _same(service: Service) -> Service:
+    return service
+
+
+def start_service(
+    stack: Stack, name: str, log_dir: Path, adjust: Callable[[Service], Service] = _same
+) -> tuple[Stack, RunningService]:
+    """Start the service ``name`` (a :class:`Stack` method) of ``stack`` and wait until it is ready.
+
+    Its ports of 0 are chosen at start, on new ones again when one was taken meanwhile (the
+    others' ports are used as given, without a retry: ``make run`` wants its own).
+
+    Args:
+        adjust: Changes the service before it starts (another name, environment).
+
+    Returns:
+        ``stack`` with the ports the service holds, and the running service.
+    """
+    names = SERVICE_PORTS[name]
+    if name == "transformer":
+        needed = [
+            "predictor_grpc" if stack.predictor_protocol == "grpc-v2" else "predictor_http",
+            "langdetect",
+            *(["feedback"] if stack.feedback_store else []),
+        ]
+        unknown = [port for port in needed if not getattr(stack.ports, port)]
+        if unknown:
+            raise ValueError(f"start the services of {', '.join(unknown)} before the transformer: it calls them")
+    chosen = [port for port in names if not getattr(stack.ports, port)]
+
+    def on(ports: Iterable[int]) -> Stack:
+        return dataclasses.replace(
+            stack, ports=dataclasses.replace(stack.ports, **dict(zip(chosen, ports, strict=True)))
+        )
+
+    def make(ports: tuple[int, ...]) -> Service:
+        service: Service = getattr(on(ports), name)()
+        return adjust(service)
+
+    if not chosen:
+        return stack, start(make(()), log_dir)
+    running, ports = start_on_ports(make, len(chosen), log_dir)
+    return on(ports), running
+
+
+def launch(stack: Stack, log_dir: Path, names: Sequence[str] | None = None) -> LaunchedStack:
+    """Start ``names`` (default: the whole stack; the feedback service only with a store) in
+    dependency order, each waited for; stop those started if one fails.
+
+    Returns:
+        The running services by name, and the stack with the ports they really hold.
+    """
+    wanted = names if names is not None else [service.name for service in stack.services()]
+    unknown = sorted(set(wanted) - set(START_ORDER))
+    if unknown:
+        raise ValueError(f"no service {', '.join(unknown)}; the services are {', '.join(START_ORDER)}")
+    launched = LaunchedStack(stack, {})
+    try:
+        for name in START_ORDER:
+            if name in wanted:
+                launched.stack, launched.processes[name] = start_service(launched.stack, name, log_dir)
+    except BaseException:
+        launched.stop()
+        raise
+    return launched

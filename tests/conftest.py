@@ -84,7 +84,7 @@ def package_index(tmp_path_factory, index_credentials):
     """A real pypiserver on a loopback port, uploads guarded by htpasswd; yields its base URL."""
     from passlib.apache import HtpasswdFile
 
-    from dev.processes import LOOPBACK, Service, free_port, python_module, start
+    from dev.processes import LOOPBACK, Service, python_module, start_on_ports
 
     root = tmp_path_factory.mktemp("index")
     packages = root / "packages"
@@ -92,23 +92,25 @@ def package_index(tmp_path_factory, index_credentials):
     htpasswd = HtpasswdFile(str(root / "htpasswd"), new=True)
     htpasswd.set_password(*index_credentials)
     htpasswd.save()
-    port = free_port()
-    url = f"http://{LOOPBACK}:{port}"
-    argv = python_module(
-        "pypiserver",
-        "run",
-        "-i",
-        LOOPBACK,
-        "-p",
-        str(port),
-        "-P",
-        str(root / "htpasswd"),
-        "-a",
-        "update",
-        str(packages),
-    )
-    running = start(Service("pypiserver", argv, f"{url}/health"), root / "logs")
-    yield url
+
+    def pypiserver(ports: tuple[int, ...]) -> Service:
+        argv = python_module(
+            "pypiserver",
+            "run",
+            "-i",
+            LOOPBACK,
+            "-p",
+            str(ports[0]),
+            "-P",
+            str(root / "htpasswd"),
+            "-a",
+            "update",
+            str(packages),
+        )
+        return Service("pypiserver", argv, f"http://{LOOPBACK}:{ports[0]}/health")
+
+    running, (port,) = start_on_ports(pypiserver, 1, root / "logs")
+    yield f"http://{LOOPBACK}:{port}"
     running.stop()
 
 
@@ -147,9 +149,8 @@ class RunningStack:
 @pytest.fixture(scope="session")
 def stack(artifact_dir, tmp_path_factory):
     """The real services (language service, feedback service on a SQLite file, predictor,
-    transformer over gRPC) on free ports."""
-    from dev.processes import start
-    from dev.stack import Ports, Stack
+    transformer over gRPC) on loopback ports each holds (``stack.stack.ports``)."""
+    from dev.stack import Ports, Stack, launch
 
     # Request logs on (off by default): the tracing test follows a request id through them, and
     # checks that even then no case text is written.
@@ -160,21 +161,15 @@ def stack(artifact_dir, tmp_path_factory):
     # The labels a correction may name: the served model's (a deployment reads its installed wheel's).
     labels = ",".join(read_metadata(artifact_dir)["labels"])
     definition = Stack(
-        ports=Ports.free(),
+        ports=Ports.any(),
         model_dir=str(artifact_dir),
         feedback_store=f"sqlite:///{store}",
         env={**SOURCE_ENV, **access_logs, "FEEDBACK_LABELS": labels},
     )
-    logs = tmp_path_factory.mktemp("stack-logs")
-    running = []
-    try:
-        for service in definition.services():
-            running.append(start(service, logs))
-    except BaseException:
-        for process in reversed(running):
-            process.stop()
-        raise
-    result = RunningStack(definition, running)
+    # Each service on ports it really holds (started again on others if one was taken meanwhile);
+    # the transformer last, pointed at the ports the others got.
+    launched = launch(definition, tmp_path_factory.mktemp("stack-logs"))
+    result = RunningStack(launched.stack, launched.processes.values())
     yield result
     result.stop()
 
@@ -182,18 +177,14 @@ def stack(artifact_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def fault_language(tmp_path_factory):
     """The switchable fault-injecting language service; yields its base URL."""
-    from dev.processes import LOOPBACK, Service, free_port, python_module, start
+    from dev.processes import LOOPBACK, Service, python_module, start_on_ports
 
-    port = free_port()
-    url = f"http://{LOOPBACK}:{port}"
-    service = Service(
-        "fault-language",
-        python_module("tests.support.fault_language", "--port", str(port)),
-        f"{url}/readyz",
-        SOURCE_ENV,
-    )
-    running = start(service, tmp_path_factory.mktemp("fault-logs"))
-    yield url
+    def fault_language(ports: tuple[int, ...]) -> Service:
+        argv = python_module("tests.support.fault_language", "--port", str(ports[0]))
+        return Service("fault-language", argv, f"http://{LOOPBACK}:{ports[0]}/readyz", SOURCE_ENV)
+
+    running, (port,) = start_on_ports(fault_language, 1, tmp_path_factory.mktemp("fault-logs"))
+    yield f"http://{LOOPBACK}:{port}"
     running.stop()
 
 
@@ -204,40 +195,40 @@ def fault_transformer(stack, fault_language, tmp_path_factory):
     Short budget (300 ms), breaker opening after 3 failures for 1 s, no cache (every call reaches
     the service), REST hop to the predictor, and a high confidence threshold.
     """
-    from dev.processes import LOOPBACK, Service, free_port, python_module, start
+    from dev.processes import LOOPBACK, Service, python_module, start_on_ports
 
-    http, grpc_port = free_port(), free_port()
-    argv = python_module(
-        "transformer",
-        "--http_port",
-        str(http),
-        "--grpc_port",
-        str(grpc_port),
-        "--predictor_host",
-        f"{LOOPBACK}:{stack.stack.ports.predictor_http}",
-        "--predictor_protocol",
-        "v2",
-        "--language_url",
-        f"{fault_language}/v1/detect",
-        "--language_timeout_ms",
-        "300",
-        "--language_retries",
-        "1",
-        "--breaker_failures",
-        "3",
-        "--breaker_reset_seconds",
-        "1",
-        "--language_cache_size",
-        "0",
-        "--confidence_threshold",
-        "0.99",
-    )
-    url = f"http://{LOOPBACK}:{http}"
-    running = start(
-        Service("fault-transformer", argv, f"{url}/v2/models/case-classifier/ready", SOURCE_ENV),
-        tmp_path_factory.mktemp("fault-transformer-logs"),
-    )
-    yield url
+    def fault_transformer(ports: tuple[int, ...]) -> Service:
+        argv = python_module(
+            "transformer",
+            "--http_port",
+            str(ports[0]),
+            "--grpc_port",
+            str(ports[1]),
+            "--predictor_host",
+            f"{LOOPBACK}:{stack.stack.ports.predictor_http}",
+            "--predictor_protocol",
+            "v2",
+            "--language_url",
+            f"{fault_language}/v1/detect",
+            "--language_timeout_ms",
+            "300",
+            "--language_retries",
+            "1",
+            "--breaker_failures",
+            "3",
+            "--breaker_reset_seconds",
+            "1",
+            "--language_cache_size",
+            "0",
+            "--confidence_threshold",
+            "0.99",
+        )
+        ready = f"http://{LOOPBACK}:{ports[0]}/v2/models/case-classifier/ready"
+        return Service("fault-transformer", argv, ready, SOURCE_ENV)
+
+    logs = tmp_path_factory.mktemp("fault-transformer-logs")
+    running, (http, _) = start_on_ports(fault_transformer, 2, logs)
+    yield f"http://{LOOPBACK}:{http}"
     running.stop()
 
 

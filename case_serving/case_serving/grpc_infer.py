@@ -178,6 +178,10 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", self.max_receive),
                 ("grpc.max_send_message_length", self.max_send),
+                # gRPC sets SO_REUSEPORT by default: a second server on a taken port would start
+                # and silently share it (the kernel splits the calls). Without it the bind fails
+                # and the service exits, so a taken port is seen (tests/dev/test_processes.py).
+                ("grpc.so_reuseport", 0),
             ],
         )
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(self.servicer, self.server)

@@ -84,13 +84,11 @@ def test_wrong_type_is_reported_not_dropped(artifact_dir):
 
 def test_external_language_service_gives_the_same_answers(artifact_dir, demo_cases, tmp_path):
     """The batch job calls the language service through the transformer's client, batched."""
-    from dev.processes import start
-    from dev.stack import Ports, Stack
+    from dev.stack import Ports, Stack, start_service
     from tests.conftest import SOURCE_ENV
     from tests.support.v2 import metric
 
-    stack = Stack(ports=Ports.free(), env=SOURCE_ENV)
-    service = start(stack.langdetect(), tmp_path)
+    stack, service = start_service(Stack(ports=Ports.any(), env=SOURCE_ENV), "langdetect", tmp_path)
     try:
         batch = demo_cases[2][["case_id", "text"]].head(300)
         url = stack.url(stack.ports.langdetect)

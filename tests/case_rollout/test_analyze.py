@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from case_rollout import analysis, release
-from dev.processes import LOOPBACK, free_port, start
-from dev.stack import Ports, Stack
+from dev.processes import LOOPBACK, refusing_port
+from dev.stack import Ports, Stack, start_service
 from tests.conftest import ROOT, SIGNING_KEY, SOURCE_ENV
 from tests.support.prometheus import running
 from tests.support.v2 import infer, infer_body
@@ -44,11 +44,17 @@ def canaries(stack, trained, tmp_path_factory):
         for version, extra in (("2.0.0", ("--confidence_threshold", "0.99")), ("3.0.0", ())):
             artifact = tmp_path_factory.mktemp(f"artifact-{version}")
             write_artifact(trained, version, artifact, {}, SIGNING_KEY)
-            ports = dataclasses.replace(Ports.free(), langdetect=stack.stack.ports.langdetect)
+            ports = Ports.any(langdetect=stack.stack.ports.langdetect)
             chain = Stack(ports=ports, model_dir=str(artifact), transformer_args=extra, env=SOURCE_ENV)
-            for service in (chain.predictor(), chain.transformer()):
-                running.append(start(dataclasses.replace(service, name=f"{service.name}-{version}"), logs))
-            urls[version] = chain.url(ports.http)
+            for name in ("predictor", "transformer"):  # the transformer to the ports the predictor got
+                chain, process = start_service(
+                    chain,
+                    name,
+                    logs,
+                    lambda service, v=version: dataclasses.replace(service, name=f"{service.name}-{v}"),
+                )
+                running.append(process)
+            urls[version] = chain.url(chain.ports.http)
         yield urls
     finally:
         for process in reversed(running):
@@ -134,8 +140,9 @@ def test_too_little_evidence_holds(prometheus, traffic):
 
 def test_an_unreachable_prometheus_is_a_clear_error(tmp_path):
     overlay = _overlay(tmp_path, "1.0.0", "3.0.0")
-    result = _cli(
-        "rollout", "analyze", "--prometheus-url", f"http://{LOOPBACK}:{free_port()}", "--overlay", str(overlay)
-    )
+    with refusing_port() as nothing_listens:  # held: nothing can start listening there meanwhile
+        result = _cli(
+            "rollout", "analyze", "--prometheus-url", f"http://{LOOPBACK}:{nothing_listens}", "--overlay", str(overlay)
+        )
     assert result.returncode == 2
     assert "error: Prometheus at" in result.stderr

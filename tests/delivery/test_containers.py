@@ -16,13 +16,14 @@ import os
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from dev.images import Engine, build_all, find_engine, size_mb, tag
-from dev.processes import LOOPBACK, free_port
+from dev.processes import LOOPBACK, PORT_ATTEMPTS, bind_failed, candidate_ports
 from tests.manifests.test_manifests import render
 from tests.support.v2 import infer, infer_body, outputs
 from tests.transformer.test_contract import AUTO, BATTERY, GERMAN
@@ -83,29 +84,54 @@ class Containers:
         self.run_id = uuid.uuid4().hex[:8]
 
     def start(
-        self, service: str, image: str, args: list[str], env: dict[str, str], mounts: list[str], ready: str, tmp: str
-    ) -> None:
-        name = f"case-{service}-{self.run_id}"
-        argv = self.engine.command("run", "-d", "--name", name, "--network", "host", *self.engine.limits())
-        argv += ["--user", "10001:10001", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
-        argv += ["--tmpfs", f"/tmp:rw,size={tmp},mode=1777"]  # the pod's emptyDir, at its size limit
-        for key, value in env.items():
-            argv += ["-e", f"{key}={value}"]
-        for mount in mounts:
-            argv += ["-v", mount]
-        started = time.monotonic()
-        subprocess.run([*argv, image, *args], check=True, capture_output=True)
-        self.names[service] = name
-        deadline = started + 120
-        while True:
-            try:
-                if httpx.get(ready, timeout=2).status_code == 200:
+        self,
+        service: str,
+        image: str,
+        args: Callable[[int], list[str]],
+        env: dict[str, str],
+        mounts: list[str],
+        ready: Callable[[int], str],
+        tmp: str,
+    ) -> int:
+        """Run ``image`` with ``args(port)`` until ``ready(port)`` answers; the port it holds. A
+        container that exits because its port was taken meanwhile is run again on another."""
+        for attempt in range(PORT_ATTEMPTS):
+            (port,) = candidate_ports(1)
+            name = f"case-{service}-{self.run_id}-{attempt}"
+            argv = self.engine.command("run", "-d", "--name", name, "--network", "host", *self.engine.limits())
+            argv += ["--user", "10001:10001", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+            argv += ["--tmpfs", f"/tmp:rw,size={tmp},mode=1777"]  # the pod's emptyDir, at its size limit
+            for key, value in env.items():
+                argv += ["-e", f"{key}={value}"]
+            for mount in mounts:
+                argv += ["-v", mount]
+            started = time.monotonic()
+            subprocess.run([*argv, image, *args(port)], check=True, capture_output=True)
+            self.names[service] = name
+            deadline = started + 120
+            while True:
+                try:
+                    if httpx.get(ready(port), timeout=2).status_code == 200:
+                        self.cold_start[service] = time.monotonic() - started
+                        return port
+                except httpx.TransportError:
+                    pass
+                if not self.running(service):
                     break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, self.logs(service)
-            time.sleep(0.2)
-        self.cold_start[service] = time.monotonic() - started
+                assert time.monotonic() < deadline, self.logs(service)
+                time.sleep(0.2)
+            logs = self.logs(service)
+            assert bind_failed(logs), logs  # exited for another reason than a taken port
+            subprocess.run(self.engine.command("rm", "-f", name), capture_output=True)
+        raise AssertionError(f"{service}: a port was taken on each of {PORT_ATTEMPTS} attempts")
+
+    def running(self, service: str) -> bool:
+        out = subprocess.run(
+            self.engine.command("inspect", "--format", "{{.State.Running}}", self.names[service]),
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip() == "true"
 
     def logs(self, service: str) -> str:
         out = subprocess.run(self.engine.command("logs", self.names[service]), capture_output=True, text=True)
@@ -128,8 +154,9 @@ class Containers:
 def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reliability):
     engine, version = images
     spec = _manifests()
-    ports = {service: free_port() for service in SERVICES}
-    url = {service: f"http://{LOOPBACK}:{port}" for service, port in ports.items()}
+    # Each service on a port it holds (again on another if one was taken meanwhile); the
+    # transformer, started last, is pointed at the ports the others got.
+    url: dict[str, str] = {}
     store = tmp_path / "store-url"
     store.mkdir()
     (store / "url").write_text("sqlite:////tmp/feedback.sqlite\n")
@@ -145,21 +172,27 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
         # As the Deployments run them; the listen address is loopback here (host networking).
         for service in ("langdetect", "feedback"):
             container = spec[service]
-            args = [*container["args"], f"--host={LOOPBACK}", f"--port={ports[service]}"]
             env = _env(container)
             mounts = [public_key, *([f"{store}:/run/secrets/feedback-store:ro"] if service == "feedback" else [])]
-            ready = f"{url[service]}/readyz"
-            containers.start(service, tag(service, version), args, env, mounts, ready, container["tmp"])
+            port = containers.start(
+                service,
+                tag(service, version),
+                lambda p, c=container: [*c["args"], f"--host={LOOPBACK}", f"--port={p}"],
+                env,
+                mounts,
+                lambda p: f"http://{LOOPBACK}:{p}/readyz",
+                container["tmp"],
+            )
+            url[service] = f"http://{LOOPBACK}:{port}"
         # As KServe runs them: the InferenceService's args, then what KServe adds (--predictor_host).
-        predictor_args = [*spec["predictor"]["args"], f"--http_port={ports['predictor']}"]
         ready = "/v2/models/case-classifier/ready"
-        containers.start(
+        predictor = containers.start(
             "predictor",
             tag("predictor", version),
-            predictor_args,
+            lambda p: [*spec["predictor"]["args"], f"--http_port={p}"],
             _env(spec["predictor"]),
             [public_key],
-            url["predictor"] + ready,
+            lambda p: f"http://{LOOPBACK}:{p}{ready}",
             spec["predictor"]["tmp"],
         )
         transformer_env = {
@@ -168,16 +201,16 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
             "TRANSFORMER_LANGUAGE_URL": f"{url['langdetect']}/v1/detect",
             "TRANSFORMER_FEEDBACK_URL": f"{url['feedback']}/v1/predictions",
         }
-        transformer_args = [
-            *spec["transformer"]["args"],
-            f"--http_port={ports['transformer']}",
-            f"--predictor_host={LOOPBACK}:{ports['predictor']}",
-        ]
-        image = tag("transformer", version)
-        tmp = spec["transformer"]["tmp"]
-        containers.start(
-            "transformer", image, transformer_args, transformer_env, [public_key], url["transformer"] + ready, tmp
+        transformer = containers.start(
+            "transformer",
+            tag("transformer", version),
+            lambda p: [*spec["transformer"]["args"], f"--http_port={p}", f"--predictor_host={LOOPBACK}:{predictor}"],
+            transformer_env,
+            [public_key],
+            lambda p: f"http://{LOOPBACK}:{p}{ready}",
+            spec["transformer"]["tmp"],
         )
+        url["transformer"] = f"http://{LOOPBACK}:{transformer}"
 
         texts = [BATTERY, AUTO, GERMAN, ""]
         response = infer(url["transformer"], infer_body(texts, [f"CT-{i}" for i in range(4)]), timeout=30)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from passlib.apache import HtpasswdFile
 
-from dev.processes import LOOPBACK, Service, free_port, python_module, start
+from dev.processes import LOOPBACK, Service, python_module, start_on_ports
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
@@ -34,14 +34,16 @@ def private_index(tmp_path_factory):
     htpasswd = HtpasswdFile(str(root / "htpasswd"), new=True)
     htpasswd.set_password(USER, password)
     htpasswd.save()
-    port = free_port()
-    url = f"http://{LOOPBACK}:{port}"
-    argv = python_module(
-        "pypiserver", "run", "-i", LOOPBACK, "-p", str(port), "-P", str(root / "htpasswd"),
-        "-a", "download,list,update", str(root / "packages"),
-    )  # fmt: skip
-    running = start(Service("private-index", argv, f"{url}/health"), root / "logs")
-    yield url, password, running
+
+    def index(ports: tuple[int, ...]) -> Service:
+        argv = python_module(
+            "pypiserver", "run", "-i", LOOPBACK, "-p", str(ports[0]), "-P", str(root / "htpasswd"),
+            "-a", "download,list,update", str(root / "packages"),
+        )  # fmt: skip
+        return Service("private-index", argv, f"http://{LOOPBACK}:{ports[0]}/health")
+
+    running, (port,) = start_on_ports(index, 1, root / "logs")
+    yield f"http://{LOOPBACK}:{port}", password, running
     running.stop()
 
 

@@ -16,8 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from dev.processes import start
-from dev.stack import Ports, Stack
+from dev.stack import Ports, Stack, start_service
 from tests.conftest import SOURCE_ENV
 from tests.manifests.test_manifests import MANIFESTS
 from tests.support.prometheus import query, running, until
@@ -67,7 +66,6 @@ def chain(stack, artifact_dir, tmp_path_factory):
     """A chain of its own (its faults must not reach the shared stack): language service, feedback
     service, predictor and a transformer with a 0.99 confidence floor, a breaker that stays open
     once open, and a prediction-log buffer of 20."""
-    ports = Ports.free()
     store = tmp_path_factory.mktemp("monitoring-store") / "feedback.sqlite"
     args = (
         "--confidence_threshold=0.99",
@@ -75,7 +73,7 @@ def chain(stack, artifact_dir, tmp_path_factory):
         "--feedback_buffer_events=20",
     )
     chain = Stack(
-        ports=ports,
+        ports=Ports.any(),
         model_dir=str(artifact_dir),
         feedback_store=f"sqlite:///{store}",
         transformer_args=args,
@@ -89,7 +87,9 @@ def chain(stack, artifact_dir, tmp_path_factory):
     running = {}
     try:
         for service in chain.services():
-            running[service.name] = start(dataclasses.replace(service, name=f"monitored-{service.name}"), logs)
+            chain, running[service.name] = start_service(
+                chain, service.name, logs, lambda s: dataclasses.replace(s, name=f"monitored-{s.name}")
+            )
         yield chain, running
     finally:
         for process in reversed(running.values()):

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from case_model import load
-from dev.processes import free_port
+from dev.processes import refusing_port
 from tests.conftest import ROOT, SOURCE_ENV
 from tests.support.v2 import MODEL, infer, outputs
 
@@ -68,29 +68,35 @@ def test_tampered_artifact_keeps_the_predictor_from_ever_serving(artifact_dir, t
     with (tampered / "model.npz").open("r+b") as handle:
         handle.seek(100)
         handle.write(b"\x00\x01\x02")
-    port = free_port()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "predictor",
-            "--model_dir",
-            str(tampered),
-            "--http_port",
-            str(port),
-            "--grpc_port",
-            str(free_port()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**SOURCE_ENV, "PATH": "/usr/bin:/bin", "MODEL_SIGNING_PUBLIC_KEY": os.environ["MODEL_SIGNING_PUBLIC_KEY"]},
-        cwd=ROOT,
-    )
-    assert result.returncode == 3
-    assert "changed since signing: 'model.npz'" in result.stdout
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(f"http://127.0.0.1:{port}/v2/health/ready")
+    # Ports held bound (not listening) by the test: the predictor never gets to bind them, and
+    # nothing else can listen there while the test asks whether anything answers.
+    with refusing_port() as port, refusing_port() as grpc_port:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "predictor",
+                "--model_dir",
+                str(tampered),
+                "--http_port",
+                str(port),
+                "--grpc_port",
+                str(grpc_port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={
+                **SOURCE_ENV,
+                "PATH": "/usr/bin:/bin",
+                "MODEL_SIGNING_PUBLIC_KEY": os.environ["MODEL_SIGNING_PUBLIC_KEY"],
+            },
+            cwd=ROOT,
+        )
+        assert result.returncode == 3
+        assert "changed since signing: 'model.npz'" in result.stdout
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/v2/health/ready")
     reliability.record(
         "Artifact and images",
         "predictor started on a tampered model file",

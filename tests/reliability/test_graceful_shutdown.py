@@ -17,8 +17,7 @@ import time
 import httpx
 import pytest
 
-from dev.processes import start
-from dev.stack import MODEL_NAME, Ports, Stack
+from dev.stack import MODEL_NAME, Ports, Stack, start_service
 from tests.conftest import SOURCE_ENV
 from tests.support.stream import SteadyStream, readiness_until_refused
 from tests.support.v2 import infer_body
@@ -55,7 +54,9 @@ def _corrections_body(n: int) -> dict:
 def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, service, reliability):
     drain = ("--drain_seconds", str(DRAIN))
     stack = Stack(
-        ports=Ports.free(),
+        # The service under test alone: --language_mode local calls no language service, and the
+        # prediction log's feedback service stays unanswered (port 1) beside the transformer.
+        ports=Ports.any(**{name: 1 for name in ("langdetect", "feedback") if name != service}),
         model_dir=str(artifact_dir),
         feedback_store=f"sqlite:///{tmp_path / 'feedback.sqlite'}",
         env={**SOURCE_ENV, "FEEDBACK_LABELS": "display,storage"},
@@ -66,17 +67,19 @@ def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, servic
     )
     if service == "langdetect":
         predictor = transformer = None
-        target = start(stack.langdetect(), tmp_path)
+        stack, target = start_service(stack, "langdetect", tmp_path)
         base = stack.url(stack.ports.langdetect)
         url, ready_url, body = f"{base}/v1/detect", f"{base}/readyz", _detect_body
     elif service == "feedback":
         predictor = transformer = None
-        target = start(stack.feedback(), tmp_path)
+        stack, target = start_service(stack, "feedback", tmp_path)
         base = stack.url(stack.ports.feedback)
         url, ready_url, body = f"{base}/v1/corrections", f"{base}/readyz", _corrections_body
     else:
-        predictor = start(stack.predictor(), tmp_path)
-        transformer = start(stack.transformer(), tmp_path) if service == "transformer" else None
+        stack, predictor = start_service(stack, "predictor", tmp_path)
+        transformer = None
+        if service == "transformer":
+            stack, transformer = start_service(stack, "transformer", tmp_path)
         target = transformer or predictor
         base = stack.url(stack.ports.http if service == "transformer" else stack.ports.predictor_http)
         url, ready_url, body = (

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from dev.processes import start
-from dev.stack import Ports, Stack
+from dev.stack import Ports, Stack, start_service
 from tests.conftest import SOURCE_ENV
 from tests.support.v2 import infer, infer_body, outputs
 
@@ -20,7 +20,8 @@ CASE = "The battery of my laptop does not charge any more."
 @pytest.mark.parametrize("protocol", ["grpc-v2", "v2"])
 def test_predictor_killed_and_restarted(artifact_dir, tmp_path, protocol, reliability):
     stack = Stack(
-        ports=Ports.free(),
+        # No language service: --language_mode local never calls it (port 1 stays unanswered).
+        ports=Ports.any(langdetect=1),
         model_dir=str(artifact_dir),
         env=SOURCE_ENV,
         predictor_protocol=protocol,
@@ -32,8 +33,8 @@ def test_predictor_killed_and_restarted(artifact_dir, tmp_path, protocol, reliab
             "5",
         ),
     )
-    predictor = start(stack.predictor(), tmp_path)
-    transformer = start(stack.transformer(), tmp_path)
+    stack, predictor = start_service(stack, "predictor", tmp_path)
+    stack, transformer = start_service(stack, "transformer", tmp_path)
     base = stack.url(stack.ports.http)
     try:
         assert outputs(infer(base, infer_body([CASE])))["label"] == ["battery_power"]
@@ -48,6 +49,8 @@ def test_predictor_killed_and_restarted(artifact_dir, tmp_path, protocol, reliab
         assert httpx.get(f"{base}/v2/models/case-classifier/ready").status_code == 503
         # Filtered cases need no predictor: still answered.
         assert outputs(infer(base, infer_body([""])))["status"] == ["empty"]
+        # Back on the ports it held, which the transformer calls: below the kernel's ephemeral
+        # range (dev.processes.candidate_ports), nothing takes them implicitly in between.
         predictor = start(stack.predictor(), tmp_path)
         deadline = time.monotonic() + 20
         while infer(base, infer_body([CASE])).status_code != 200:

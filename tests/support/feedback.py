@@ -10,8 +10,8 @@ from typing import TypeVar
 
 import httpx
 
-from dev.processes import RunningService, start
-from dev.stack import Ports, Stack
+from dev.processes import RunningService
+from dev.stack import Ports, Stack, start_service
 from tests.conftest import SOURCE_ENV
 
 T = TypeVar("T")
@@ -43,11 +43,12 @@ class Feedback:
 
 
 def start_feedback(store_url: str, labels: Sequence[str], logs: Path, *args: str, port: int = 0) -> Feedback:
-    """The feedback service on a free (or the given) loopback port, on ``store_url``."""
-    ports = Ports.free() if not port else Ports(feedback=port)
+    """The feedback service on ``store_url``, on a port it holds (0: any; started again on another
+    if one was taken meanwhile) or on ``port`` (a restart on its own port, no retry)."""
     env = {**SOURCE_ENV, "FEEDBACK_LABELS": ",".join(labels)}
-    stack = Stack(ports=ports, feedback_store=store_url, feedback_args=args, env=env)
-    return Feedback(stack.url(ports.feedback), store_url, start(stack.feedback(), logs))
+    stack = Stack(ports=Ports.any(feedback=port), feedback_store=store_url, feedback_args=args, env=env)
+    stack, running = start_service(stack, "feedback", logs)
+    return Feedback(stack.url(stack.ports.feedback), store_url, running)
 
 
 def event(case_id: str | None, version: str, label: str = "display", status: str = "ok", **fields) -> dict:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from dev.processes import LOOPBACK, Service, free_port, start
+from dev.processes import LOOPBACK, Service, start_on_ports
 
 PROMETHEUS = shutil.which("prometheus")
 
@@ -46,15 +46,20 @@ def running(root: Path, targets: Sequence[str], rule_files: Sequence[Path] = ())
         "scrape_configs": [{"job_name": "case-classifier", "static_configs": [{"targets": list(targets)}]}],
     }
     (root / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
+    assert PROMETHEUS is not None
+
+    def prometheus(ports: tuple[int, ...]) -> Service:
+        argv = [
+            PROMETHEUS,
+            f"--config.file={root / 'prometheus.yml'}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address={LOOPBACK}:{ports[0]}",
+        ]
+        return Service("prometheus", argv, f"http://{LOOPBACK}:{ports[0]}/-/ready")
+
+    # Prometheus exits when its port is taken ("bind: address already in use"): another one then.
+    process, (port,) = start_on_ports(prometheus, 1, root)
     url = f"http://{LOOPBACK}:{port}"
-    argv = [
-        PROMETHEUS,
-        f"--config.file={root / 'prometheus.yml'}",
-        f"--storage.tsdb.path={root / 'data'}",
-        f"--web.listen-address={LOOPBACK}:{port}",
-    ]
-    process = start(Service("prometheus", argv, f"{url}/-/ready"), root)
     try:
         until(lambda: len(query(url, "up == 1")) == len(targets))
         yield url

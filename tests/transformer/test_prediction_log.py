@@ -15,8 +15,8 @@ from sqlalchemy import bindparam, create_engine, text
 
 from case_model.pii.kinds import EMAIL
 from case_serving import warmup
-from dev.processes import LOOPBACK, free_port, start
-from dev.stack import Ports, Stack
+from dev.processes import LOOPBACK
+from dev.stack import Ports, Stack, start_service
 from tests.conftest import SOURCE_ENV
 from tests.support.feedback import eventually, start_feedback
 from tests.support.v2 import MODEL, infer, infer_body, metric, outputs
@@ -102,17 +102,23 @@ def test_a_logged_case_can_be_corrected_and_counts_in_quality(stack):
 def logging_transformer(stack, labels, tmp_path):
     """A transformer in front of the stack's predictor whose prediction log goes to a feedback
     service of its own, with a buffer of 20 events and batches of 5."""
-    feedback_port = free_port()
-    feedback = start_feedback(f"sqlite:///{tmp_path / 'f.sqlite'}", labels, tmp_path, port=feedback_port)
-    ports = dataclasses.replace(Ports.free(), predictor_grpc=stack.stack.ports.predictor_grpc, feedback=feedback_port)
+    feedback = start_feedback(f"sqlite:///{tmp_path / 'f.sqlite'}", labels, tmp_path)
+    feedback_port = int(feedback.url.rsplit(":", 1)[1])
+    ports = Ports.any(
+        predictor_grpc=stack.stack.ports.predictor_grpc,
+        langdetect=stack.stack.ports.langdetect,
+        feedback=feedback_port,
+    )
     chain = Stack(
         ports=ports,
         feedback_store="its own",  # the feedback service above; the chain's transformer logs to it
         transformer_args=("--language_mode", "local", "--feedback_buffer_events", "20", "--feedback_batch_events", "5"),
         env=SOURCE_ENV,
     )
-    url = chain.url(ports.http)
-    transformer = start(dataclasses.replace(chain.transformer(), name="logging-transformer"), tmp_path)
+    chain, transformer = start_service(
+        chain, "transformer", tmp_path, lambda service: dataclasses.replace(service, name="logging-transformer")
+    )
+    url = chain.url(chain.ports.http)
     yield url, feedback, transformer
     transformer.stop()
     feedback.process.stop()

@@ -19,8 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dev.processes import start
-from dev.stack import Ports, Stack
+from dev.stack import Ports, Stack, start_service
 from tests.conftest import SIGNING_KEY, SOURCE_ENV
 from tests.support.v2 import infer, infer_body, metric, outputs
 
@@ -47,15 +46,27 @@ def chains(stack, trained, model_wheel, tmp_path_factory):
     running, urls = [], {}
     try:
         for version, model_dir, predictor_env in (("1.0.0", None, installed), ("2.0.0", str(other), SOURCE_ENV)):
-            ports = dataclasses.replace(Ports.free(), langdetect=stack.stack.ports.langdetect)
-            chain = Stack(ports=ports, model_dir=model_dir, env=installed)
-            predictor = dataclasses.replace(chain.predictor(), name=f"predictor-{version}", env=predictor_env)
-            transformer = dataclasses.replace(chain.transformer(), name=f"transformer-to-{version}")
+            # Each on ports it holds; the transformer pointed at the ones the predictor got.
+            chain = Stack(ports=Ports.any(langdetect=stack.stack.ports.langdetect), model_dir=model_dir, env=installed)
             with _unmeasured(predictor_env is installed):
-                running.append(start(predictor, logs))
+                chain, predictor = start_service(
+                    chain,
+                    "predictor",
+                    logs,
+                    lambda service, v=version, e=predictor_env: dataclasses.replace(
+                        service, name=f"predictor-{v}", env=e
+                    ),
+                )
+            running.append(predictor)
             with _unmeasured():
-                running.append(start(transformer, logs))
-            urls[version] = chain.url(ports.http)
+                chain, transformer = start_service(
+                    chain,
+                    "transformer",
+                    logs,
+                    lambda service, v=version: dataclasses.replace(service, name=f"transformer-to-{v}"),
+                )
+            running.append(transformer)
+            urls[version] = chain.url(chain.ports.http)
         yield urls
     finally:
         for process in reversed(running):
