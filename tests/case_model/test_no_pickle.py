@@ -8,8 +8,12 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from tests.conftest import ROOT, SOURCE_ENV
+
+# Runs the whole serving path in a fresh interpreter under audit hooks (~6 s of `make check`).
+pytestmark = pytest.mark.slow
 
 # Everything the predictor, the transformer, the language service and the batch scorer load and
 # run for a case, in one fresh interpreter that reports every unpickling it sees. An unpickling of

@@ -165,7 +165,11 @@ class CaseTransformer(Model):
         except httpx.HTTPStatusError as error:
             metrics.PREDICTOR_CALLS.labels("error").inc()
             raise PredictorUnavailable(f"HTTP {error.response.status_code} from the predictor") from error
-        answers = decode_answers(response, len(texts))
+        try:
+            answers = decode_answers(response, len(texts))
+        except ValueError as error:  # an answer that cannot be merged is the predictor's fault, not the caller's
+            metrics.PREDICTOR_CALLS.labels("error").inc()
+            raise PredictorUnavailable(f"unusable answer from the predictor: {error}") from error
         if self.steps_version and answers.model_version != self.steps_version:
             metrics.PREDICTOR_CALLS.labels("version_mismatch").inc()
             log.error("version mismatch", extra={"steps": self.steps_version, "predictor": answers.model_version})
