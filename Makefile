@@ -137,8 +137,8 @@ index: $(STAMP)
 ## to $(MODEL_INDEX_URL), credentials from TWINE_USERNAME/TWINE_PASSWORD; it never trains
 publish: $(STAMP)
 	@test -s $(DIST)/.model-built || { echo "no wheel recorded in $(DIST)/.model-built: build one first (make model)" >&2; exit 2; }
-	$(VENV)/bin/twine upload --non-interactive --repository-url $${MODEL_INDEX_URL:-http://127.0.0.1:$(INDEX_PORT)/} \
-		"$$(cat $(DIST)/.model-built)"
+	@url="$${MODEL_INDEX_URL:-http://127.0.0.1:$(INDEX_PORT)/}"; $(PY) docker/wheel_hash.py --check-index "$$url" && \
+		$(VENV)/bin/twine upload --non-interactive --repository-url "$$url" "$$(cat $(DIST)/.model-built)"
 
 clean:
 	rm -rf $(DIST) $(DATA) .pytest_cache .ruff_cache

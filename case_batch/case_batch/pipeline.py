@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from case_batch.scoring import CaseScorer, ScoringConfig
+from case_signing import WORKER_SETUP_HOOK
 
 if TYPE_CHECKING:
     import ray.data
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 #: Ray's switch for a single-machine instance: its servers then listen on loopback only. Ray
 #: reads it when it is imported, so it is set before Ray is imported, and only for a local Ray.
 LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+#: Every worker process of the job checks the installed model package's signature before it runs
+#: anything: workers import ``case_model`` when they unpickle a scorer, and never pass through the
+#: driver's entrypoint check (on a cluster they are pods of their own).
+RUNTIME_ENV = {"worker_process_setup_hook": WORKER_SETUP_HOOK}
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,12 @@ def start_ray(address: str | None) -> None:
     if ray.is_initialized():
         return
     if address is not None:  # a given address joins that cluster as it is
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=RUNTIME_ENV)
         return
     # A local Ray stays on loopback and gets one logical CPU more than the cores: the scoring
     # actors take one each, and Ray Data's list/read/write tasks (IO, next to no CPU) need a slot
     # of their own or they wait behind the actors forever.
-    ray.init(include_dashboard=False, log_to_driver=False, num_cpus=(os.cpu_count() or 1) + 1)
+    ray.init(include_dashboard=False, log_to_driver=False, num_cpus=(os.cpu_count() or 1) + 1, runtime_env=RUNTIME_ENV)
 
 
 def run(job: BatchJob) -> int:

@@ -18,7 +18,10 @@ tags, and the files under version control are the record of what runs.
 
 The steps refuse what would serve a version nobody chose: a second canary while one is in flight,
 ``promote`` with no canary in flight (after a rollback the rolled-back version cannot be promoted
-by mistake), a slot's images changed while it has traffic.
+by mistake), a slot's images changed while it has traffic. A deploy changes the idle slot only,
+its registry included (each slot records its own), and takes a version only in PEP 440's normal
+form (``1.3.0``, not ``"1.3.0 "`` nor ``v1.3.0``), checked before any file is written: the
+version is the image tag, and a near-miss would pass "already serves" and pull nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.version import InvalidVersion, Version
 
 SLOTS = ("blue", "green")
 COMPONENTS = ("predictor", "transformer")
@@ -45,6 +49,42 @@ Patch = list[dict[str, Any]]
 
 class ReleaseError(ValueError):
     """A rollout step that would leave the service in a state nobody asked for."""
+
+
+def check_version(version: str) -> str:
+    """``version`` if it is a PEP 440 version in its normal form (what the wheel and image are tagged with).
+
+    Raises:
+        ReleaseError: not PEP 440, surrounded by whitespace, or not in normal form (which it names).
+    """
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        raise ReleaseError(f"model version {version!r} is not a PEP 440 version (e.g. 1.3.0)") from None
+    if str(parsed) != version:
+        raise ReleaseError(
+            f"model version {version!r} is not written as PEP 440's normal form {str(parsed)!r}, "
+            "which the wheel and the images are tagged with"
+        )
+    return version
+
+
+def check_registry(registry: str) -> str:
+    """``registry`` if it can prefix an image name (no whitespace, not empty).
+
+    Raises:
+        ReleaseError: otherwise.
+    """
+    if not registry.strip("/") or any(c.isspace() for c in registry):
+        raise ReleaseError(f"registry {registry!r} is not an image registry (e.g. registry.example.com/ml)")
+    return registry
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 def image(registry: str, component: str, version: str) -> str:
@@ -73,7 +113,7 @@ class Release:
     new version being readied at 0% (the first half of a deploy).
     """
 
-    registry: str
+    registries: tuple[str, str]  # (blue, green): a deploy changes only the idle slot's
     stable_slot: str
     versions: tuple[str, str]  # (blue, green)
     percent: int = 0
@@ -83,11 +123,15 @@ class Release:
     @classmethod
     def first(cls, version: str, registry: str) -> Release:
         """A release serving ``version`` from the blue slot (the green one retired, same version)."""
-        return cls(registry=registry, stable_slot=SLOTS[0], versions=(version, version))
+        return cls(registries=(registry, registry), stable_slot=SLOTS[0], versions=(version, version))
 
     def version_of(self, slot: str) -> str:
         """The model version a slot runs."""
         return self.versions[SLOTS.index(slot)]
+
+    def registry_of(self, slot: str) -> str:
+        """The registry a slot's images come from."""
+        return self.registries[SLOTS.index(slot)]
 
     @property
     def other_slot(self) -> str:
@@ -111,18 +155,28 @@ class Release:
     def _with(self, slot: str, version: str) -> tuple[str, str]:
         return (version, self.versions[1]) if slot == SLOTS[0] else (self.versions[0], version)
 
+    def _with_registry(self, slot: str, registry: str) -> tuple[str, str]:
+        return (registry, self.registries[1]) if slot == SLOTS[0] else (self.registries[0], registry)
+
     def stage(self, version: str, registry: str | None = None) -> Release:
-        """The first half of a deploy: the other slot loads ``version`` while it has no traffic."""
+        """The first half of a deploy: the other slot loads ``version`` while it has no traffic.
+
+        Only that slot changes: its version and, given ``registry``, its registry (else the
+        stable slot's). The stable slot keeps its images, registry included, whatever is given.
+        """
+        check_version(version)
+        if registry is not None:
+            check_registry(registry)
         if self.percent or self.staged:
             raise ReleaseError(
                 f"a canary of {self.canary} is in flight ({self.percent}%): promote or roll it back first"
             )
-        if version == self.stable:
+        if _same_version(version, self.stable):
             raise ReleaseError(f"{version} already serves all traffic (slot {self.stable_slot})")
         slot = self.other_slot
         return replace(
             self,
-            registry=registry or self.registry,
+            registries=self._with_registry(slot, registry or self.registry_of(self.stable_slot)),
             versions=self._with(slot, version),
             rolled_back=None,
             staged=True,
@@ -169,7 +223,11 @@ class Release:
         """The JSON patch (RFC 6902) of a slot's InferenceService."""
         version = self.version_of(slot)
         ops: Patch = [
-            {"op": "replace", "path": f"/spec/{c}/containers/0/image", "value": image(self.registry, c, version)}
+            {
+                "op": "replace",
+                "path": f"/spec/{c}/containers/0/image",
+                "value": image(self.registry_of(slot), c, version),
+            }
             for c in COMPONENTS
         ]
         if self.retired(slot):
@@ -183,7 +241,8 @@ class Release:
             {"op": "replace", "path": f"/spec/http/0/route/{i}/weight", "value": weights[slot]}
             for i, slot in enumerate(SLOTS)
         ]
-        notes: dict[str, Any] = {STABLE_SLOT: self.stable_slot, REGISTRY: self.registry}
+        notes: dict[str, Any] = {STABLE_SLOT: self.stable_slot}
+        notes |= {f"{slot}-{REGISTRY}": self.registry_of(slot) for slot in SLOTS}
         notes |= {f"{slot}-version": self.version_of(slot) for slot in SLOTS}
         notes |= {ROLLED_BACK: self.rolled_back, STAGED: "true" if self.staged else None}
         ops += [{"op": "add", "path": _pointer(k), "value": v} for k, v in notes.items() if v]
@@ -195,15 +254,20 @@ class Release:
 
     @classmethod
     def from_route_ops(cls, ops: Patch) -> Release:
-        """Read a release back from its route patch."""
+        """Read a release back from its route patch (one ``registry`` for both slots, as releases
+        written before each slot recorded its own, is read as each slot's)."""
         notes = {op["path"].rsplit("~1", 1)[1]: op["value"] for op in ops if op["path"].startswith(_pointer(""))}
+        for slot in SLOTS:
+            if REGISTRY in notes:
+                notes.setdefault(f"{slot}-{REGISTRY}", notes[REGISTRY])
         weights = [int(op["value"]) for op in ops if op["path"].endswith("/weight")]
-        missing = [k for k in (STABLE_SLOT, REGISTRY, *(f"{s}-version" for s in SLOTS)) if k not in notes]
+        expected = (STABLE_SLOT, *(f"{s}-{REGISTRY}" for s in SLOTS), *(f"{s}-version" for s in SLOTS))
+        missing = [k for k in expected if k not in notes]
         if missing or len(weights) != len(SLOTS) or notes.get(STABLE_SLOT) not in SLOTS:
             raise ReleaseError(f"route patch without its weights or annotations ({', '.join(missing) or 'weights'})")
         stable_slot = str(notes[STABLE_SLOT])
         return cls(
-            registry=str(notes[REGISTRY]),
+            registries=(str(notes[f"{SLOTS[0]}-{REGISTRY}"]), str(notes[f"{SLOTS[1]}-{REGISTRY}"])),
             stable_slot=stable_slot,
             versions=(str(notes[f"{SLOTS[0]}-version"]), str(notes[f"{SLOTS[1]}-version"])),
             percent=weights[SLOTS.index(_other(stable_slot))],

@@ -7,8 +7,10 @@ bundles via ``model-signing``, offline, an elliptic-curve key pair), and everyth
 model checks the signature with the public key first:
 
 * the image build, on the downloaded wheel file, before ``pip install`` (:func:`verify_wheel`);
-* every service and the batch job, on the installed package, before importing it
-  (:func:`run_verified`, :func:`verify_installed`);
+* every service and job, on the installed package, before importing it (:func:`run_verified`,
+  :func:`verify_installed`), the retraining job included (``python -m case_signing.model_cli``);
+* every Ray worker of the batch job, as it starts (:func:`verify_worker`, Ray's
+  ``worker_process_setup_hook``);
 * the predictor and the batch job, on an artifact directory given with ``--model_dir``
   (:func:`verify_directory`);
 * the retraining job, on the champion wheel it scores against.
@@ -22,6 +24,7 @@ wheel cannot replace the code that judges it. The public key is configuration
 from case_signing.keys import PRIVATE_KEY_ENV, PUBLIC_KEY_ENV, generate_key_pair, public_key_path
 from case_signing.signature import (
     SIGNATURE_FILE,
+    WORKER_SETUP_HOOK,
     ProvenanceError,
     installed_package_dir,
     run_verified,
@@ -29,12 +32,14 @@ from case_signing.signature import (
     verify_directory,
     verify_installed,
     verify_wheel,
+    verify_worker,
 )
 
 __all__ = [
     "PRIVATE_KEY_ENV",
     "PUBLIC_KEY_ENV",
     "SIGNATURE_FILE",
+    "WORKER_SETUP_HOOK",
     "ProvenanceError",
     "generate_key_pair",
     "installed_package_dir",
@@ -44,4 +49,5 @@ __all__ = [
     "verify_directory",
     "verify_installed",
     "verify_wheel",
+    "verify_worker",
 ]

@@ -8,8 +8,9 @@ a wheel whose code was altered is refused as surely as one whose arrays were.
 
 The installed package is located without importing it (``importlib.util.find_spec`` on a
 top-level name reads no module), so its code does not run until its signature has been checked.
-Byte-compiled files (``__pycache__``) are left out of the check: the interpreter writes them at
-install time and uses them only while they match their signed source.
+Byte-compiled files (``__pycache__``) are left out of the signature: the interpreter writes them
+at install time, from the verified sources, and uses them only while they match them. A wheel
+that ships bytecode of its own is refused before install (:mod:`case_signing.members`).
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from case_signing.keys import public_key_path
+from case_signing.members import PACKAGE, MemberError, check_dist_info, check_members, check_record, wheel_version
 
 if TYPE_CHECKING:
     from model_signing import hashing
 
 #: The signature's file name, inside the directory it signs.
 SIGNATURE_FILE = "model.sig"
-#: The package the model wheel installs.
-PACKAGE = "case_model"
 
 
 class ProvenanceError(RuntimeError):
@@ -77,30 +77,41 @@ def verify_directory(directory: Path, public_key: Path | None = None) -> None:
 
 
 def verify_wheel(wheel: Path, public_key: Path | None = None) -> None:
-    """Check a model wheel file without installing it: its ``case_model/`` as pip would install it.
+    """Check a model wheel file without installing it: everything ``pip install`` would install.
+
+    The signature covers ``case_model/``; pip installs every member. So first every member must be
+    the signed package's or its own ``dist-info``'s (no ``.pth``, ``.data/``, other package or
+    shipped bytecode: :mod:`case_signing.members`), then ``case_model/`` must match its signature,
+    then ``RECORD`` must list exactly the members with their hashes, and the ``dist-info`` steer
+    pip only as this project's build does.
 
     Raises:
-        ProvenanceError: see :func:`verify_directory`; or the file is not a readable wheel.
+        ProvenanceError: see :func:`verify_directory`; a member refused (named, with the reason);
+            or the file is not a readable model wheel.
     """
     with tempfile.TemporaryDirectory(prefix="case-signing-") as tmp:
         package = Path(tmp) / PACKAGE
         try:
             with zipfile.ZipFile(wheel) as archive:
-                for member in archive.infolist():
+                version = wheel_version(wheel.name)
+                files = check_members(archive, version)
+                for member in files:
                     path = PurePosixPath(member.filename)
-                    if member.is_dir() or path.parts[0] != PACKAGE:
+                    if path.parts[0] != PACKAGE:
                         continue
-                    if ".." in path.parts or path.is_absolute():
-                        raise ProvenanceError(f"{wheel}: member {member.filename} escapes the package")
                     target = Path(tmp).joinpath(*path.parts)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     with archive.open(member) as source, target.open("wb") as out:
                         shutil.copyfileobj(source, out)
+                if not package.is_dir():
+                    raise ProvenanceError(f"{wheel}: no {PACKAGE}/ inside; not a model wheel")
+                verify_directory(package, public_key)
+                check_record(archive, files, version)
+                check_dist_info(archive, version)
+        except MemberError as error:
+            raise ProvenanceError(f"{wheel}: {error}") from error
         except (OSError, zipfile.BadZipFile) as error:
             raise ProvenanceError(f"{wheel}: not a readable wheel ({error})") from error
-        if not package.is_dir():
-            raise ProvenanceError(f"{wheel}: no {PACKAGE}/ inside; not a model wheel")
-        verify_directory(package, public_key)
 
 
 def installed_package_dir() -> Path:
@@ -146,6 +157,31 @@ def run_verified(module: str, argv: list[str] | None = None) -> int:
     main = importlib.import_module(module).main
     result = main(argv) if argv is not None else main()
     return int(result or 0)
+
+
+#: Ray's ``worker_process_setup_hook`` (a dotted path each worker process imports and calls):
+#: :func:`verify_worker`.
+WORKER_SETUP_HOOK = f"{__name__}.verify_worker"
+
+
+def verify_worker() -> None:
+    """A Ray worker process's first step: check the installed model package before any task runs.
+
+    Ray workers are processes of their own (pods of their own on a cluster): they never pass
+    through the driver's entrypoint, and they import ``case_model`` when a scoring actor or task
+    is unpickled. The batch job starts Ray with this as ``worker_process_setup_hook``
+    (:data:`WORKER_SETUP_HOOK`), so every worker refuses an unverified package before that.
+
+    Raises:
+        ProvenanceError: the package is refused, or its public key is missing; Ray then fails
+            the worker, and the task or actor it was started for, with this message.
+    """
+    try:
+        directory = verify_installed()
+    except (ProvenanceError, FileNotFoundError) as error:
+        _log("ERROR", "model refused; this Ray worker runs nothing", reason=str(error))
+        raise ProvenanceError(f"model refused in a Ray worker: {error}") from error
+    _log("INFO", "model signature verified (Ray worker)", package=str(directory))
 
 
 def _key(public_key: Path | None) -> Path:

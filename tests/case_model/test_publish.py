@@ -135,3 +135,63 @@ def test_make_publish_without_a_build_says_so(tmp_path):
     result = subprocess.run(["make", "-s", "publish", f"DIST={tmp_path}"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode != 0
     assert "no wheel recorded" in result.stderr
+
+
+def _wheel_hash_module():
+    """docker/wheel_hash.py, the release pipeline's standard-library script, as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wheel_hash", ROOT / "docker" / "wheel_hash.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ACCEPTED = [
+    "https://pypi.internal.example/simple/",
+    "http://127.0.0.1:8090/",
+    "http://localhost:8090/",
+    "http://[::1]:8090/",
+]
+REFUSED = [
+    "http://localhost.evil.example/",
+    "http://127.0.0.1.evil.example/",
+    "http://localhost@evil.example/",
+    "http://10.0.0.1/",
+    "http://pypi.internal.example/simple/",
+    "ftp://127.0.0.1/",
+]
+
+
+@pytest.mark.parametrize("url", ACCEPTED)
+def test_the_index_url_check_accepts_https_and_loopback(url):
+    assert _wheel_hash_module().secure_index_url(url) == url
+
+
+@pytest.mark.parametrize("url", REFUSED)
+def test_the_index_url_check_parses_the_host(url):
+    """A prefix test took http://localhost.evil.example for loopback."""
+    with pytest.raises(ValueError, match=r"reached over HTTPS \(plain HTTP on loopback only\)"):
+        _wheel_hash_module().secure_index_url(url)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "docker" / "wheel_hash.py"), url, "1.0.0"], capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "plain HTTP on loopback only" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["http://localhost.evil.example/", "http://10.0.0.1/"])
+def test_make_publish_refuses_a_plain_http_index_off_loopback(url, tmp_path):
+    """Refused before twine runs: nothing is sent, no credentials leave over plain HTTP."""
+    wheel = tmp_path / "case_model-1.0.0-py3-none-any.whl"
+    wheel.write_bytes(b"never uploaded")
+    (tmp_path / ".model-built").write_text(f"{wheel}\n")
+    env = {**os.environ, "MODEL_INDEX_URL": url, "TWINE_USERNAME": "u", "TWINE_PASSWORD": "p"}
+    result = subprocess.run(
+        ["make", "-s", "publish", f"DIST={tmp_path}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode != 0
+    assert f"error: {url}: the model index is reached over HTTPS (plain HTTP on loopback only)" in result.stderr
+    assert "Uploading" not in result.stdout + result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,9 @@ import yaml
 from case_rollout import release
 from case_rollout.cluster import Connection, RolloutError, api
 from tests.conftest import ROOT
+
+# Renders every environment with kubectl and runs the rollout CLI in subprocesses (~18 s of `make check`).
+pytestmark = pytest.mark.slow
 
 
 def _schema() -> dict:
@@ -298,3 +302,83 @@ def test_deploy_canary_promote_rollback_on_a_real_cluster(tmp_path):
     weights = json.loads(run("status"))["weights"]
     subprocess.run(["kubectl", "apply", "-k", str(overlay)], check=True)  # a later apply changes nothing
     assert json.loads(run("status"))["weights"] == weights
+
+
+def _images(patch_text: str) -> list[str]:
+    return [op["value"] for op in yaml.safe_load(patch_text) if op["path"].endswith("/image")]
+
+
+def _steps_of(stdout: str) -> list[dict[str, str]]:
+    """A dry run's output as {file stem: its text} per step."""
+    steps = []
+    for step in stdout.split("# step ")[1:]:
+        files = {}
+        for chunk in step.split(f"# --- {release.FOLDER}/")[1:]:
+            name, _, text = chunk.partition(".yaml\n")
+            files[name] = text
+        steps.append(files)
+    return steps
+
+
+def test_deploy_with_a_registry_changes_only_the_canary_slot(overlay, tmp_path):
+    """One registry for both slots re-imaged the stable slot too: the serving pods would have been
+    replaced, from another registry, while they carry all the traffic."""
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}
+    stable_blue = (ROOT / "manifests/overlays/prod/release/blue.yaml").read_text()
+    result = _cli(
+        "rollout", "deploy", "--model-version", "1.3.0", "--registry", "reg.example/ml", "--dry-run",
+        "--overlay", str(overlay), env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for step in _steps_of(result.stdout):
+        assert (
+            _images(step["blue"])
+            == _images(stable_blue)
+            == [
+                "registry.example.com/case-classifier-predictor:1.2.0",
+                "registry.example.com/case-classifier-transformer:1.2.0",
+            ]
+        )
+        assert _images(step["green"]) == [
+            "reg.example/ml/case-classifier-predictor:1.3.0",
+            "reg.example/ml/case-classifier-transformer:1.3.0",
+        ]
+    canary = release.read(overlay).deploy("1.3.0", 10, "reg.example/ml")
+    release.write(overlay, canary)
+    assert release.read(overlay) == canary  # each slot's registry is recorded, and read back
+    assert (canary.registry_of("blue"), canary.registry_of("green")) == ("registry.example.com", "reg.example/ml")
+    # After the promote, the next canary (blue, idle now) comes from the stable slot's registry by default.
+    following = canary.promote().deploy("1.4.0", 10)
+    assert (following.registry_of("blue"), following.registry_of("green")) == ("reg.example/ml", "reg.example/ml")
+    with pytest.raises(release.ReleaseError, match="not an image registry"):
+        release.read(overlay).promote().stage("1.4.0", "reg example")
+
+
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        ("1.2.0 ", r"not written as PEP 440's normal form '1\.2\.0'"),
+        (" 1.3.0", r"not written as PEP 440's normal form '1\.3\.0'"),
+        ("1.3.0\n", r"not written as PEP 440's normal form '1\.3\.0'"),
+        ("v1.3.0", r"not written as PEP 440's normal form '1\.3\.0'"),
+        ("1.3.0;latest", "is not a PEP 440 version"),
+        ("latest", "is not a PEP 440 version"),
+        ("", "is not a PEP 440 version"),
+    ],
+)
+def test_a_bad_version_is_refused_before_any_file_is_written(version, reason, overlay, tmp_path):
+    """Not a dry run: a version let through would be written, then the cluster found missing."""
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}
+    folder = overlay / release.FOLDER
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    result = _cli("rollout", "deploy", "--model-version", version, "--overlay", str(overlay), env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"error: model version {version!r} ")
+    assert re.search(reason, result.stderr), result.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert "wrote" not in result.stdout
+
+
+def test_the_same_version_written_otherwise_already_serves(overlay):
+    with pytest.raises(release.ReleaseError, match=r"1\.2\.0\.0 already serves all traffic \(slot blue\)"):
+        release.read(overlay).stage("1.2.0.0")

@@ -24,6 +24,9 @@ from case_model.wheelcheck import check_wheel
 from case_signing import ProvenanceError, generate_key_pair, sign_directory, verify_directory, verify_wheel
 from tests.conftest import ROOT
 
+# Starts every service as a process on a forged package and builds wheels (~20 s of `make check`).
+pytestmark = pytest.mark.slow
+
 ARTIFACT = "case_model/_artifact/"
 RECORD = "case_model-1.0.0.dist-info/RECORD"
 

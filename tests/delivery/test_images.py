@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dev.processes import LOOPBACK, Service, free_port, start
+from dev.processes import LOOPBACK, Service, start_on_ports
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
@@ -28,7 +28,7 @@ IMAGES = {
     "langdetect": ("case_language[service]", "case_language"),
     "feedback": ("case_feedback[service]", "case_feedback"),
     "batch": ("case_batch", "case_batch"),
-    "retrain": ("case_batch[retrain]", "case_model.cli"),
+    "retrain": ("case_batch[retrain]", "case_signing.model_cli"),
 }
 #: Where the retraining image keeps the production wheel's file (Dockerfile.retrain, KEEP_MODEL_WHEEL).
 CHAMPION = "champion"
@@ -136,66 +136,84 @@ def test_the_image_build_refuses_a_wheel_it_cannot_trust(published_model, tmp_pa
 
 
 def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
-    names = ("predictor", "predictor_grpc", "transformer", "transformer_grpc", "lang", "feedback")
-    ports = {name: free_port() for name in names}
+    # Filled in as each service starts on ports it holds (again on others if one was taken
+    # meanwhile); the transformer, started last, is pointed at the ports the others got.
+    ports: dict[str, int] = {}
     bare = {"PYTHONPATH": "", "HOME": str(tmp_path), "MODEL_SIGNING_PUBLIC_KEY": os.environ["MODEL_SIGNING_PUBLIC_KEY"]}
     url = f"http://{LOOPBACK}"
-    services = [
-        Service(
-            "image-langdetect",
-            [installed["langdetect"], "-m", "case_language", "--port", str(ports["lang"])],
-            f"{url}:{ports['lang']}/readyz",
-            bare,
+    services = [  # (ports it binds, its definition given them)
+        (
+            ("lang",),
+            lambda: Service(
+                "image-langdetect",
+                [installed["langdetect"], "-m", "case_language", "--port", str(ports["lang"])],
+                f"{url}:{ports['lang']}/readyz",
+                bare,
+            ),
         ),
-        Service(
-            "image-feedback",
-            [
-                installed["feedback"],
-                "-m",
-                "case_feedback",
-                "--port",
-                str(ports["feedback"]),
-                f"--store_url=sqlite:///{tmp_path / 'feedback.sqlite'}",
-                "--quality_cache_seconds=0",
-            ],
-            f"{url}:{ports['feedback']}/readyz",
-            bare,
+        (
+            ("feedback",),
+            lambda: Service(
+                "image-feedback",
+                [
+                    installed["feedback"],
+                    "-m",
+                    "case_feedback",
+                    "--port",
+                    str(ports["feedback"]),
+                    f"--store_url=sqlite:///{tmp_path / 'feedback.sqlite'}",
+                    "--quality_cache_seconds=0",
+                ],
+                f"{url}:{ports['feedback']}/readyz",
+                bare,
+            ),
         ),
-        Service(
-            "image-predictor",
-            [
-                installed["predictor"],
-                "-m",
-                "predictor",
-                f"--http_port={ports['predictor']}",
-                f"--grpc_port={ports['predictor_grpc']}",
-            ],
-            f"{url}:{ports['predictor']}/v2/models/case-classifier/ready",
-            bare,
+        (
+            ("predictor", "predictor_grpc"),
+            lambda: Service(
+                "image-predictor",
+                [
+                    installed["predictor"],
+                    "-m",
+                    "predictor",
+                    f"--http_port={ports['predictor']}",
+                    f"--grpc_port={ports['predictor_grpc']}",
+                ],
+                f"{url}:{ports['predictor']}/v2/models/case-classifier/ready",
+                bare,
+            ),
         ),
-        Service(
-            "image-transformer",
-            [
-                installed["transformer"],
-                "-m",
-                "transformer",
-                f"--http_port={ports['transformer']}",
-                f"--grpc_port={ports['transformer_grpc']}",
-                f"--predictor_host={LOOPBACK}:{ports['predictor_grpc']}",
-                "--predictor_protocol=grpc-v2",
-                f"--language_url={url}:{ports['lang']}/v1/detect",
-                f"--feedback_url={url}:{ports['feedback']}/v1/predictions",
-            ],
-            f"{url}:{ports['transformer']}/v2/models/case-classifier/ready",
-            bare,
+        (
+            ("transformer", "transformer_grpc"),
+            lambda: Service(
+                "image-transformer",
+                [
+                    installed["transformer"],
+                    "-m",
+                    "transformer",
+                    f"--http_port={ports['transformer']}",
+                    f"--grpc_port={ports['transformer_grpc']}",
+                    f"--predictor_host={LOOPBACK}:{ports['predictor_grpc']}",
+                    "--predictor_protocol=grpc-v2",
+                    f"--language_url={url}:{ports['lang']}/v1/detect",
+                    f"--feedback_url={url}:{ports['feedback']}/v1/predictions",
+                ],
+                f"{url}:{ports['transformer']}/v2/models/case-classifier/ready",
+                bare,
+            ),
         ),
     ]
     running = []
     cwd = os.getcwd()
     os.chdir(tmp_path)  # nothing of the source tree on the path: only what the install put there
     try:
-        for service in services:
-            running.append(start(service, tmp_path / "logs"))
+        for names, define in services:
+
+            def service(chosen: tuple[int, ...], names: tuple[str, ...] = names, define=define) -> Service:
+                ports.update(zip(names, chosen, strict=True))
+                return define()
+
+            running.append(start_on_ports(service, len(names), tmp_path / "logs")[0])
     except BaseException:  # the ones already up must not outlive a failed start
         for process in reversed(running):
             process.stop()
@@ -269,7 +287,7 @@ def test_retraining_runs_the_cronjobs_command_from_the_replayed_install(installe
     argv = [
         installed["retrain"],
         "-m",
-        "case_model.cli",
+        "case_signing.model_cli",
         "train",
         f"--data={tmp_path / 'cases.parquet'}",
         f"--validation={tmp_path / 'validation.parquet'}",
