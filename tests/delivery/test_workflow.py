@@ -32,10 +32,25 @@ def test_no_secret_or_expression_is_spliced_into_a_command():
 
 
 def test_the_job_with_index_credentials_never_runs_for_a_forks_pull_request():
+    """Every job holding a secret: a fork's pull request cannot reach it (its triggers and ``if:``
+    read for each event, tests/delivery/test_release_chain.py); one that runs for pull requests at
+    all does so behind the fork guard."""
+    from tests.delivery.test_release_chain import FORK_PR, _load, reachable
+
+    guard = "github.event.pull_request.head.repo.full_name == github.repository"
+    checked = 0
     for path in WORKFLOWS:
-        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+        workflow = _load(path.read_text())
+        for name, job in workflow["jobs"].items():
             if "secrets." in yaml.safe_dump(job):
-                assert "github.event.pull_request.head.repo.full_name == github.repository" in job.get("if", ""), name
+                events = reachable(workflow, job)
+                assert FORK_PR not in events, f"{path.name}/{name}"
+                if "pull_request" in events:
+                    assert guard in job.get("if", ""), f"{path.name}/{name}"
+                    unguarded = {**job, "if": job["if"].replace(guard, "true")}
+                    assert FORK_PR in reachable(workflow, unguarded)  # the guard is what keeps forks out
+                checked += 1
+    assert checked  # a check that finds no job with a secret checks nothing
 
 
 def _images_job() -> dict:

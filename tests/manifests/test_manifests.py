@@ -272,21 +272,27 @@ def test_no_secret_material_in_manifests(reliability):
     reliability.record("Artifact and images", "manifests scanned for secret material", 1, "none found")
 
 
-def test_the_retraining_job_uploads_what_it_trained_with_credentials_from_secret_files(rendered):
+def test_the_retraining_job_stages_an_unsigned_candidate_with_credentials_from_secret_files(rendered):
+    """Retraining proposes: the train step builds an unsigned candidate and its report, the stage
+    step puts them in the candidates store; no signing key and no production index in the pod
+    (tests/delivery/test_release_chain.py holds the release side)."""
     _, objects = rendered
     (cronjob,) = [o for o in objects if o["kind"] == "CronJob"]
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    (train,), (publish,) = pod["initContainers"], pod["containers"]
-    flags = dict(a.removeprefix("--").split("=", 1) for a in train["args"][1:])
+    (train,), (stage,) = pod["initContainers"], pod["containers"]
+    flags = dict(a.removeprefix("--").partition("=")[::2] for a in train["args"][1:])
     assert train["args"][0] == "train"
-    # The gate runs against the wheel the image keeps; the upload takes only what this run built.
+    # The gate runs against the wheel the image keeps; the stage step takes only what this run built.
     assert flags["champion"] == "/opt/champion"
-    assert publish["args"][-1] == f"{flags['out']}/*.whl"
-    assert publish["command"] == ["python", "-m", "twine"]
+    assert "candidate" in flags
+    assert "signing-key" not in flags
+    assert flags["report"] == flags["out"] == "/work/candidate"
+    assert stage["args"][:2] == ["stage-candidate", flags["out"]]
+    assert "command" not in stage  # the image's entrypoint: the case-model command
     volumes = {v["name"]: v for v in pod["volumes"]}
     secrets = {}
-    for container in (train, publish):
+    for container in (train, stage):
         # Nothing secret in the environment: literal paths only, of configuration.
         assert all(set(e) == {"name", "value"} for e in container.get("env", []))
         assert {e["name"] for e in container.get("env", [])} <= {"MODEL_SIGNING_PUBLIC_KEY"}
@@ -296,13 +302,10 @@ def test_the_retraining_job_uploads_what_it_trained_with_credentials_from_secret
                 secrets[volumes[mount["name"]]["secret"]["secretName"]] = mount["mountPath"]
     assert secrets == {
         "feedback-store": "/run/secrets/feedback-store",
-        "model-index-upload": "/run/secrets/model-index",
-        "model-signing-key": "/run/secrets/model-signing",
+        "model-candidates-upload": "/run/secrets/model-candidates",
     }
     assert flags["feedback-url-file"] == "/run/secrets/feedback-store/url"
-    # The new wheel is signed with the release key, read from its Secret file.
-    assert flags["signing-key"] == "/run/secrets/model-signing/model-signing.key"
-    assert "--config-file=/run/secrets/model-index/pypirc" in publish["args"]
+    assert "--store-url-file=/run/secrets/model-candidates/url" in stage["args"]
 
 
 def test_every_pod_that_runs_the_model_verifies_it_with_the_release_public_key(rendered):
@@ -312,8 +315,8 @@ def test_every_pod_that_runs_the_model_verifies_it_with_the_release_public_key(r
     for where, pod in _pod_specs(rendered[1] + render_batch()):
         volumes = {v["name"]: v for v in pod.get("volumes", [])}
         for container in [*pod.get("initContainers", []), *pod["containers"]]:
-            if container["name"] in ("publish", "ray-job-submitter"):
-                continue  # twine uploads a file; the submitter only submits: neither loads the model
+            if container["name"] == "ray-job-submitter":
+                continue  # the submitter only submits: it never loads the model
             env = {e["name"]: e.get("value") for e in container.get("env", [])}
             path = env.get("MODEL_SIGNING_PUBLIC_KEY")
             assert path == "/etc/case-model/signing/model-signing.pub", (where, container["name"])
@@ -321,7 +324,15 @@ def test_every_pod_that_runs_the_model_verifies_it_with_the_release_public_key(r
             assert mount["readOnly"] is True
             assert volumes[mount["name"]]["configMap"]["name"] == "model-signing-public-key"
             checked.append(container["name"])
-    assert sorted(set(checked)) == ["feedback", "kserve-container", "langdetect", "ray-head", "ray-worker", "train"]
+    assert sorted(set(checked)) == [
+        "feedback",
+        "kserve-container",
+        "langdetect",
+        "ray-head",
+        "ray-worker",
+        "stage",
+        "train",
+    ]
 
 
 def test_the_transformers_hop_gives_up_before_the_component_timeout(rendered):

@@ -1,7 +1,7 @@
 """The namespace's network fence, path by path: the rendered NetworkPolicies (both overlays and the
 batch run), the pods as the rendered workloads label them, and the neighbours a cluster has
-(Knative's activator, Istio's gateway, DNS, the CRM, Prometheus, the store, the model index,
-another namespace, the internet). Every path the system uses must be allowed, every other one
+(Knative's activator, Istio's gateway, DNS, the CRM, Prometheus, the store, the model index, the
+candidates store, another namespace, the internet). Every path the system uses must be allowed, every other one
 refused; tests/support/netpol.py is the evaluator."""
 
 from __future__ import annotations
@@ -38,6 +38,13 @@ NEIGHBOURS = {
     ),
     "index": Endpoint(
         "index", "packages", {"app": "pypiserver"}, _namespace("packages", **{"case-classifier.io/model-index": "true"})
+    ),
+    # Where the retraining job stages its unsigned candidates; never the production index.
+    "candidates": Endpoint(
+        "candidates",
+        "artifacts",
+        {"app": "nexus"},
+        _namespace("artifacts", **{"case-classifier.io/model-candidates": "true"}),
     ),
     "intruder": Endpoint("intruder", "elsewhere", {"app": "intruder"}, _namespace("elsewhere")),
     "internet": Endpoint("internet", ip="203.0.113.10"),
@@ -92,7 +99,7 @@ ALLOWED = [
     ("feedback", "dns", 53, "TCP"),
     ("feedback", "store", 5432, "TCP"),
     ("case-retrain", "store", 5432, "TCP"),
-    ("case-retrain", "index", 443, "TCP"),
+    ("case-retrain", "candidates", 443, "TCP"),
     ("ray-submitter", "ray-head", 8265, "TCP"),
     ("ray-worker", "ray-head", 6379, "TCP"),
     ("ray-head", "ray-worker", 10002, "TCP"),
@@ -120,6 +127,10 @@ REFUSED = [
     ("transformer-blue", "store", 5432, "TCP"),
     ("ray-worker", "store", 5432, "TCP"),
     ("feedback", "index", 443, "TCP"),
+    # The retraining job publishes nothing to the production index: a person's release does.
+    ("case-retrain", "index", 443, "TCP"),
+    ("case-retrain", "index", 8080, "TCP"),
+    ("feedback", "candidates", 443, "TCP"),
     ("predictor-blue", "langdetect", 8082, "TCP"),
     ("predictor-blue", "feedback", 8083, "TCP"),
     ("transformer-blue", "predictor-blue", 8080, "TCP"),  # only through Knative: the gateway or activator
