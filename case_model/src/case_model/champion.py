@@ -63,6 +63,10 @@ def evaluate_wheel(wheel: Path, texts: list[str], labels: list[str]) -> tuple[st
     return champion.version, evaluate(champion, texts, labels)
 
 
+#: The files :meth:`Comparison.write_report` writes: what a candidate's reviewer reads beside its wheel.
+REPORT_FILES = ("report.json", "report.md", "confusion_challenger.png", "confusion_champion.png")
+
+
 @dataclass
 class Comparison:
     """Challenger and champion on one validation set, and the gate's verdict."""

@@ -1,4 +1,5 @@
-"""``case-model``: make demo data, train and build the model wheel, verify a wheel."""
+"""``case-model``: make demo data, train and build the model wheel, verify a wheel; stage a
+retraining candidate and sign an approved one."""
 
 from __future__ import annotations
 
@@ -45,17 +46,24 @@ def _progress(message: str) -> None:
     print(f"... {message}", flush=True)
 
 
-def _read_url(path: str | None) -> str | None:
-    """The store URL from a mounted Secret file; errors name the file, never its content."""
+def _read_url(path: str | None, what: str = "feedback store") -> str | None:
+    """A store URL from a mounted Secret file; errors name the file, never its content."""
     if path is None:
         return None
     try:
         url = Path(path).read_text(encoding="utf-8").strip()
     except OSError as error:
-        raise ValueError(f"cannot read the feedback store URL from {path}: {error.strerror}") from None
+        raise ValueError(f"cannot read the {what} URL from {path}: {error.strerror}") from None
     if not url:
-        raise ValueError(f"the feedback store URL file {path} is empty")
+        raise ValueError(f"the {what} URL file {path} is empty")
     return url
+
+
+def _signing_key(args: argparse.Namespace) -> str | None:
+    """``--signing-key``, else ``$MODEL_SIGNING_KEY``: read when the command runs, so a candidate
+    build can tell a key handed to it by either way and refuse it."""
+    key: str | None = args.signing_key or os.environ.get("MODEL_SIGNING_KEY") or None
+    return key
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -65,12 +73,32 @@ def _train(args: argparse.Namespace) -> int:
     from case_model.champion import Comparison, evaluate_wheel
     from case_model.corrections import read_corrections
     from case_model.training import DataError, QualityGateError, check_quality, classifiable, read_table, train
-    from case_model.versioning import known_versions, next_version, resolve_baseline, wheel_metadata
+    from case_model.versioning import index_versions, known_versions, next_version, resolve_baseline, wheel_metadata
     from case_model.wheelbuild import build_wheel, write_artifact
 
     out = Path(args.out)
-    signing_key = Path(args.signing_key) if args.signing_key else None
-    if signing_key is None or not signing_key.is_file():
+    given = _signing_key(args)
+    if args.candidate:
+        # The retraining cluster never holds the release key: a key reaching a candidate build is a
+        # misconfiguration to stop, not a choice to honour.
+        if given:
+            named_by = "--signing-key" if args.signing_key else "$MODEL_SIGNING_KEY"
+            print(
+                f"error: a candidate is built unsigned, and {named_by} names a signing key: a retraining job "
+                "holds no release key (the release pipeline signs an approved candidate: case-model "
+                "sign-candidate); remove it",
+                file=sys.stderr,
+            )
+            return 2
+        if not args.champion:
+            print(
+                "error: a candidate needs --champion: its comparison report against the production model "
+                "is what a reviewer approves",
+                file=sys.stderr,
+            )
+            return 2
+    signing_key = Path(given) if given else None
+    if not args.candidate and (signing_key is None or not signing_key.is_file()):
         print(
             f"error: no signing key {'at ' + str(signing_key) if signing_key else ''}: pass --signing-key or set "
             "MODEL_SIGNING_KEY to the release key (a PEM file); every model wheel is signed",
@@ -86,6 +114,9 @@ def _train(args: argparse.Namespace) -> int:
             _progress("reading the corrections")
         feedback = read_corrections(source) if source else None
         existing = known_versions(out)
+        if args.index_url:
+            _progress("reading the versions the model index holds")
+            existing += index_versions(args.index_url)
         champion = resolve_baseline(args.champion, out) if args.champion else None
         if champion is not None:
             existing.append(str(wheel_metadata(champion)["model_version"]))
@@ -115,7 +146,8 @@ def _train(args: argparse.Namespace) -> int:
                 args.f1_tolerance,
                 args.max_recall_drop,
             )
-            report = comparison.write_report(Path(args.report) if args.report else out / f"report-{version}")
+            report_dir = Path(args.report) if args.report else out if args.candidate else out / f"report-{version}"
+            report = comparison.write_report(report_dir)
             print(
                 f"champion {champion_version}: macro-F1 {champion_evaluation.macro_f1:.4f} on the same "
                 f"{champion_evaluation.n_validation} cases; comparison report {report}"
@@ -126,13 +158,67 @@ def _train(args: argparse.Namespace) -> int:
     except (DataError, QualityGateError, ArtifactError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    _progress(f"building the wheel {version}")
+    _progress(f"building the {'unsigned candidate ' if args.candidate else ''}wheel {version}")
     with tempfile.TemporaryDirectory(prefix="case-model-artifact-") as tmp:
         write_artifact(result, version, Path(tmp), {"synthetic_data": args.synthetic}, signing_key)
         wheel = build_wheel(Path(tmp), version, out, signing_key)
     print(f"built {wheel}")
+    if args.candidate:
+        sums = _candidate_sums(out, report_dir, wheel)
+        print(f"candidate {version}: unsigned wheel, comparison report and {sums} in {out}")
     if args.built_file:
         Path(args.built_file).write_text(f"{wheel}\n", encoding="utf-8")
+    return 0
+
+
+def _candidate_sums(out: Path, report_dir: Path, wheel: Path) -> Path:
+    """Gather the report beside the wheel in ``out`` and record them all in ``SHA256SUMS``: the
+    directory the stage step uploads as it is, and the digests a reviewer's approval names."""
+    import shutil
+
+    from case_model.candidate import write_sums
+    from case_model.champion import REPORT_FILES
+
+    files = [wheel]
+    for name in REPORT_FILES:
+        if report_dir.resolve() != out.resolve():
+            shutil.copy2(report_dir / name, out / name)
+        files.append(out / name)
+    return write_sums(out, files)
+
+
+def _stage_candidate(args: argparse.Namespace) -> int:
+    from case_model.candidate import CandidateError, stage
+
+    try:
+        url = _read_url(args.store_url_file, "candidates store")
+        if url is None:
+            raise ValueError("--store-url-file names no file")
+        written = stage(Path(args.directory), url)
+    except (CandidateError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for staged in written:
+        print(f"staged {staged}")
+    return 0
+
+
+def _sign_candidate(args: argparse.Namespace) -> int:
+    from case_model.wheelbuild import CandidateWheelError, sign_wheel
+
+    given = _signing_key(args)
+    if not given or not Path(given).is_file():
+        print(
+            f"error: no signing key {'at ' + given if given else ''}: pass --signing-key (the release key, PEM)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        wheel = sign_wheel(Path(args.wheel), Path(given), Path(args.out))
+    except CandidateWheelError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"signed {wheel}")
     return 0
 
 
@@ -191,14 +277,42 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--built-file", help="write the built wheel's path to this file (make publish reads it)")
     train.add_argument("--min-macro-f1", type=float, default=0.80, help="absolute quality gate on validation macro-F1")
     train.add_argument("--version", help="explicit version; must be above every known version")
+    train.add_argument(
+        "--index-url",
+        help="the production model index's simple API (e.g. https://index.example/simple/): the new version "
+        "is above every version it holds, never just above the champion's",
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
         "--signing-key",
-        default=os.environ.get("MODEL_SIGNING_KEY"),
         help="the release's private key (PEM) the wheel is signed with (default: $MODEL_SIGNING_KEY)",
+    )
+    train.add_argument(
+        "--candidate",
+        action="store_true",
+        help="build an unsigned candidate for review (refuses any signing key): the wheel, its comparison "
+        "report (--report may be --out) and SHA256SUMS, all in --out; needs --champion",
     )
     train.add_argument("--synthetic", action="store_true", help="mark the model card as trained on synthetic data")
     train.set_defaults(run=_train)
+
+    staging = commands.add_parser(
+        "stage-candidate", help="upload a candidate (checked against its SHA256SUMS) to the candidates store"
+    )
+    staging.add_argument("directory", help="the candidate: wheel, report and SHA256SUMS, as train --candidate writes")
+    staging.add_argument(
+        "--store-url-file",
+        required=True,
+        help="a file holding the candidates store's URL with its upload credentials (a mounted Secret); "
+        "files go to <url>/candidates/<version>/, never overwriting one",
+    )
+    staging.set_defaults(run=_stage_candidate)
+
+    signing = commands.add_parser("sign-candidate", help="sign an approved unsigned candidate wheel (release pipeline)")
+    signing.add_argument("wheel", help="the candidate wheel, unsigned")
+    signing.add_argument("--signing-key", help="the release's private key (PEM) (default: $MODEL_SIGNING_KEY)")
+    signing.add_argument("--out", required=True, help="where the signed wheel is written")
+    signing.set_defaults(run=_sign_candidate)
 
     check = commands.add_parser("check-wheel", help="verify RECORD hashes, model SHA-256 and version of wheels")
     check.add_argument("wheels", nargs="+")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,47 @@ def known_versions(directory: Path) -> list[str]:
     return sorted(versions, key=Version)
 
 
+_INDEX_LINK = re.compile(r"case_model-(?P<version>[^-/\s\"'#]+)-py3-none-any\.whl")
+
+
+def index_versions(index_url: str, timeout: float = 30.0) -> list[str]:
+    """Versions of the case-model wheels the package index already holds, lowest first.
+
+    Read from the index's simple API (PEP 503: ``<index>/case-model/``), so a new model is numbered
+    above every published one, not merely above the champion it was compared with: the champion
+    is what production runs, and a later release may already hold its minor + 1. An index that has
+    never held the project answers 404: no version yet.
+
+    Raises:
+        ValueError: the index cannot be read, or its URL is plain HTTP off loopback.
+    """
+    from case_model.candidate import split_credentials
+
+    base, authorization = split_credentials(index_url)
+    url = f"{base}/case-model/"
+    headers = {"Accept": "text/html"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    try:
+        # https, or http on loopback only: checked by split_credentials
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
+            page = response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return []
+        raise ValueError(f"the model index {url} answered HTTP {error.code}") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise ValueError(f"cannot read the model index {url}: {getattr(error, 'reason', error)}") from None
+    versions = {found["version"] for found in _INDEX_LINK.finditer(page)}
+    return sorted(versions, key=Version)
+
+
 def next_version(existing: list[str], requested: str | None = None) -> str:
     """The version for a new model: ``requested`` if higher than every existing one, else a bump.
+
+    A version is never reused: ``existing`` holds every version known (the index's, the local
+    wheels', the champion's), and the new one is above them all.
 
     Raises:
         ValueError: ``requested`` is not higher than the highest existing version.
