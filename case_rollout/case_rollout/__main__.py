@@ -1,6 +1,7 @@
 """``case-classifier rollout {deploy,promote,rollback,status}``, with kubectl's habits.
 
-    case-classifier rollout deploy --model-version 1.3.0 --canary 10 [--dry-run[=client|server]]
+    case-classifier rollout deploy --model-version 1.3.0 --canary 10 \
+        --digest predictor=sha256:<64 hex> --digest transformer=sha256:<64 hex> [--dry-run[=client|server]]
     case-classifier rollout promote -n case-classifier --context prod
     case-classifier rollout rollback
     case-classifier rollout status
@@ -13,6 +14,10 @@ steps: the idle slot loads the new version with no traffic and is waited for, th
 it its share; a failed wait leaves the traffic where it was. ``--dry-run`` (``=client``) prints
 the new release and contacts no cluster; ``--dry-run=server`` has the API server check the
 apply of a scratch copy and keeps nothing. Flags go before or after the subcommand, as kubectl's do.
+
+``deploy`` takes the new version's images by digest, one ``--digest component=sha256:...`` per
+component, as CI's ``images`` job printed them when it pushed, scanned and signed them for the
+release: the release files name those bytes, never a tag the registry could move.
 """
 
 from __future__ import annotations
@@ -84,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--model-version", required=True)
     deploy.add_argument("--canary", type=int, default=10, help="percent of traffic for the new version (100: all)")
     deploy.add_argument("--registry", help="image registry (default: the release's)")
+    deploy.add_argument(
+        "--digest",
+        action="append",
+        default=[],
+        metavar="COMPONENT=sha256:HEX",
+        help="the image digest of each component (predictor, transformer), as CI's images job printed it",
+    )
     steps.add_parser("status", help="the route's weights, each slot's conditions and URL", parents=[common])
     evidence = argparse.ArgumentParser(add_help=False)
     evidence.add_argument(
@@ -121,7 +133,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def _steps(args: argparse.Namespace, current: release.Release) -> list[release.Release]:
     """The releases to apply in order: a deploy stages the idle slot first, then shifts traffic."""
     if args.step == "deploy":
-        return current.deployment(args.model_version, args.canary, args.registry)
+        # The version first: a bad one is named as such, whatever the digests.
+        release.check_version(args.model_version)
+        digests = release.parse_digest_flags(args.digest)
+        return current.deployment(args.model_version, args.canary, digests, args.registry)
     if args.step == "promote":
         return [current.promote()]
     return [current.rollback()]

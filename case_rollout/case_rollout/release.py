@@ -9,23 +9,35 @@ request between whole versions, so a request's text steps and classifier are alw
 KServe's ``canaryTrafficPercent``, which splits transformer and predictor independently, is not
 used. (The transformer also refuses an answer from a predictor of another version: a second guard.)
 
-**Who owns the image tag: the manifests, written by the rollout command.** Each overlay holds
+**Who owns the images: the manifests, written by the rollout command.** Each overlay holds
 ``release/``: a JSON patch per slot (its images; ``minReplicas: 0`` while it is retired) and one of
 the route (the weights, and annotations recording which slot is stable, what each runs and what
 was rolled back). The rollout command changes a release only by rewriting those files and applying
 the overlay, so a later ``kubectl apply -k`` applies the release the rollout made, never the base's
-tags, and the files under version control are the record of what runs.
+images, and the files under version control are the record of what runs.
+
+**Images by digest, never by tag** (issue 22, part 4). A tag is a pointer anyone who may push to
+the registry can move; a digest names the bytes. Each slot's images are written as
+``registry/case-classifier-<component>@sha256:<64 hex>``, the digests that CI's ``images`` job
+printed when it pushed, scanned and signed them for the release, so what runs is exactly what was
+scanned and signed, and no ``imagePullPolicy: Always`` is needed. A deploy takes one digest per
+component (``--digest predictor=sha256:...``); the model version is still recorded (the route's
+annotations, and the analysis compares versions), but no longer names an image. Reading a release
+refuses one whose slot files name an image by tag, or differ from the digests the route records.
 
 The steps refuse what would serve a version nobody chose: a second canary while one is in flight,
 ``promote`` with no canary in flight (after a rollback the rolled-back version cannot be promoted
 by mistake), a slot's images changed while it has traffic. A deploy changes the idle slot only,
 its registry included (each slot records its own), and takes a version only in PEP 440's normal
-form (``1.3.0``, not ``"1.3.0 "`` nor ``v1.3.0``), checked before any file is written: the
-version is the image tag, and a near-miss would pass "already serves" and pull nothing.
+form (``1.3.0``, not ``"1.3.0 "`` nor ``v1.3.0``), checked before any file is written: a near-miss
+would pass "already serves", and the version is what the analysis and the transformer's answers
+name.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,11 +52,15 @@ STABLE_SLOT, REGISTRY, ROLLED_BACK, STAGED = "stable-slot", "registry", "rolled-
 FOLDER = "release"
 ROUTE = "route"
 HEADER = (
-    "# Written by `case-classifier rollout`, the owner of the model versions and the traffic split;\n"
+    "# Written by `case-classifier rollout`, the owner of the images (by digest) and the traffic split;\n"
     "# `kubectl apply -k` deploys what it says. Change it with the rollout command (deploy, promote,\n"
     "# rollback), and commit it: it is the record of what runs.\n"
 )
+DIGEST = "digest"
 Patch = list[dict[str, Any]]
+#: One slot's image digests, in the order of COMPONENTS (predictor, transformer).
+Digests = tuple[str, str]
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class ReleaseError(ValueError):
@@ -80,6 +96,58 @@ def check_registry(registry: str) -> str:
     return registry
 
 
+def check_digest(component: str, digest: str) -> str:
+    """``digest`` if it is an image digest as a registry gives it (``sha256:`` and 64 lowercase hex).
+
+    A tag, a short or uppercase hash, or a whole image reference is refused: the release names
+    the bytes that were scanned and signed, and only a digest does.
+
+    Raises:
+        ReleaseError: otherwise, naming the component and what was given.
+    """
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise ReleaseError(
+            f"{component} digest {digest!r} is not an image digest (sha256: and 64 lowercase hex digits, "
+            "as CI's images job prints for each image it pushed)"
+        )
+    return digest
+
+
+def digests_of(given: Mapping[str, str]) -> Digests:
+    """One digest per component from ``{component: digest}``, each checked.
+
+    Raises:
+        ReleaseError: a component missing or unknown, or a digest that is not one.
+    """
+    unknown = sorted(set(given) - set(COMPONENTS))
+    missing = [c for c in COMPONENTS if c not in given]
+    if unknown or missing:
+        raise ReleaseError(
+            f"a deploy names one digest per component ({', '.join(COMPONENTS)}): "
+            + "; ".join([*(f"{c} missing" for c in missing), *(f"{c} is not a component" for c in unknown)])
+        )
+    predictor, transformer = (check_digest(c, given[c]) for c in COMPONENTS)
+    return predictor, transformer
+
+
+def parse_digest_flags(flags: list[str]) -> dict[str, str]:
+    """``{component: digest}`` from ``--digest component=sha256:...`` flags, unchecked beyond their
+    shape (:func:`digests_of` checks them where the deploy takes them, after the version).
+
+    Raises:
+        ReleaseError: a flag without ``=``, or a component given twice.
+    """
+    given: dict[str, str] = {}
+    for flag in flags:
+        component, sep, digest = flag.partition("=")
+        if not sep:
+            raise ReleaseError(f"--digest {flag!r} is not component=sha256:<64 hex> (e.g. predictor=sha256:...)")
+        if component in given:
+            raise ReleaseError(f"--digest names {component} twice")
+        given[component] = digest
+    return given
+
+
 def _same_version(a: str, b: str) -> bool:
     try:
         return Version(a) == Version(b)
@@ -87,9 +155,13 @@ def _same_version(a: str, b: str) -> bool:
         return a == b
 
 
-def image(registry: str, component: str, version: str) -> str:
-    """The image of ``component`` for a model version (image tags are model versions)."""
-    return f"{registry.rstrip('/')}/case-classifier-{component}:{version}"
+def image(registry: str, component: str, digest: str) -> str:
+    """The image of ``component`` by digest: what runs is the image that was scanned and signed.
+
+    Raises:
+        ReleaseError: ``digest`` is not a digest (a tag is never written into a release).
+    """
+    return f"{check_registry(registry).rstrip('/')}/case-classifier-{component}@{check_digest(component, digest)}"
 
 
 def inference_service(slot: str) -> str:
@@ -110,24 +182,36 @@ class Release:
     """What each slot runs and the share of traffic the non-stable slot gets.
 
     ``percent`` > 0: a canary is in flight in the other slot. ``staged``: the other slot holds a
-    new version being readied at 0% (the first half of a deploy).
+    new version being readied at 0% (the first half of a deploy). ``digests``: each slot's images,
+    which a deploy takes for the new version (the version alone names no bytes).
     """
 
     registries: tuple[str, str]  # (blue, green): a deploy changes only the idle slot's
     stable_slot: str
     versions: tuple[str, str]  # (blue, green)
+    digests: tuple[Digests, Digests]  # (blue, green), each (predictor, transformer)
     percent: int = 0
     rolled_back: str | None = None
     staged: bool = False
 
     @classmethod
-    def first(cls, version: str, registry: str) -> Release:
-        """A release serving ``version`` from the blue slot (the green one retired, same version)."""
-        return cls(registries=(registry, registry), stable_slot=SLOTS[0], versions=(version, version))
+    def first(cls, version: str, registry: str, digests: Mapping[str, str]) -> Release:
+        """A release serving ``version`` from the blue slot (the green one retired, same images)."""
+        images = digests_of(digests)
+        return cls(
+            registries=(check_registry(registry), registry),
+            stable_slot=SLOTS[0],
+            versions=(check_version(version), version),
+            digests=(images, images),
+        )
 
     def version_of(self, slot: str) -> str:
         """The model version a slot runs."""
         return self.versions[SLOTS.index(slot)]
+
+    def digests_of(self, slot: str) -> Digests:
+        """A slot's image digests (predictor, transformer)."""
+        return self.digests[SLOTS.index(slot)]
 
     def registry_of(self, slot: str) -> str:
         """The registry a slot's images come from."""
@@ -158,13 +242,19 @@ class Release:
     def _with_registry(self, slot: str, registry: str) -> tuple[str, str]:
         return (registry, self.registries[1]) if slot == SLOTS[0] else (self.registries[0], registry)
 
-    def stage(self, version: str, registry: str | None = None) -> Release:
+    def _with_digests(self, slot: str, digests: Digests) -> tuple[Digests, Digests]:
+        return (digests, self.digests[1]) if slot == SLOTS[0] else (self.digests[0], digests)
+
+    def stage(self, version: str, digests: Mapping[str, str], registry: str | None = None) -> Release:
         """The first half of a deploy: the other slot loads ``version`` while it has no traffic.
 
-        Only that slot changes: its version and, given ``registry``, its registry (else the
-        stable slot's). The stable slot keeps its images, registry included, whatever is given.
+        Only that slot changes: its version, its images (``digests``, one per component) and,
+        given ``registry``, its registry (else the stable slot's). The stable slot keeps its
+        images, registry included, whatever is given. The version is checked first, then the
+        digests, and nothing is returned (so nothing written) unless both are sound.
         """
         check_version(version)
+        images = digests_of(digests)
         if registry is not None:
             check_registry(registry)
         if self.percent or self.staged:
@@ -178,21 +268,24 @@ class Release:
             self,
             registries=self._with_registry(slot, registry or self.registry_of(self.stable_slot)),
             versions=self._with(slot, version),
+            digests=self._with_digests(slot, images),
             rolled_back=None,
             staged=True,
         )
 
-    def deployment(self, version: str, percent: int, registry: str | None = None) -> list[Release]:
+    def deployment(
+        self, version: str, percent: int, digests: Mapping[str, str], registry: str | None = None
+    ) -> list[Release]:
         """A deploy's two releases, applied in order: staged, then ``percent`` of the traffic
         (100: all of it, at once)."""
         if not 0 < percent <= 100:
             raise ReleaseError(f"--canary must be within 1..100, got {percent}")
-        staged = self.stage(version, registry)
+        staged = self.stage(version, digests, registry)
         return [staged, staged.shift(percent)]
 
-    def deploy(self, version: str, percent: int, registry: str | None = None) -> Release:
+    def deploy(self, version: str, percent: int, digests: Mapping[str, str], registry: str | None = None) -> Release:
         """The release a whole deploy ends in."""
-        return self.deployment(version, percent, registry)[-1]
+        return self.deployment(version, percent, digests, registry)[-1]
 
     def shift(self, percent: int) -> Release:
         """The second half of a deploy: the staged slot takes ``percent`` (100: it becomes stable)."""
@@ -221,14 +314,13 @@ class Release:
 
     def slot_ops(self, slot: str) -> Patch:
         """The JSON patch (RFC 6902) of a slot's InferenceService."""
-        version = self.version_of(slot)
         ops: Patch = [
             {
                 "op": "replace",
                 "path": f"/spec/{c}/containers/0/image",
-                "value": image(self.registry_of(slot), c, version),
+                "value": image(self.registry_of(slot), c, digest),
             }
-            for c in COMPONENTS
+            for c, digest in zip(COMPONENTS, self.digests_of(slot), strict=True)
         ]
         if self.retired(slot):
             ops += [{"op": "replace", "path": f"/spec/{c}/minReplicas", "value": 0} for c in COMPONENTS]
@@ -244,6 +336,7 @@ class Release:
         notes: dict[str, Any] = {STABLE_SLOT: self.stable_slot}
         notes |= {f"{slot}-{REGISTRY}": self.registry_of(slot) for slot in SLOTS}
         notes |= {f"{slot}-version": self.version_of(slot) for slot in SLOTS}
+        notes |= {_digest_key(s, c): d for s in SLOTS for c, d in zip(COMPONENTS, self.digests_of(s), strict=True)}
         notes |= {ROLLED_BACK: self.rolled_back, STAGED: "true" if self.staged else None}
         ops += [{"op": "add", "path": _pointer(k), "value": v} for k, v in notes.items() if v]
         return ops
@@ -255,7 +348,12 @@ class Release:
     @classmethod
     def from_route_ops(cls, ops: Patch) -> Release:
         """Read a release back from its route patch (one ``registry`` for both slots, as releases
-        written before each slot recorded its own, is read as each slot's)."""
+        written before each slot recorded its own, is read as each slot's).
+
+        Raises:
+            ReleaseError: weights or annotations missing; a release written before digests (its
+                images named by tag) says so, and a recorded digest that is not one is refused.
+        """
         notes = {op["path"].rsplit("~1", 1)[1]: op["value"] for op in ops if op["path"].startswith(_pointer(""))}
         for slot in SLOTS:
             if REGISTRY in notes:
@@ -265,31 +363,69 @@ class Release:
         missing = [k for k in expected if k not in notes]
         if missing or len(weights) != len(SLOTS) or notes.get(STABLE_SLOT) not in SLOTS:
             raise ReleaseError(f"route patch without its weights or annotations ({', '.join(missing) or 'weights'})")
+        undigested = [_digest_key(s, c) for s in SLOTS for c in COMPONENTS if _digest_key(s, c) not in notes]
+        if undigested:
+            raise ReleaseError(
+                f"the release records no image digest ({', '.join(undigested)}): its images are named by tag, "
+                "which the registry can move; deploy again with --digest for each component"
+            )
         stable_slot = str(notes[STABLE_SLOT])
+        blue, green = (digests_of({c: str(notes[_digest_key(s, c)]) for c in COMPONENTS}) for s in SLOTS)
         return cls(
             registries=(str(notes[f"{SLOTS[0]}-{REGISTRY}"]), str(notes[f"{SLOTS[1]}-{REGISTRY}"])),
             stable_slot=stable_slot,
             versions=(str(notes[f"{SLOTS[0]}-version"]), str(notes[f"{SLOTS[1]}-version"])),
+            digests=(blue, green),
             percent=weights[SLOTS.index(_other(stable_slot))],
             rolled_back=notes.get(ROLLED_BACK),
             staged=notes.get(STAGED) == "true",
         )
 
 
-def read(overlay: Path) -> Release:
-    """The release an overlay deploys.
+def _digest_key(slot: str, component: str) -> str:
+    return f"{slot}-{component}-{DIGEST}"
 
-    Raises:
-        ReleaseError: the overlay has no readable ``release/route.yaml``.
-    """
-    path = overlay / FOLDER / f"{ROUTE}.yaml"
+
+def _load(path: Path) -> Patch:
     try:
         ops = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
-        raise ReleaseError(f"cannot read the release of {overlay}: {error}") from error
-    if not isinstance(ops, list):
+        raise ReleaseError(f"cannot read the release file {path}: {error}") from error
+    if not isinstance(ops, list) or not all(isinstance(op, dict) and "path" in op for op in ops):
         raise ReleaseError(f"{path}: not a JSON patch (a list of operations)")
-    return Release.from_route_ops(ops)
+    return ops
+
+
+def _images(ops: Patch) -> dict[str, object]:
+    return {op["path"]: op.get("value") for op in ops if str(op["path"]).endswith("/image")}
+
+
+def read(overlay: Path) -> Release:
+    """The release an overlay deploys, refused unless every slot file names its images by digest.
+
+    The route's annotations are the record; each slot's file is what ``kubectl apply -k`` sends.
+    A slot file naming an image by tag (written by hand, or before digests) or by another digest
+    than the route records would deploy what nobody scanned, or what the record does not say:
+    both are refused here, so no rollout step starts from such a release.
+
+    Raises:
+        ReleaseError: a release file missing or unreadable, an image named by tag, or a slot file
+            that disagrees with the route's record.
+    """
+    folder = overlay / FOLDER
+    current = Release.from_route_ops(_load(folder / f"{ROUTE}.yaml"))
+    for slot in SLOTS:
+        path = folder / f"{slot}.yaml"
+        found, expected = _images(_load(path)), _images(current.slot_ops(slot))
+        for value in found.values():
+            if not (isinstance(value, str) and re.search(rf"@{_DIGEST.pattern}$", value)):
+                raise ReleaseError(f"{path}: {value!r} names an image by tag, not by digest (@sha256:<64 hex>)")
+        if found != expected:
+            raise ReleaseError(
+                f"{path}: its images {sorted(map(str, found.values()))} are not the ones the route records "
+                f"{sorted(map(str, expected.values()))}; rewrite the release with the rollout command"
+            )
+    return current
 
 
 def render(release: Release) -> str:

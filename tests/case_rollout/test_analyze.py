@@ -6,6 +6,7 @@ judged "rollback", one healthy that must be judged "promote" (and is promoted by
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import subprocess
@@ -89,10 +90,17 @@ def _cli(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "case_rollout", *argv], capture_output=True, text=True, cwd=ROOT)
 
 
+def _digests(version: str) -> dict[str, str]:
+    """Image digests for a version (the analysis reads Prometheus, never the images themselves)."""
+    return {c: "sha256:" + hashlib.sha256(f"{c} {version}".encode()).hexdigest() for c in release.COMPONENTS}
+
+
 def _overlay(tmp_path: Path, stable: str, canary: str) -> Path:
     shutil.copytree(ROOT / "manifests", tmp_path / "manifests")
     overlay = tmp_path / "manifests" / "overlays" / "prod"
-    release.write(overlay, release.Release.first(stable, "reg.example").deploy(canary, 10))
+    release.write(
+        overlay, release.Release.first(stable, "reg.example", _digests(stable)).deploy(canary, 10, _digests(canary))
+    )
     return overlay
 
 
@@ -128,7 +136,7 @@ def test_a_healthy_canary_is_judged_promote_and_promoted_if_healthy(stack, prome
     assert verdict["canary"]["p99_ms"] is not None
     promoted = _cli("rollout", "promote", "--if-healthy", "--dry-run", "--window", "5m", *args)
     assert promoted.returncode == 0, promoted.stderr
-    assert "case-classifier-predictor:3.0.0" in promoted.stdout
+    assert f"case-classifier-predictor@{_digests('3.0.0')['predictor']}" in promoted.stdout
 
 
 def test_too_little_evidence_holds(prometheus, traffic):

@@ -394,12 +394,6 @@ def test_the_retraining_job_stages_a_candidate_and_publishes_nothing_to_the_prod
     assert any(a.startswith("--store-url-file=/run/secrets/model-candidates/") for a in stage["args"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SystemExit,
-    reason="issue 22 part 2: case_model.cli has no `train --candidate`, `stage-candidate` nor `sign-candidate` "
-    "yet (the CronJob and release-model.yml name them); when it has, drop this marker",
-)
 def test_the_cli_accepts_what_the_cronjob_and_the_release_workflow_run():
     from case_model.cli import build_parser
 
@@ -411,11 +405,6 @@ def test_the_cli_accepts_what_the_cronjob_and_the_release_workflow_run():
     parser.parse_args(["sign-candidate", "c.whl", "--signing-key", "k.pem", "--out", "release"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 22 part 4: the rollout (case_rollout.release) still writes image tags into the release "
-    "files and the base names tags; when it writes image@sha256:..., drop this marker",
-)
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_every_deployed_image_is_named_by_digest(overlay):
     """What runs is exactly what was scanned and signed: a release file naming a tag is refused."""
