@@ -46,7 +46,12 @@ packages="$(cd "$here" && python3 docker/local_packages.py "$deployable")"
 printf '%s\n' "$MODEL_SIGNING_PUBLIC_KEY" > "$work/model-signing.pub"
 "$VENV/bin/python" -m case_signing verify-wheel "$wheel" --public-key "$work/model-signing.pub"
 pip install --no-deps "$wheel"
-# 5. What runs in the pod, checked once more as the pod will: the installed package, then the lot.
+# 5. The release key, fixed in the image: every check in the pod verifies with this file and
+#    refuses any other key named at run time (case_signing.keys.image_key_path).
+mkdir -p "$VENV/share/case-classifier"
+cp "$work/model-signing.pub" "$VENV/share/case-classifier/model-signing.pub"
+chmod 0444 "$VENV/share/case-classifier/model-signing.pub"
+# 6. What runs in the pod, checked once more as the pod will: the installed package, then the lot.
 "$VENV/bin/python" -m case_signing verify-installed --public-key "$work/model-signing.pub"
 "$VENV/bin/pip" check
 "$VENV/bin/python" -c "import case_model; m = case_model.verify(); assert m['model_version'] == '${MODEL_VERSION}'"

@@ -21,7 +21,14 @@ wheel cannot replace the code that judges it. The public key is configuration
 (``MODEL_SIGNING_KEY``) and never enters the repository or an image.
 """
 
-from case_signing.keys import PRIVATE_KEY_ENV, PUBLIC_KEY_ENV, generate_key_pair, public_key_path
+from case_signing.keys import (
+    PRIVATE_KEY_ENV,
+    PUBLIC_KEY_ENV,
+    KeyPinnedError,
+    generate_key_pair,
+    image_key_path,
+    public_key_path,
+)
 from case_signing.signature import (
     SIGNATURE_FILE,
     WORKER_SETUP_HOOK,
@@ -40,8 +47,10 @@ __all__ = [
     "PUBLIC_KEY_ENV",
     "SIGNATURE_FILE",
     "WORKER_SETUP_HOOK",
+    "KeyPinnedError",
     "ProvenanceError",
     "generate_key_pair",
+    "image_key_path",
     "installed_package_dir",
     "public_key_path",
     "run_verified",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 #: The public key (PEM file) that every service, job and image build verifies with.
@@ -11,13 +12,35 @@ PUBLIC_KEY_ENV = "MODEL_SIGNING_PUBLIC_KEY"
 PRIVATE_KEY_ENV = "MODEL_SIGNING_KEY"
 
 
+class KeyPinnedError(RuntimeError):
+    """Another public key was named where the image fixes the release key."""
+
+
+def image_key_path() -> Path:
+    """Where an image keeps the release key's public half, written into its virtualenv at build
+    time by ``docker/install.sh``, root-owned on a read-only filesystem. A key that anyone allowed
+    to edit a ConfigMap or an environment variable could swap would make the signature check
+    theirs; this one changes only with a new image."""
+    return Path(sys.prefix) / "share" / "case-classifier" / "model-signing.pub"
+
+
 def public_key_path(value: str | os.PathLike[str] | None = None) -> Path:
-    """The public key to verify with: ``value``, else ``$MODEL_SIGNING_PUBLIC_KEY``.
+    """The public key to verify with: the image's own (:func:`image_key_path`) where there is one,
+    else ``value``, else ``$MODEL_SIGNING_PUBLIC_KEY`` (a development or CI environment).
 
     Raises:
-        FileNotFoundError: neither is set, or the file does not exist. There is no unsigned mode.
+        FileNotFoundError: no key is set, or the file does not exist. There is no unsigned mode.
+        KeyPinnedError: the image fixes its key and ``value`` or the environment names another.
     """
     chosen = value or os.environ.get(PUBLIC_KEY_ENV)
+    pinned = image_key_path()
+    if pinned.is_file():
+        if chosen and not _same_key(Path(chosen), pinned):
+            raise KeyPinnedError(
+                f"the release key is fixed in this image ({pinned}); {chosen} ({PUBLIC_KEY_ENV} or --public-key)"
+                " is another key or no key file: the image verifies with its own key only"
+            )
+        return pinned
     if not chosen:
         raise FileNotFoundError(
             f"no model signing public key: set {PUBLIC_KEY_ENV} to the release key's public half (a PEM file)"
@@ -26,6 +49,13 @@ def public_key_path(value: str | os.PathLike[str] | None = None) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"model signing public key {path} does not exist ({PUBLIC_KEY_ENV})")
     return path
+
+
+def _same_key(candidate: Path, pinned: Path) -> bool:
+    try:
+        return candidate.read_bytes().strip() == pinned.read_bytes().strip()
+    except OSError:
+        return False
 
 
 def generate_key_pair(directory: Path, name: str = "model-signing") -> tuple[Path, Path]:

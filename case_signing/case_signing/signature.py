@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from case_signing.keys import public_key_path
+from case_signing.keys import KeyPinnedError, public_key_path
 from case_signing.members import PACKAGE, MemberError, check_dist_info, check_members, check_record, wheel_version
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def verify_worker() -> None:
 def _key(public_key: Path | None) -> Path:
     try:
         return public_key_path(public_key)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, KeyPinnedError) as error:
         raise ProvenanceError(str(error)) from error
 
 

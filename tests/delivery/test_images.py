@@ -135,6 +135,33 @@ def test_the_image_build_refuses_a_wheel_it_cannot_trust(published_model, tmp_pa
     reliability.record("Artifact and images", f"image build: {fault}", 1, "build fails; the wheel is not installed")
 
 
+def test_the_release_key_is_fixed_in_the_image(installed, tmp_path, reliability):
+    """The build writes the release key into the image; a key named at run time (a swapped
+    ConfigMap, an environment variable, --public-key) is refused, never used."""
+    from case_signing import generate_key_pair
+
+    python = Path(installed["predictor"])
+    fixed = python.parents[1] / "share" / "case-classifier" / "model-signing.pub"
+    assert fixed.read_text().strip() == Path(_public_key()).read_text().strip()
+    assert oct(fixed.stat().st_mode & 0o777) == "0o444"
+    other = generate_key_pair(tmp_path / "keys", "other")[1]
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    check = [str(python), "-m", "case_signing", "verify-installed"]
+    # No key named: the image's own.
+    assert subprocess.run(check, env=bare, capture_output=True, text=True).returncode == 0
+    for how, argv, env in [
+        ("--public-key", [*check, "--public-key", str(other)], bare),
+        ("MODEL_SIGNING_PUBLIC_KEY", check, {**bare, "MODEL_SIGNING_PUBLIC_KEY": str(other)}),
+        ("a service's start", [str(python), "-m", "predictor"], {**bare, "MODEL_SIGNING_PUBLIC_KEY": str(other)}),
+    ]:
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 3, (how, result.stdout, result.stderr)
+        assert "the release key is fixed in this image" in result.stderr + result.stdout, how
+    reliability.record(
+        "Artifact and images", "another public key named at run time (flag, environment)", 3, "refused, exit 3"
+    )
+
+
 def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
     # Filled in as each service starts on ports it holds (again on others if one was taken
     # meanwhile); the transformer, started last, is pointed at the ports the others got.
