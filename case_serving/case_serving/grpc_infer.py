@@ -151,6 +151,7 @@ class GrpcServer:
         max_message_bytes: Largest message received and sent (KServe's two flags).
         grace_period: Seconds in-flight calls may finish when stopping.
         log_calls: One log line per call (KServe's LoggingInterceptor), like the REST access log.
+        gate: Checks each call's token before its handler runs (``case_serving.access_grpc``).
     """
 
     def __init__(
@@ -160,14 +161,15 @@ class GrpcServer:
         max_message_bytes: tuple[int, int],
         grace_period: float,
         log_calls: bool = False,
+        gate: aio.ServerInterceptor | None = None,
     ) -> None:
         self.port = port
         self.servicer = servicer
         self.max_receive, self.max_send = max_message_bytes
         self.grace_period = grace_period
-        self.interceptors = (
-            (LoggingInterceptor(), ExceptionToStatusInterceptor()) if log_calls else (ExceptionToStatusInterceptor(),)
-        )
+        logging_interceptors = (LoggingInterceptor(),) if log_calls else ()
+        checking = (gate,) if gate is not None else ()
+        self.interceptors = (*logging_interceptors, *checking, ExceptionToStatusInterceptor())
         self.server: aio.Server | None = None
 
     async def start(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from kserve import Model, model_server
@@ -12,6 +13,9 @@ from kserve.model_repository import ModelRepository
 from kserve.protocol.dataplane import DataPlane
 
 from case_serving import rest_app
+from case_serving.access import Gate
+from case_serving.access_grpc import GateInterceptor
+from case_serving.access_http import BearerGateMiddleware
 from case_serving.grpc_infer import CaseInferenceServicer, GrpcServer
 from case_serving.kserve_adapter import CaseModelServer, leave_out_unread_timings, use_event_loop
 from case_serving.limits import RequestLimits
@@ -37,11 +41,21 @@ def _grpc_server(
     repository: ModelRepository,
     args: argparse.Namespace,
     settings: ServingSettings,
+    access: Access | None,
 ) -> GrpcServer:
     plane = DataPlane(model_registry=repository)
     servicer = CaseInferenceServicer(plane, SealedRepositoryExtension(repository), model, limits, lambda: model.version)
     message_bytes = (args.grpc_max_receive_message_length, args.grpc_max_send_message_length)
-    return GrpcServer(args.grpc_port, servicer, message_bytes, settings.shutdown_timeout, settings.access_log)
+    gate = GateInterceptor(access.gate, access.roles) if access else None
+    return GrpcServer(args.grpc_port, servicer, message_bytes, settings.shutdown_timeout, settings.access_log, gate)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call the model's data routes: the gate, and the roles it lets through."""
+
+    gate: Gate
+    roles: frozenset[str]
 
 
 def serve(
@@ -50,6 +64,7 @@ def serve(
     args: argparse.Namespace,
     settings: ServingSettings,
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+    access: Access | None = None,
 ) -> None:
     """Serve ``model`` (already loaded) over V2 REST and gRPC until SIGTERM/SIGINT.
 
@@ -59,14 +74,22 @@ def serve(
         args: KServe's parsed flags (ports, workers, gRPC, latency logging).
         settings: Body limit, drain period, shutdown grace and warm-up of the service.
         on_stop: Closers of what the service opened (outbound clients), run after the servers stop.
+        access: Tokens and roles every REST call but GET/HEAD and every gRPC call but health and
+            metadata must present; None serves without (the predictor: only its transformers
+            reach it, which the mesh enforces).
     """
     drain = Drain(settings.drain_seconds)
     warmup = Warmup(
-        f"/v2/models/{model.name}/infer", rounds=settings.warmup_requests, timeout=settings.warmup_timeout_seconds
+        f"/v2/models/{model.name}/infer",
+        rounds=settings.warmup_requests,
+        timeout=settings.warmup_timeout_seconds,
+        authorization=access.gate.internal_credential if access else None,
     )
     leave_out_unread_timings(model_server.app)
     rest_app.prepare(model_server.app, model, limits, settings.max_body_bytes, lambda: model.version)
     model_server.app.add_middleware(ReadinessGate, ready=lambda: warmup.done and not drain.draining)
+    if access:  # outermost: a caller without a token gets no further
+        model_server.app.add_middleware(BearerGateMiddleware, gate=access.gate, roles=access.roles)
     # What exists now lives as long as the process (the model: millions of objects); a full
     # collection would scan it all (~50 ms, measured), a pause inside some request's latency.
     gc.collect()
@@ -75,7 +98,7 @@ def serve(
     repository = ModelRepository()
     server = CaseModelServer(
         drain,
-        _grpc_server(model, limits, repository, args, settings) if args.enable_grpc else None,
+        _grpc_server(model, limits, repository, args, settings, access) if args.enable_grpc else None,
         [lambda: warmup.run(args.http_port)],
         list(on_stop),
         registered_models=repository,

@@ -17,6 +17,9 @@ from typing import Annotated, TypeVar
 from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, CliSettingsSource, NoDecode
 
+from case_serving.access import Gate, RateLimiter, parse_rates
+from case_serving.tokens import Issuer, TokenPolicy, TokenVerifier
+
 #: KServe's own default for gRPC messages (``--grpc_max_receive_message_length``); REST matches it.
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
@@ -61,6 +64,58 @@ def _split_commas(value: object) -> object:
 
 #: A list setting written as ``en,de,fr`` in the environment or on the command line.
 CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]
+
+
+#: The development issuer's name, audience and published keys (``make keys`` makes its key pair
+#: in ``.keys/``; ``make token`` signs with it). A deployment names its identity provider instead.
+DEV_ISSUER = "case-classifier-dev"
+DEV_AUDIENCE = "case-classifier"
+DEV_JWKS = ".keys/token-issuer.jwks.json"
+
+
+class AuthSettings(BaseSettings):
+    """Who may call: the trusted token issuer, the claim holding roles, the rates per role.
+
+    A service adds the roles each of its routes accepts; see :class:`case_serving.access.Gate`.
+    """
+
+    auth: bool = Field(
+        True, description="Check bearer tokens. Off only on a test bench: no manifest turns it off (a test holds it)."
+    )
+    auth_issuer: str = Field(DEV_ISSUER, description="The identity provider's exact 'iss'.")
+    auth_audience: str = Field(DEV_AUDIENCE, description="The exact 'aud' our tokens carry.")
+    auth_jwks_url: str = Field(
+        DEV_JWKS, description="The issuer's JWKS: an https:// URL (http:// on loopback only) or a file."
+    )
+    auth_roles_claim: str = Field(
+        "roles", description="Dotted path of the roles claim: realm_access.roles (Keycloak), roles (Entra), groups."
+    )
+    auth_algorithms: CommaSeparated = Field(
+        ("RS256", "PS256", "ES256", "EdDSA"), description="Signature algorithms accepted; asymmetric ones only."
+    )
+    auth_leeway_seconds: float = Field(30.0, ge=0, le=60, description="Clock skew tolerated on exp and nbf (<= 60).")
+    auth_jwks_refresh_seconds: float = Field(
+        30.0, gt=0, description="Least time between two JWKS fetches caused by unknown key ids."
+    )
+    auth_cache_size: int = Field(10_000, ge=0, description="Verified tokens remembered until they expire.")
+    auth_rate_limits: CommaSeparated = Field(
+        (), description="Requests per second per principal, by role: crm=2000,agent=5 (burst: 2 s of it)."
+    )
+
+    def issuers(self) -> list[Issuer]:
+        """The trusted issuers: the identity provider (a service may add others)."""
+        return [Issuer(self.auth_issuer, self.auth_audience, self.auth_jwks_url, self.auth_roles_claim)]
+
+    def gate(self) -> Gate:
+        """The service's gate: token checks (unless ``auth`` is off), and the rates per principal."""
+        policy = TokenPolicy(
+            frozenset(self.auth_algorithms),
+            self.auth_leeway_seconds,
+            self.auth_jwks_refresh_seconds,
+            self.auth_cache_size,
+        )
+        verifier = TokenVerifier(self.issuers(), policy) if self.auth else None
+        return Gate(verifier, RateLimiter(parse_rates(self.auth_rate_limits)))
 
 
 def load_settings(

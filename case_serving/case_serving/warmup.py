@@ -48,10 +48,14 @@ async def _until_listening(client: httpx.AsyncClient, url: str) -> None:
 class Warmup:
     """Whether warm-up is over; :meth:`run` performs it once the server listens."""
 
-    def __init__(self, infer_path: str, rounds: int = 6, timeout: float = 10.0) -> None:
+    def __init__(
+        self, infer_path: str, rounds: int = 6, timeout: float = 10.0, authorization: str | None = None
+    ) -> None:
         self.infer_path = infer_path
         self.rounds = rounds
         self.timeout = timeout
+        #: The gate's in-memory credential, where the route asks for a token.
+        self.authorization = authorization
         self.done = rounds == 0
 
     async def run(self, port: int) -> None:
@@ -68,6 +72,8 @@ class Warmup:
     async def _requests(self, port: int) -> None:
         url = f"http://127.0.0.1:{port}{self.infer_path}"
         headers = {"content-type": "application/json", "x-request-id": REQUEST_ID}
+        if self.authorization:
+            headers["authorization"] = self.authorization
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             await _until_listening(client, f"http://127.0.0.1:{port}/v2/health/live")
             sent = 0
