@@ -22,6 +22,7 @@ import pyarrow.dataset as ds
 
 from case_feedback.events import DEFAULT_URL, PredictionEvent
 from case_feedback.prediction_log import Refused, post_events
+from case_feedback.token_file import TokenFile
 
 ATTEMPTS = 4
 
@@ -55,8 +56,18 @@ def events(output: str, chunk_rows: int, predicted_at: float) -> Iterator[tuple[
         yield chunk, skipped
 
 
-async def load(output: str, url: str, chunk_rows: int, predicted_at: float, timeout_seconds: float) -> tuple[int, int]:
+async def load(
+    output: str,
+    url: str,
+    chunk_rows: int,
+    predicted_at: float,
+    timeout_seconds: float,
+    token: TokenFile | None = None,
+) -> tuple[int, int]:
     """Post every prediction of ``output`` to ``url``; return (loaded, skipped).
+
+    ``token`` is the loader's credential (role ``service``), read again before each chunk: a
+    long load outlives a projected service-account token.
 
     Raises:
         Refused: the service refused a chunk (4xx).
@@ -70,9 +81,10 @@ async def load(output: str, url: str, chunk_rows: int, predicted_at: float, time
                 continue
             for attempt in range(ATTEMPTS):
                 try:
-                    await post_events(session, url, chunk, timeout_seconds)
+                    authorization = token.authorization() if token else None
+                    await post_events(session, url, chunk, timeout_seconds, authorization)
                     break
-                except (aiohttp.ClientError, TimeoutError) as error:
+                except (aiohttp.ClientError, TimeoutError, OSError) as error:
                     if attempt == ATTEMPTS - 1:
                         raise aiohttp.ClientError(f"after {loaded} rows loaded: {error!r}") from error
                     await asyncio.sleep(0.5 * 2**attempt)
@@ -87,14 +99,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feedback-url", default=DEFAULT_URL, help="The feedback service's predictions URL.")
     parser.add_argument("--chunk-rows", type=int, default=1000, help="Rows per request (at most the service's max).")
     parser.add_argument("--timeout-seconds", type=float, default=30.0, help="Budget of one request.")
+    parser.add_argument(
+        "--feedback-token-file",
+        default="",
+        help="The token to present (role service): a projected service-account token, re-read as it rotates.",
+    )
     args = parser.parse_args(argv)
+    token = TokenFile(args.feedback_token_file) if args.feedback_token_file else None
     # The run's time: when its output was written (the store orders a case's predictions by it).
     predicted_at = Path(args.output).stat().st_mtime
     try:
         loaded, skipped = asyncio.run(
-            load(args.output, args.feedback_url, args.chunk_rows, predicted_at, args.timeout_seconds)
+            load(args.output, args.feedback_url, args.chunk_rows, predicted_at, args.timeout_seconds, token)
         )
-    except (Refused, aiohttp.ClientError) as error:
+    except (Refused, aiohttp.ClientError, OSError) as error:
         print(f"error: the feedback service did not take the predictions: {error}", file=sys.stderr)
         return 1
     print(f"loaded {loaded} predictions into the feedback store ({skipped} invalid rows skipped)")

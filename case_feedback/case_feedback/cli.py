@@ -37,7 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     if settings.migrate:
         store.migrate()
     drain = Drain(settings.drain_seconds)
-    where = {"host": settings.host, "port": settings.port, "store": store.dialect, "labels": len(labels)}
+    where = {
+        "host": settings.host,
+        "port": settings.port,
+        "store": store.dialect,
+        "labels": len(labels),
+        "auth": settings.auth,
+    }
+    if not settings.auth:
+        log.warning("authentication is OFF: any caller may read and change cases (a test bench only)")
     log.info("starting", extra=where)
     try:
         serve_app(create_app(store, labels, settings, drain), settings.host, settings.port, settings, drain)

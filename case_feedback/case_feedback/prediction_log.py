@@ -27,6 +27,7 @@ import orjson
 from prometheus_client import Counter, Gauge
 
 from case_feedback.events import PredictionEvent
+from case_feedback.token_file import TokenFile
 
 log = logging.getLogger("case_feedback.prediction_log")
 
@@ -62,10 +63,17 @@ class LogConfig:
     max_backoff_seconds: float = 10.0
     #: Longest last attempt to send what is buffered at shutdown.
     flush_seconds: float = 3.0
+    #: The file holding the token the log presents (role ``service``); empty: none is sent.
+    token_file: str = ""
 
 
 class Refused(Exception):
     """The service refused a batch (4xx): sending it again would be refused again."""
+
+
+class NotAdmitted(aiohttp.ClientError):
+    """401, 403 or 429: the caller, not the events, was refused (a token not yet rotated, a JWKS
+    not yet published, a rate). The events are kept and sent again, like after a network error."""
 
 
 class PredictionLog:
@@ -79,6 +87,7 @@ class PredictionLog:
         self._sender: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._closing = False
+        self._token = TokenFile(config.token_file) if config.token_file else None
 
     @property
     def buffered(self) -> int:
@@ -125,13 +134,15 @@ class PredictionLog:
 
     async def _send_batch(self) -> None:
         """Send the oldest events. They leave the buffer while in flight and come back to its head
-        if the send fails or is cancelled (the bound still holding); a 4xx drops them, since
+        if the send fails or is cancelled (the bound still holding), or the caller was not admitted
+        (401/403/429); any other 4xx drops them, since
         sending them again would be refused again."""
         batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), self.config.batch_events))]
         if not batch:
             return
         try:
-            await post_events(self._client(), self.config.url, batch, self.config.timeout_seconds)
+            authorization = self._token.authorization() if self._token else None
+            await post_events(self._client(), self.config.url, batch, self.config.timeout_seconds, authorization)
             outcome = "sent"
         except Refused as refusal:
             log.error("feedback service refused events; dropped", extra={"events": len(batch), "error": str(refusal)})
@@ -179,18 +190,27 @@ class PredictionLog:
 
 
 async def post_events(
-    session: aiohttp.ClientSession, url: str, events: list[PredictionEvent], timeout_seconds: float
+    session: aiohttp.ClientSession,
+    url: str,
+    events: list[PredictionEvent],
+    timeout_seconds: float,
+    authorization: str | None = None,
 ) -> None:
     """``POST {"predictions": events}`` to ``url``.
 
     Raises:
         Refused: the service answered 4xx (the events will not be accepted as they are).
+        NotAdmitted: 401, 403 or 429 (worth retrying: the caller was refused, not the events).
         aiohttp.ClientError: no answer, or a 5xx (worth retrying).
     """
     timeout = aiohttp.ClientTimeout(total=timeout_seconds)
     body = orjson.dumps({"predictions": events})
     headers = {"content-type": "application/json"}
+    if authorization:
+        headers["authorization"] = authorization
     async with session.post(url, data=body, timeout=timeout, headers=headers) as response:
+        if response.status in (401, 403, 429):
+            raise NotAdmitted(f"HTTP {response.status}: {(await response.text())[:200]}")
         if 400 <= response.status < 500:
             raise Refused(f"HTTP {response.status}: {(await response.text())[:200]}")
         response.raise_for_status()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -102,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--prometheus-url", default="http://127.0.0.1:9090", help="Prometheus scraping the transformers"
     )
     evidence.add_argument("--feedback-url", default="http://127.0.0.1:8083", help="the feedback service (agreement)")
+    evidence.add_argument(
+        "--feedback-token-file",
+        default=os.environ.get("FEEDBACK_TOKEN_FILE", ""),
+        help="a token with the feedback service's reader role (env FEEDBACK_TOKEN_FILE); /v1/quality asks for one",
+    )
     evidence.add_argument("--window", default="10m", help="PromQL duration the figures cover")
     evidence.add_argument("--stable", help="stable version (default: the release's)")
     evidence.add_argument("--canary-version", help="canary version (default: the release's)")
@@ -180,7 +186,7 @@ def _analyze(args: argparse.Namespace, current: release.Release) -> analysis.Ver
     if not canary:
         raise release.ReleaseError(f"no canary in flight to analyze; {stable} serves all traffic")
     sides = analysis.from_prometheus(args.prometheus_url, [stable, canary], args.window)
-    analysis.add_feedback(args.feedback_url, sides)
+    analysis.add_feedback(args.feedback_url, sides, args.feedback_token_file)
     margins = analysis.Margins(min_cases=args.min_cases, max_p99_ratio=args.max_p99_ratio)
     return analysis.judge(sides[stable], sides[canary], margins)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -136,13 +137,17 @@ def from_prometheus(prometheus: str, versions: list[str], window: str) -> dict[s
     return sides
 
 
-def add_feedback(feedback: str, sides: dict[str, Side]) -> None:
-    """Reviewed cases and agreement rate per version, from the feedback service's quality figures."""
+def add_feedback(feedback: str, sides: dict[str, Side], token_file: str = "") -> None:
+    """Reviewed cases and agreement rate per version, from the feedback service's quality figures
+    (read with the token in ``token_file``, of the reader role)."""
     try:
-        response = httpx.get(f"{feedback.rstrip('/')}/v1/quality", timeout=10)
+        headers = {}
+        if token_file:
+            headers["authorization"] = "Bearer " + Path(token_file).read_text(encoding="utf-8").strip()
+        response = httpx.get(f"{feedback.rstrip('/')}/v1/quality", timeout=10, headers=headers)
         response.raise_for_status()
         quality = response.json()["model_versions"]
-    except (httpx.HTTPError, ValueError, KeyError) as error:
+    except (httpx.HTTPError, OSError, ValueError, KeyError) as error:
         raise EvidenceError(f"feedback service at {feedback}: {error}") from error
     for row in quality:
         side = sides.get(row["model_version"])

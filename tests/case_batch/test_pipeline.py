@@ -139,12 +139,24 @@ def test_hostile_rows_do_not_slow_the_batch(artifact_dir, demo_cases, reliabilit
 
 
 def test_the_output_loads_into_the_feedback_store_and_batch_cases_can_be_corrected(
-    batch_output, predictions, feedback, capsys
+    batch_output, predictions, feedback, capsys, tmp_path
 ):
     from case_batch.feedback import main as load_feedback
+    from tests.support.auth import write_token
 
+    # The loader presents a service token, as its projected service-account token on the cluster.
+    token = tmp_path / "service-token"
+    write_token(token, ["service"], "batch-loader", 3 * 3600)
     status = load_feedback(
-        [str(batch_output), "--feedback-url", f"{feedback.url}/v1/predictions", "--chunk-rows", "100"]
+        [
+            str(batch_output),
+            "--feedback-url",
+            f"{feedback.url}/v1/predictions",
+            "--chunk-rows",
+            "100",
+            "--feedback-token-file",
+            str(token),
+        ]
     )
     assert status == 0
     invalid = int((predictions["error"] != "").sum())

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.auth import bearer
 from tests.support.feedback import event
 from tests.support.v2 import metric
 
@@ -49,7 +50,12 @@ def test_an_unknown_label_is_refused_naming_the_valid_ones(feedback, labels, ids
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [
-        ({"corrections": [{"case_id": "C-1", "label": "display"}]}, 400, "agent_id: Field required"),
+        # The CRM submits on an agent's behalf: it must name the agent.
+        (
+            {"corrections": [{"case_id": "C-1", "label": "display"}]},
+            400,
+            "agent_id: required when submitting on an agent's behalf",
+        ),
         ({"corrections": [{"case_id": 17, "label": "display", "agent_id": "a"}]}, 400, "case_id: Input should be"),
         ({"corrections": [{"case_id": "", "label": "display", "agent_id": "a"}]}, 400, "at least 1 character"),
         ({"corrections": []}, 400, "at least 1 item"),
@@ -61,21 +67,18 @@ def test_an_unknown_label_is_refused_naming_the_valid_ones(feedback, labels, ids
     ids=["missing field", "bad type", "empty id", "no items", "unknown field", "wrong key", "too many", "long id"],
 )
 def test_bad_bodies_get_a_clear_4xx(feedback, body, status, says):
-    answer = httpx.post(f"{feedback.url}/v1/corrections", json=body, timeout=10)
+    answer = httpx.post(f"{feedback.url}/v1/corrections", json=body, timeout=10, headers=bearer("crm"))
     assert answer.status_code == status, answer.text
     assert says in answer.json()["error"]
 
 
 def test_malformed_and_oversize_bodies_are_refused(feedback):
-    broken = httpx.post(
-        f"{feedback.url}/v1/corrections", content=b"{not json", headers={"content-type": "application/json"}
-    )
+    json_as_the_crm = {"content-type": "application/json", **bearer("crm")}
+    broken = httpx.post(f"{feedback.url}/v1/corrections", content=b"{not json", headers=json_as_the_crm)
     assert broken.status_code == 400
     assert broken.json()["error"].startswith("invalid request")
     huge = b'{"corrections": [' + b" " * (9 * 1024 * 1024) + b"]}"
-    oversize = httpx.post(
-        f"{feedback.url}/v1/corrections", content=huge, headers={"content-type": "application/json"}, timeout=30
-    )
+    oversize = httpx.post(f"{feedback.url}/v1/corrections", content=huge, headers=json_as_the_crm, timeout=30)
     assert oversize.status_code == 413
     assert httpx.get(f"{feedback.url}/readyz").status_code == 200
 
@@ -128,13 +131,13 @@ def test_erasure_removes_texts_predictions_and_corrections(feedback, version, id
     case, kept = f"{ids}-erase", f"{ids}-keep"
     feedback.log([event(case, version), event(case, version), event(kept, version)])
     feedback.correct((case, "storage"), (kept, "storage"))
-    answer = httpx.delete(f"{feedback.url}/v1/cases/{case}", timeout=10)
+    answer = feedback.erase(case)
     assert answer.json() == {"case_id": case, "predictions_deleted": 2, "corrections_deleted": 1}
     assert _rows(feedback.store_url, case) == (0, 0)
     assert _rows(feedback.store_url, kept) == (1, 1)
     quality = feedback.quality(version)
     assert (quality["predictions"], quality["reviewed"]) == (1, 1)
-    assert httpx.delete(f"{feedback.url}/v1/cases/{case}", timeout=10).json()["predictions_deleted"] == 0
+    assert feedback.erase(case).json()["predictions_deleted"] == 0
 
 
 def test_prediction_events_are_validated(feedback, version):

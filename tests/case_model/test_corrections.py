@@ -49,11 +49,11 @@ def test_training_from_the_store_counts_every_correction(demo_cases, tmp_path, c
     store.add_predictions(online)
     store.add_corrections(
         [
-            Correction(str(training_case["case_id"]), other, "a-1"),  # relabels a training case
-            Correction(str(cases.iloc[1]["case_id"]), str(cases.iloc[1]["label"]), "a-1"),  # confirms one
-            Correction("ON-0", "storage", "a-1"),  # online cases: added with their texts
-            Correction("ON-1", "storage", "a-1"),
-            Correction("NEVER-SEEN", "storage", "a-2"),  # no text anywhere: counted, not learnt
+            Correction(str(training_case["case_id"]), other, "a-1", "crm-1"),  # relabels a training case
+            Correction(str(cases.iloc[1]["case_id"]), str(cases.iloc[1]["label"]), "a-1", "crm-1"),  # confirms one
+            Correction("ON-0", "storage", "a-1", "crm-1"),  # online cases: added with their texts
+            Correction("ON-1", "storage", "a-1", "crm-1"),
+            Correction("NEVER-SEEN", "storage", "a-2", "crm-1"),  # no text anywhere: counted, not learnt
         ],
         now,
     )

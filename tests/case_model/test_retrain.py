@@ -88,7 +88,7 @@ def test_retraining_from_the_store_passes_the_gate_and_builds_the_next_version(
     store.add_predictions(
         [Prediction(f"ST-{i}", "r", "1.0.0", "display", 0.5, "ok", "en", [], [], t, now) for i, t in enumerate(texts)]
     )
-    store.add_corrections([Correction(f"ST-{i}", "storage", "a-1") for i in range(2)], now)
+    store.add_corrections([Correction(f"ST-{i}", "storage", "a-1", "crm-1") for i in range(2)], now)
     store.close()
     source, champion = ["--feedback", store_url], model_wheel
     if as_on_the_cluster:

@@ -20,6 +20,7 @@ from case_rollout import analysis, release
 from dev.processes import LOOPBACK, refusing_port
 from dev.stack import Ports, Stack, start_service
 from tests.conftest import ROOT, SIGNING_KEY, SOURCE_ENV
+from tests.support.auth import write_token
 from tests.support.prometheus import running
 from tests.support.v2 import infer, infer_body
 
@@ -86,6 +87,14 @@ def traffic(stack, canaries, prometheus):
     return answers[stack.transformer_url].json()["model_version"]
 
 
+@pytest.fixture(scope="module")
+def reader_token(tmp_path_factory) -> str:
+    """A token file of the feedback service's reader role: the analysis reads /v1/quality with it."""
+    path = tmp_path_factory.mktemp("reader-token") / "token"
+    write_token(path, ["reader"], "rollout-analyst", 3 * 3600)
+    return str(path)
+
+
 def _cli(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "case_rollout", *argv], capture_output=True, text=True, cwd=ROOT)
 
@@ -104,9 +113,10 @@ def _overlay(tmp_path: Path, stable: str, canary: str) -> Path:
     return overlay
 
 
-def test_a_degraded_canary_is_judged_rollback(stack, prometheus, traffic, tmp_path):
+def test_a_degraded_canary_is_judged_rollback(stack, prometheus, traffic, reader_token, tmp_path):
     overlay = _overlay(tmp_path, traffic, "2.0.0")
     args = ["--prometheus-url", prometheus, "--feedback-url", stack.feedback_url, "--overlay", str(overlay)]
+    args += ["--feedback-token-file", reader_token]
     result = _cli("rollout", "analyze", "--window", "5m", *args)
     verdict = json.loads(result.stdout)
     assert result.returncode == 4, result.stdout + result.stderr
@@ -122,12 +132,12 @@ def test_a_degraded_canary_is_judged_rollback(stack, prometheus, traffic, tmp_pa
     assert release.read(overlay).canary == "2.0.0"
 
 
-def test_a_healthy_canary_is_judged_promote_and_promoted_if_healthy(stack, prometheus, traffic, tmp_path):
+def test_a_healthy_canary_is_judged_promote_and_promoted_if_healthy(stack, prometheus, traffic, reader_token, tmp_path):
     overlay = _overlay(tmp_path, traffic, "3.0.0")
     # Two processes of the same code on two shared cores: the p99 of 62 requests, read from
     # histogram buckets, moves by up to ~1.5x between them; the margin here leaves room for that.
     args = ["--prometheus-url", prometheus, "--feedback-url", stack.feedback_url, "--overlay", str(overlay)]
-    args += ["--max-p99-ratio", "2.5"]
+    args += ["--feedback-token-file", reader_token, "--max-p99-ratio", "2.5"]
     result = _cli("rollout", "analyze", "--window", "5m", *args)
     verdict = json.loads(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -15,12 +15,14 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy.exc import DBAPIError
 
 from case_feedback.service.contract import (
+    AuditOut,
+    AuditRecordOut,
     ConfusionCell,
     CorrectionsIn,
     CorrectionsOut,
@@ -35,15 +37,20 @@ from case_feedback.service.contract import (
 from case_feedback.service.metrics import FeedbackMetrics
 from case_feedback.service.settings import FeedbackSettings
 from case_feedback.service.store import Correction, Prediction, Store
-from case_serving import http_errors, openapi
+from case_serving import access_http, http_errors, openapi
+from case_serving.access import Forbidden, Gate
 from case_serving.body_limit import BodyLimitMiddleware
 from case_serving.identifiers import MAX_CASE_ID_CHARS
 from case_serving.readiness import Drain, ReadinessGate
 from case_serving.refusals import name_offenders
+from case_serving.tokens import Principal
 
 log = logging.getLogger("case_feedback")
 _REFUSALS: dict[int | str, dict[str, object]] = {
     400: {"model": Error, "description": "The body does not validate, or names an unknown label."},
+    401: {"model": Error, "description": "No bearer token, or one that does not verify (WWW-Authenticate: Bearer)."},
+    403: {"model": Error, "description": "The token's roles do not allow this call, or name another agent."},
+    429: {"model": Error, "description": "Past the caller's rate (Retry-After says when to come back)."},
     413: {"model": Error, "description": "The body is too large, or holds too many items."},
     503: {"model": Error, "description": "The store does not answer."},
 }
@@ -68,9 +75,23 @@ def _parameter(value: str, what: str) -> str:
         raise BadParameter(f"{what} {error}") from None
 
 
-def create_app(store: Store, labels: Sequence[str], settings: FeedbackSettings, drain: Drain) -> FastAPI:
-    """The application: routes over ``store``, refusals as ``{"error": ...}``, a body limit, a
-    readiness gate, Prometheus metrics, and texts erased once past their retention."""
+def _responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    return {code: _REFUSALS[code] for code in codes}
+
+
+def create_app(
+    store: Store, labels: Sequence[str], settings: FeedbackSettings, drain: Drain, gate: Gate | None = None
+) -> FastAPI:
+    """The application: routes over ``store``, each open to its roles only, refusals as
+    ``{"error": ...}``, a body limit, a readiness gate, Prometheus metrics, and texts erased once
+    past their retention. ``gate`` defaults to the one ``settings`` describe."""
+    gate = gate or settings.gate()
+    on_behalf = frozenset(settings.on_behalf_roles)
+    correctors = Depends(access_http.requires(gate, settings.corrections_roles))
+    loggers = Depends(access_http.requires(gate, settings.predictions_roles))
+    erasers = Depends(access_http.requires(gate, settings.erase_roles))
+    auditors = Depends(access_http.requires(gate, settings.audit_roles))
+    readers = Depends(access_http.requires(gate, settings.quality_roles))
     registry = CollectorRegistry()
     metrics = FeedbackMetrics(store, registry, settings.quality_cache_seconds)
     known = frozenset(labels)
@@ -90,6 +111,7 @@ def create_app(store: Store, labels: Sequence[str], settings: FeedbackSettings, 
         lifespan=lifespan,
     )
     http_errors.install(app)
+    access_http.install(app)
     openapi.install(app, openapi.without_validation_errors)
     app.add_exception_handler(TooMany, _too_many)
     app.add_exception_handler(UnknownLabels, _bad_request)
@@ -98,20 +120,26 @@ def create_app(store: Store, labels: Sequence[str], settings: FeedbackSettings, 
     app.add_middleware(ReadinessGate, ready=lambda: not drain.draining, is_readiness=lambda path: path == "/readyz")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
-    @app.post("/v1/corrections", responses=_REFUSALS)
-    def post_corrections(body: CorrectionsIn) -> CorrectionsOut:
-        """Store agents' corrections; the latest one for a case wins, repeating one changes nothing."""
+    @app.post("/v1/corrections", responses=_responses(400, 401, 403, 413, 429, 503))
+    def post_corrections(body: CorrectionsIn, caller: Principal = correctors) -> CorrectionsOut:
+        """Store agents' corrections; the latest one for a case wins, repeating one changes nothing.
+
+        Who corrected is a fact of the token, not a field: an agent's corrections are its own
+        (the token's subject); the CRM names the agent, and both are recorded."""
         _check_count(len(body.corrections), settings.max_items)
         unknown = sorted({c.label for c in body.corrections} - known)
         if unknown:
             raise UnknownLabels(f"unknown label(s) {name_offenders(unknown)}; valid labels: {', '.join(sorted(known))}")
-        rows = [Correction(c.case_id, c.label, c.agent_id) for c in body.corrections]
+        rows = [
+            Correction(c.case_id, c.label, _agent_of(c.agent_id, caller, on_behalf), caller.name)
+            for c in body.corrections
+        ]
         never_predicted = store.add_corrections(rows, datetime.now(UTC))
         metrics.corrections(len(rows), len(never_predicted))
         return CorrectionsOut(accepted=len(rows), unknown_case_ids=never_predicted)
 
-    @app.post("/v1/predictions", responses=_REFUSALS)
-    def post_predictions(body: PredictionsIn) -> PredictionsOut:
+    @app.post("/v1/predictions", responses=_responses(400, 401, 403, 413, 429, 503))
+    def post_predictions(body: PredictionsIn, _: Principal = loggers) -> PredictionsOut:
         """Store answered cases (the transformer's prediction log, or a batch run's output)."""
         _check_count(len(body.predictions), settings.max_items)
         rows = [
@@ -135,9 +163,10 @@ def create_app(store: Store, labels: Sequence[str], settings: FeedbackSettings, 
         metrics.stored(stored)
         return PredictionsOut(stored=stored)
 
-    @app.get("/v1/quality", responses={503: _REFUSALS[503]})
+    @app.get("/v1/quality", responses=_responses(401, 403, 429, 503))
     def get_quality(
         model_version: str | None = Query(None, max_length=64, description="Only this version."),
+        _: Principal = readers,
     ) -> QualityOut:
         """Predictions logged, cases reviewed and corrected, agreement and confusion, per version."""
         return QualityOut(
@@ -157,12 +186,32 @@ def create_app(store: Store, labels: Sequence[str], settings: FeedbackSettings, 
             ]
         )
 
-    @app.delete("/v1/cases/{case_id}", responses={400: _REFUSALS[400], 503: _REFUSALS[503]})
-    def delete_case(case_id: str = Path(min_length=1, max_length=MAX_CASE_ID_CHARS)) -> ErasureOut:
-        """Erase a case: its texts, predictions and correction (a customer's erasure request)."""
-        predictions, corrections = store.erase_case(_parameter(case_id, "case_id"))
-        log.info("case erased", extra={"predictions": predictions, "corrections": corrections})
+    @app.delete("/v1/cases/{case_id}", responses=_responses(400, 401, 403, 429, 503))
+    def delete_case(
+        case_id: str = Path(min_length=1, max_length=MAX_CASE_ID_CHARS), caller: Principal = erasers
+    ) -> ErasureOut:
+        """Erase a case: its texts, predictions and correction (a customer's erasure request).
+        Its audit records stay, with one more saying who erased it."""
+        predictions, corrections = store.erase_case(_parameter(case_id, "case_id"), caller.name, datetime.now(UTC))
+        log.info(
+            "case erased",
+            extra={"principal": caller.name, "predictions": predictions, "corrections": corrections},
+        )
         return ErasureOut(case_id=case_id, predictions_deleted=predictions, corrections_deleted=corrections)
+
+    @app.get("/v1/audit", responses=_responses(400, 401, 403, 429, 503))
+    def get_audit(
+        case_id: str = Query(min_length=1, max_length=MAX_CASE_ID_CHARS, description="The case."),
+        _: Principal = auditors,
+    ) -> AuditOut:
+        """Who changed the case, when, and how (correct, erase); no text, no label."""
+        records = store.audit(_parameter(case_id, "case_id"))
+        return AuditOut(
+            records=[
+                AuditRecordOut(principal=r.principal, at=r.at.timestamp(), case_id=r.case_id, action=r.action)
+                for r in records
+            ]
+        )
 
     @app.get("/healthz")
     def live() -> dict[str, bool]:
@@ -181,6 +230,22 @@ def create_app(store: Store, labels: Sequence[str], settings: FeedbackSettings, 
         return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _agent_of(named: str | None, caller: Principal, on_behalf: frozenset[str]) -> str:
+    """The agent a correction is stored under.
+
+    Raises:
+        Forbidden: an agent naming another agent.
+        BadParameter: an on-behalf caller (the CRM) naming no agent.
+    """
+    if "*" in caller.roles or not caller.roles.isdisjoint(on_behalf):
+        if named is None:
+            raise BadParameter("agent_id: required when submitting on an agent's behalf")
+        return named
+    if named is not None and named != caller.subject:
+        raise Forbidden("an agent may submit only its own corrections")
+    return caller.subject
 
 
 def _check_count(count: int, maximum: int) -> None:

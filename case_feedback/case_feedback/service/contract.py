@@ -40,7 +40,13 @@ class CorrectionIn(_Strict):
 
     case_id: Text = Field(min_length=1, max_length=MAX_CASE_ID_CHARS, description="The CRM's case id.")
     label: Text = Field(min_length=1, max_length=128, description="The label the agent chose (a known one).")
-    agent_id: Text = Field(min_length=1, max_length=128, description="Who corrected it.")
+    agent_id: Text | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="Who corrected it. With an agent's token: the token's subject (another one is a 403); "
+        "with the CRM's: required, and the CRM is recorded beside it.",
+    )
 
 
 class CorrectionsIn(_Strict):
@@ -116,6 +122,21 @@ class ErasureOut(BaseModel):
     case_id: str
     predictions_deleted: int
     corrections_deleted: int
+
+
+class AuditRecordOut(BaseModel):
+    """One change to a case: who, when, what (never the case's text or labels)."""
+
+    principal: str = Field(description="The authenticated caller (the token's subject).")
+    at: float = Field(description="Seconds since the epoch (UTC), the server's clock.")
+    case_id: str
+    action: str = Field(description="correct or erase.")
+
+
+class AuditOut(BaseModel):
+    """``GET /v1/audit?case_id=``: the case's audit records, oldest first; they outlive its erasure."""
+
+    records: list[AuditRecordOut]
 
 
 class Error(BaseModel):

@@ -8,13 +8,43 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from case_feedback.events import DEFAULT_PORT
-from case_serving.settings import CommaSeparated, ServiceSettings
+from case_serving.settings import AuthSettings, CommaSeparated, ServiceSettings
+from case_serving.tokens import Issuer
 
 
-class FeedbackSettings(ServiceSettings):
+class FeedbackSettings(ServiceSettings, AuthSettings):
     """Everything the service reads at start-up; nothing is read later."""
 
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)
+
+    predictions_roles: CommaSeparated = Field(
+        ("service",), description="Roles that may write the prediction log (the transformers, the batch loader)."
+    )
+    corrections_roles: CommaSeparated = Field(
+        ("crm", "agent"), description="Roles that may submit corrections (an agent only its own)."
+    )
+    on_behalf_roles: CommaSeparated = Field(
+        ("crm",), description="Roles that may submit corrections naming an agent (the CRM); both are recorded."
+    )
+    erase_roles: CommaSeparated = Field(("privacy",), description="Roles that may erase a case.")
+    audit_roles: CommaSeparated = Field(("privacy",), description="Roles that may read a case's audit records.")
+    quality_roles: CommaSeparated = Field(("reader",), description="Roles that may read /v1/quality.")
+    auth_rate_limits: CommaSeparated = Field(
+        ("crm=200", "agent=5", "service=100", "privacy=5", "reader=5"),
+        description="Requests per second per principal, by role (burst: 2 s of it); 429 above.",
+    )
+    auth_service_issuer: str = Field(
+        "", description="A second trusted issuer for service accounts (Kubernetes'); empty: none."
+    )
+    auth_service_audience: str = Field("case-feedback", description="The 'aud' of the service-account tokens.")
+    auth_service_jwks_url: str = Field("", description="The service-account issuer's JWKS (URL or file).")
+    auth_service_jwks_token_file: str = Field(
+        "", description="A token to fetch that JWKS with (Kubernetes' endpoint wants one); empty: none."
+    )
+    auth_service_jwks_ca_file: str = Field("", description="The CA bundle for that JWKS URL (the cluster's CA).")
+    auth_service_accounts: CommaSeparated = Field(
+        (), description="Service-account subjects (system:serviceaccount:<ns>:<name>) that get the role service."
+    )
 
     host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a pod).")
     port: int = Field(DEFAULT_PORT, description="HTTP port.")
@@ -38,6 +68,22 @@ class FeedbackSettings(ServiceSettings):
         10.0, description="How long /metrics reuses the quality figures it computed from the store."
     )
     migrate: bool = Field(True, description="Bring the store's schema up to date (Alembic) before serving.")
+
+    def issuers(self) -> list[Issuer]:
+        """The identity provider, and Kubernetes' issuer for the named service accounts."""
+        issuers = super().issuers()
+        if self.auth_service_issuer:
+            issuers.append(
+                Issuer(
+                    self.auth_service_issuer,
+                    self.auth_service_audience,
+                    self.auth_service_jwks_url,
+                    subject_roles={account: frozenset({"service"}) for account in self.auth_service_accounts},
+                    jwks_token_file=self.auth_service_jwks_token_file,
+                    jwks_ca_file=self.auth_service_jwks_ca_file,
+                )
+            )
+        return issuers
 
     def store_location(self) -> str:
         """The store URL: read from ``store_url_file`` when set (a Secret mounted as a file keeps

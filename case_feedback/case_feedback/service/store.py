@@ -1,11 +1,14 @@
 """The feedback store: predictions as served, agents' corrections, and the figures drawn from them.
 
-Two tables. ``predictions`` holds one row per answered case (online or from a batch run): the
+Three tables. ``predictions`` holds one row per answered case (online or from a batch run): the
 model version, label, confidence, status, language, top three, and the cleaned, PII-masked text
 the model saw (never the raw text), which retention erases after a while. ``corrections`` holds
-each case's latest correction by an agent: one row per case, so the latest correction wins and
-repeating one changes nothing. SQLite for a local run, PostgreSQL on a cluster; the schema is
-Alembic's (``case_feedback/migrations``), never created by hand.
+each case's latest correction by an agent, with the principal who submitted it: one row per case,
+so the latest correction wins and repeating one changes nothing. ``audit_log`` says who corrected
+or erased which case, and when: written in the same transaction as the change it records, and kept
+when the case's data is erased, which is why it holds no text and no label. SQLite for a local run,
+PostgreSQL on a cluster; the schema is Alembic's (``case_feedback/migrations``), never created by
+hand.
 
 Quality per model version, for the cases that version classified: *reviewed* when an agent has
 given the case a label, *corrected* when that label differs from the one predicted; the agreement
@@ -17,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from alembic import command
 from alembic.config import Config
@@ -27,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Engine,
@@ -49,6 +53,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Statuses of classified cases: those an agent's label can agree or disagree with.
 CLASSIFIED = ("ok", "low_confidence")
+#: Longest principal (the authenticated caller's subject) the store keeps: as long as an agent id,
+#: since an agent may be its own principal. PostgreSQL enforces it; the API must bound it first.
+MAX_PRINCIPAL_CHARS = 128
+#: What an audit record says was done to a case.
+AuditAction = Literal["correct", "erase"]
 
 metadata = MetaData()
 predictions = Table(
@@ -75,6 +84,20 @@ corrections = Table(
     Column("label", String(128), nullable=False),
     Column("agent_id", String(128), nullable=False),
     Column("corrected_at", DateTime(timezone=True), nullable=False),
+    # NULL only for corrections stored before principals were recorded (migration 0002).
+    Column("principal", String(MAX_PRINCIPAL_CHARS), nullable=True),
+)
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("principal", String(MAX_PRINCIPAL_CHARS), nullable=False),
+    Column("case_id", String(256), nullable=False, index=True),
+    Column("action", String(16), nullable=False),
+    # A record that names nobody, or an action nobody can read, is refused by the database itself.
+    CheckConstraint("length(principal) > 0", name="ck_audit_log_principal"),
+    CheckConstraint("action IN ('correct', 'erase')", name="ck_audit_log_action"),
 )
 
 
@@ -98,11 +121,27 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Correction:
-    """An agent's label for a case."""
+    """An agent's label for a case, and who submitted it.
+
+    ``agent_id`` is the agent the label is from; ``principal`` the authenticated caller that
+    submitted it (a CRM integration acting for the agent, or the agent itself). Both are kept
+    because the request names the first and only authentication proves the second.
+    """
 
     case_id: str
     label: str
     agent_id: str
+    principal: str
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """Who did what to a case, and when. No text and no label: it outlives the case's erasure."""
+
+    principal: str
+    at: datetime
+    case_id: str
+    action: AuditAction
 
 
 @dataclass(frozen=True)
@@ -195,22 +234,40 @@ class Store:
     def add_corrections(self, rows: Sequence[Correction], now: datetime) -> list[str]:
         """Record corrections (the last one per case wins); return the case ids never predicted.
 
-        A correction equal to the stored one changes nothing, not even its time: repeating a
-        request is harmless. Corrections for unknown cases are kept too (their prediction may come
-        later, from a batch run), and named in the answer.
+        A correction equal to the stored one (same label, agent and principal) changes nothing,
+        not even its time: repeating a request is harmless. One that differs replaces it, principal
+        included, so the row names who submitted the label it holds. Corrections for unknown cases
+        are kept too (their prediction may come later, from a batch run), and named in the answer.
+
+        Every correction of the batch, repeated or not, gets an audit record (its principal,
+        ``now``, its case, ``correct``) in the same transaction: the audit says every submission
+        that was accepted, and none that was not. ``now`` must be timezone-aware.
         """
+        at = _utc(now)
         latest = {row.case_id: row for row in rows}  # within a request, too, the last one wins
         values = [
-            {"case_id": row.case_id, "label": row.label, "agent_id": row.agent_id, "corrected_at": now}
+            {
+                "case_id": row.case_id,
+                "label": row.label,
+                "agent_id": row.agent_id,
+                "principal": row.principal,
+                "corrected_at": at,
+            }
             for row in latest.values()
         ]
         if not values:
             return []
+        audit = [{"at": at, "principal": row.principal, "case_id": row.case_id, "action": "correct"} for row in rows]
         with self.engine.begin() as connection:
+            # The audit first: a correction that then fails takes its audit records with it.
+            connection.execute(audit_log.insert(), audit)
             dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
             insert = dialect.insert(corrections).values(values)
-            changed = (corrections.c.label != insert.excluded.label) | (
-                corrections.c.agent_id != insert.excluded.agent_id
+            changed = (
+                (corrections.c.label != insert.excluded.label)
+                | (corrections.c.agent_id != insert.excluded.agent_id)
+                # IS DISTINCT FROM: a row stored before principals were recorded (NULL) differs.
+                | corrections.c.principal.is_distinct_from(insert.excluded.principal)
             )
             connection.execute(
                 insert.on_conflict_do_update(
@@ -218,6 +275,7 @@ class Store:
                     set_={
                         "label": insert.excluded.label,
                         "agent_id": insert.excluded.agent_id,
+                        "principal": insert.excluded.principal,
                         "corrected_at": insert.excluded.corrected_at,
                     },
                     where=changed,
@@ -306,12 +364,33 @@ class Store:
         with self.engine.connect() as connection:
             return [CorrectedCase(*row) for row in connection.execute(query)]
 
-    def erase_case(self, case_id: str) -> tuple[int, int]:
-        """Delete a case's predictions (with their texts) and its correction; return both counts."""
+    def erase_case(self, case_id: str, principal: str, now: datetime) -> tuple[int, int]:
+        """Delete a case's predictions (with their texts) and its correction; return both counts.
+
+        The erasure is audited (``principal``, ``now``, the case, ``erase``) in the same
+        transaction, even when the case had no data: the request was made, and who made it must
+        be answerable. The case's earlier audit records stay: they hold no text, and they are the
+        trail the erasure itself is accountable to. ``now`` must be timezone-aware.
+        """
+        record = {"at": _utc(now), "principal": principal, "case_id": case_id, "action": "erase"}
         with self.engine.begin() as connection:
+            connection.execute(audit_log.insert(), record)
             removed = connection.execute(delete(predictions).where(predictions.c.case_id == case_id)).rowcount
             corrected = connection.execute(delete(corrections).where(corrections.c.case_id == case_id)).rowcount
         return removed, corrected
+
+    def audit(self, case_id: str) -> list[AuditRecord]:
+        """A case's audit trail, oldest first (records of the same time in the order written)."""
+        query = (
+            select(audit_log.c.principal, audit_log.c.at, audit_log.c.case_id, audit_log.c.action)
+            .where(audit_log.c.case_id == case_id)
+            .order_by(audit_log.c.at, audit_log.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [
+                AuditRecord(str(principal), _from_store(at), str(case), cast(AuditAction, action))
+                for principal, at, case, action in connection.execute(query)
+            ]
 
     def expire_texts(self, older_than: datetime) -> int:
         """Erase the texts of predictions made before ``older_than``; return how many."""
@@ -326,6 +405,21 @@ class Store:
     def close(self) -> None:
         """Close the connection pool."""
         self.engine.dispose()
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC. SQLite keeps a timestamp without its offset, so every time is written in
+    one zone (which also makes its text sort in time order); a naive time, whose zone nobody knows,
+    is refused rather than guessed."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a timezone-aware time is needed (datetime.now(UTC))")
+    return moment.astimezone(UTC)
+
+
+def _from_store(moment: datetime) -> datetime:
+    """A stored time, timezone-aware in UTC: SQLite gives back the naive UTC time written by
+    :func:`_utc`, PostgreSQL an aware one in the session's zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _version_key(version: str) -> tuple[int, Version | str]:
