@@ -19,7 +19,7 @@ KEYS := .keys
 MODEL_SIGNING_KEY ?= $(CURDIR)/$(KEYS)/model-signing.key
 export MODEL_SIGNING_PUBLIC_KEY ?= $(CURDIR)/$(KEYS)/model-signing.pub
 
-.PHONY: venv model run test check tools lint security bench index publish demo-data batch clean constraints images keys lock
+.PHONY: venv model run test check tools lint security bench index publish demo-data batch clean constraints images keys lock token
 
 venv: $(STAMP)
 
@@ -48,11 +48,20 @@ $(DATA)/cases.parquet: | $(STAMP)
 
 demo-data: $(DATA)/cases.parquet
 
-## make keys: a development model-signing key pair in .keys/ (a release brings its own)
-keys: $(KEYS)/model-signing.key
+## make keys: development key pairs in .keys/: model signing, and the token issuer the local stack trusts
+keys: $(KEYS)/model-signing.key $(KEYS)/token-issuer.key
 
 $(KEYS)/model-signing.key: | $(STAMP)
 	$(PY) -m case_signing keygen $(KEYS)
+
+$(KEYS)/token-issuer.key: | $(STAMP)
+	$(PY) -m dev.tokens keygen $(KEYS)
+
+## make token ROLE=crm SUBJECT=crm-1: a one-hour token the local stack trusts (roles: crm, agent, service, privacy, reader)
+ROLE ?= crm
+SUBJECT ?= $(ROLE)-1
+token: $(KEYS)/token-issuer.key
+	@$(PY) -m dev.tokens mint --role "$(ROLE)" --subject "$(SUBJECT)"
 
 ## make model: build the demo model wheel into dist/ (signed); a change to the model package builds the next version
 MODEL_SOURCES := $(shell find case_model/src -name '*.py' -not -path '*/_artifact/*') case_model/pyproject.toml
@@ -69,11 +78,11 @@ images: model tools
 	$(PY) -m dev.images
 
 ## make run: the local stack (language service, predictor, transformer)
-run: model
+run: model $(KEYS)/token-issuer.key
 	$(PY) -m dev
 
 ## make test: lint and type checks, then the whole offline suite with coverage (floor in pyproject.toml)
-test: lint tools .venv-kubeval/bin/kubernetes-validate $(KEYS)/model-signing.key
+test: lint tools .venv-kubeval/bin/kubernetes-validate keys
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=12 --cov --cov-report=term:skip-covered
 
 # Tools from Debian the suite uses (kubectl renders the manifests, Prometheus judges canaries and alerts, podman
@@ -89,7 +98,7 @@ tools:
 		|| echo "no container engine: the container test will be skipped"; fi
 
 ## make check: the loop of about a minute: lint, types and the in-process tests (no service processes)
-check: lint $(KEYS)/model-signing.key
+check: lint keys
 	$(PY) -m pytest -m "not slow" -n 2 -q --no-cov -p no:cacheprovider
 
 lint: $(STAMP)
@@ -107,7 +116,7 @@ security: model .venv-checkov/bin/checkov tools
 	PYTHON=$(PYTHON) $(NEW_VENV) .venv-checkov locks/checkov.txt
 
 ## make bench: the benchmark table
-bench: model .venv-mlserver/bin/mlserver
+bench: model keys .venv-mlserver/bin/mlserver
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench
 	$(PY) -m bench.batch_throughput

@@ -16,14 +16,14 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 
-from bench import alternatives, hostile, wrk
+from bench import alternatives, hostile, tokens, wrk
 from bench.pickled_model import write_pickled_model
 from dev.install import ensure_model_installed, installed_artifact_dir
 from dev.processes import LOOPBACK, RunningService, Service, python_module, start_on_ports
@@ -33,6 +33,7 @@ RESULTS = Path(__file__).parent / "results"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
 ALL_SETUPS = (
     "chain-nolog",
+    "chain-noauth",
     "chain",
     "chain-rest",
     "predictor",
@@ -46,6 +47,7 @@ ALL_SETUPS = (
 #: are unique, so every case pays for its detection call here as it would there.
 NO_CACHE = ("--language_cache_size", "0")
 NOLOG = "ours: full chain, no prediction log"
+NOAUTH = "ours: full chain, authentication off"
 
 
 @dataclass
@@ -129,14 +131,18 @@ def _plain_chain(pickled_dir: str, with_transformer: bool) -> Setup:
     return started
 
 
-def _measure(name: str, setup: Setup, bodies: list[dict], args, tmp: Path) -> SetupResult:
+def _measure(
+    name: str, setup: Setup, bodies: list[dict], args, tmp: Path, headers: Mapping[str, str] | None = None
+) -> SetupResult:
+    """Warm-up and load figures of one setup; every request carries ``headers`` (our chain's
+    transformer wants a CRM's token)."""
     result = SetupResult(name)
     running, url = setup(tmp / name.replace(" ", "_"))
     try:
         # Process start to ready, of the start that got its ports (a retried one is not counted).
         result.cold_start_s = {process.service.name: round(process.ready_seconds, 2) for process in running}
-        result.first_request_ms = _first_request(url, bodies)
-        script = wrk.lua_script(INFER, bodies, tmp)
+        result.first_request_ms = _first_request(url, bodies, headers)
+        script = wrk.lua_script(INFER, bodies, tmp, headers)
         wrk.run(url, script, 8, 2)  # warm-up
         for concurrency in args.concurrency:
             result.runs.append(wrk.run(url, script, concurrency, args.seconds))
@@ -151,14 +157,16 @@ def _measure(name: str, setup: Setup, bodies: list[dict], args, tmp: Path) -> Se
     return result
 
 
-def _first_request(url: str, bodies: list[dict]) -> tuple[float, float, float]:
+def _first_request(
+    url: str, bodies: list[dict], headers: Mapping[str, str] | None = None
+) -> tuple[float, float, float]:
     """Warm-up as callers see it (ms): the very first request after ready, the first request of
     later new connections (median of 5: TCP and per-connection set-up, on a warm process), and the
     median of 30 requests on one open connection."""
     import httpx
 
     def first_on_new_connection(body: dict) -> float:
-        with httpx.Client(timeout=30) as client:
+        with httpx.Client(timeout=30, headers=headers) as client:
             started = time.perf_counter()
             client.post(url + INFER, json=body).raise_for_status()
             return (time.perf_counter() - started) * 1000
@@ -166,7 +174,7 @@ def _first_request(url: str, bodies: list[dict]) -> tuple[float, float, float]:
     very_first = first_on_new_connection(bodies[0])
     later_firsts = [first_on_new_connection(body) for body in bodies[1:6]]
     steady = []
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, headers=headers) as client:
         client.post(url + INFER, json=bodies[6]).raise_for_status()
         for body in bodies[7:37]:
             started = time.perf_counter()
@@ -220,42 +228,63 @@ def main() -> None:
     results = []
 
     # The chains log every answer to a feedback service on SQLite, as `make run` does; the "no
-    # prediction log" chain is the same without it, so the pair measures what the log costs.
+    # prediction log" chain is the same without it, so the pair measures what the log costs. The
+    # transformer classifies for a CRM's token only, and presents a service token to the log.
+    crm = tokens.crm_headers()
+    service_token = str(tokens.service_token_file(tmp / "tokens"))
     store = f"sqlite:///{tmp / 'feedback.sqlite'}"
-    stack = Stack(ports=Ports.any(), feedback_store=store, transformer_args=NO_CACHE)
-    nolog_stack = Stack(ports=Ports.any(), transformer_args=NO_CACHE)
-    rest_stack = Stack(ports=Ports.any(), feedback_store=store, predictor_protocol="v2", transformer_args=NO_CACHE)
-    setups: dict[str, tuple[str, Setup, list[dict]]] = {  # key: (name, how to start it, request bodies)
-        "chain-nolog": (NOLOG, _stack_setup(nolog_stack, "http"), _bodies(raw)),
-        "chain": ("ours: full chain", _stack_setup(stack, "http"), _bodies(raw)),
-        "chain-rest": ("ours: full chain, REST hop", _stack_setup(rest_stack, "http"), _bodies(raw)),
+    stack = Stack(ports=Ports.any(), feedback_store=store, transformer_args=NO_CACHE, service_token_file=service_token)
+    nolog_stack = Stack(ports=Ports.any(), transformer_args=NO_CACHE, service_token_file=service_token)
+    # The same chain as deployed but for the token checks, so the pair measures what they cost.
+    noauth_stack = Stack(
+        ports=Ports.any(),
+        feedback_store=store,
+        transformer_args=(*NO_CACHE, "--auth", "false"),
+        feedback_args=("--auth", "false"),
+        service_token_file=service_token,
+    )
+    rest_stack = Stack(
+        ports=Ports.any(),
+        feedback_store=store,
+        predictor_protocol="v2",
+        transformer_args=NO_CACHE,
+        service_token_file=service_token,
+    )
+    # key: (name, how to start it, request bodies, headers each request carries)
+    setups: dict[str, tuple[str, Setup, list[dict], Mapping[str, str]]] = {
+        "chain-nolog": (NOLOG, _stack_setup(nolog_stack, "http"), _bodies(raw), crm),
+        "chain-noauth": (NOAUTH, _stack_setup(noauth_stack, "http"), _bodies(raw), crm),
+        "chain": ("ours: full chain", _stack_setup(stack, "http"), _bodies(raw), crm),
+        "chain-rest": ("ours: full chain, REST hop", _stack_setup(rest_stack, "http"), _bodies(raw), crm),
         "predictor": (
             "ours: predictor alone",
             _stack_setup(stack, "predictor_http", ["predictor"]),
             _bodies(cleaned),
+            {},
         ),
-        "plain-predictor": ("plain KServe predictor", _plain_chain(pickled_dir, False), _bodies(cleaned)),
-        "plain-chain": ("plain KServe chain", _plain_chain(pickled_dir, True), _bodies(raw)),
+        "plain-predictor": ("plain KServe predictor", _plain_chain(pickled_dir, False), _bodies(cleaned), {}),
+        "plain-chain": ("plain KServe chain", _plain_chain(pickled_dir, True), _bodies(raw), {}),
     }
     setups["fastapi"] = (
         "FastAPI + Gunicorn (2 Uvicorn workers)",
         _one(alternatives.fastapi_gunicorn(pickled_dir)),
         _bodies(raw),
+        {},
     )
     found = alternatives.mlserver(pickled_dir, tmp)
     if found:
-        setups["mlserver"] = ("MLServer, sklearn runtime", _one(found), _bodies(cleaned))
+        setups["mlserver"] = ("MLServer, sklearn runtime", _one(found), _bodies(cleaned), {})
         size, wait = alternatives.BEST_BATCHING
         batching = alternatives.mlserver(pickled_dir, tmp, alternatives.BEST_BATCHING)
         assert batching is not None
         name = f"MLServer, adaptive batching ({size}, {wait * 1000:g} ms)"
-        setups["mlserver-batching"] = (name, _one(batching), _bodies(cleaned))
+        setups["mlserver-batching"] = (name, _one(batching), _bodies(cleaned), {})
     elif {"mlserver", "mlserver-batching"} & args.setups:
         print(f"MLServer not installed in {alternatives.MLSERVER_VENV} (make bench makes it): skipped", flush=True)
-    for key, (name, setup, bodies) in setups.items():
+    for key, (name, setup, bodies, headers) in setups.items():
         if key in args.setups:
             print(name, flush=True)
-            results.append(_measure(name, setup, bodies, args, tmp))
+            results.append(_measure(name, setup, bodies, args, tmp, headers))
     report(results, floor, hostile_texts, version, args)
 
 
@@ -288,7 +317,8 @@ def report(results: list[SetupResult], floor: dict[str, float], hostile_texts: d
         rss = ", ".join(f"{k} {v:.0f}" for k, v in result.rss_mb.items())
         first = "{} (new connection later: {}; open connection: {})".format(*result.first_request_ms)
         print(f"| {result.name} | {ratios} | {cold} | {rss} | {first} |")
-    prediction_log(results)
+    compare(results, NOLOG, "prediction log")
+    compare(results, NOAUTH, "authentication")
     hostile.report(hostile_texts)
     targets(results)
     if set(args.setups) != set(ALL_SETUPS):
@@ -311,19 +341,19 @@ def report(results: list[SetupResult], floor: dict[str, float], hostile_texts: d
     print(f"\nwrote {RESULTS / 'latest.json'} and {RESULTS / 'latency_throughput.png'}")
 
 
-def prediction_log(results: list[SetupResult]) -> None:
-    """The full chain with the prediction log on against the same chain without it, this run."""
+def compare(results: list[SetupResult], other: str, what: str) -> None:
+    """The full chain as deployed against the same chain with ``what`` off (``other``), this run."""
     by_name = {r.name: {run.concurrency: run for run in r.runs} for r in results}
-    on, off = by_name.get("ours: full chain", {}), by_name.get(NOLOG, {})
+    on, off = by_name.get("ours: full chain", {}), by_name.get(other, {})
     if not on or not off:
         return
-    print("\n| prediction log | concurrency | req/s on / off | p50 ms on / off | p99 ms on / off |")
+    print(f"\n| {what} | concurrency | req/s on / off | p50 ms on / off | p99 ms on / off |")
     print("|---|---|---|---|---|")
     for c in sorted(set(on) & set(off)):
         a, b = on[c], off[c]
         print(
             f"| on vs off | {c} | {a.rps / b.rps:.2f}x ({a.rps:,.0f} / {b.rps:,.0f}) | "
-            f"{a.p50_ms:.1f} / {b.p50_ms:.1f} | {a.p99_ms:.1f} / {b.p99_ms:.1f} |"
+            f"{a.p50_ms:.1f} / {b.p50_ms:.1f} | {a.p99_ms:.1f} / {b.p99_ms:.1f} ({a.p99_ms / b.p99_ms:.2f}x) |"
         )
 
 

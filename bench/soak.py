@@ -35,6 +35,7 @@ import orjson
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.tokens import crm_headers
 from case_model.demo_data import generate_cases
 from dev.processes import RunningService, start
 from dev.stack import MODEL_NAME, Ports, Stack, launch
@@ -249,7 +250,8 @@ async def _drive(args, stack: Stack, running: dict[str, RunningService], logs: P
     tally = Tally()
     timeout = aiohttp.ClientTimeout(total=args.request_timeout)
     connector = aiohttp.TCPConnector(limit=args.concurrency + 2)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+    # Every request as the CRM: the transformer classifies for a token of role crm only.
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector, headers=crm_headers()) as session:
         warm = Tally()
         warm_until = time.monotonic() + min(10.0, args.duration / 10)
         rng = random.Random(args.seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ local bodies = {%(bodies)s}
 local i = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-request = function()
+%(headers)srequest = function()
   i = i %% #bodies + 1
   return wrk.format(nil, "%(path)s", nil, bodies[i])
 end
@@ -38,12 +39,21 @@ class LoadResult:
     errors: int
 
 
-def lua_script(path: str, bodies: list[dict], directory: Path) -> Path:
-    """Write the wrk script posting ``bodies`` in rotation to ``path``."""
+def lua_script(path: str, bodies: list[dict], directory: Path, headers: Mapping[str, str] | None = None) -> Path:
+    """Write the wrk script posting ``bodies`` in rotation to ``path``, with ``headers`` besides the
+    content type (``Authorization: Bearer ...`` for our transformer)."""
     encoded = ",\n".join("[==[" + json.dumps(body) + "]==]" for body in bodies)
-    script = directory / f"bench-{abs(hash(path))}.lua"
-    script.write_text(_LUA % {"bodies": encoded, "path": path})
+    extra = "".join(f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}\n" for k, v in (headers or {}).items())
+    script = directory / f"bench-{abs(hash((path, tuple(sorted((headers or {}).items())))))}.lua"
+    script.write_text(_LUA % {"bodies": encoded, "path": path, "headers": extra})
     return script
+
+
+def _lua_string(value: str) -> str:
+    """``value`` as a Lua string literal (a header name or value: printable ASCII, no newlines)."""
+    if not value.isascii() or not value.isprintable():
+        raise ValueError(f"not a header value wrk can send: {value!r}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def run(url: str, script: Path, concurrency: int, seconds: float) -> LoadResult:

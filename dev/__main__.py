@@ -7,15 +7,29 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from case_model import MODEL_NAME
 from dev.install import ensure_model_installed
 from dev.processes import PortTakenError, StartupError, start
 from dev.stack import Ports, Stack
+from dev.tokens import write_token
 
 #: The embedded default: a SQLite file under data/ (FEEDBACK_STORE_URL names another store).
 DEFAULT_STORE = "sqlite:///data/feedback.sqlite"
+
+
+def renew_service_token(path: Path, lifetime_seconds: float = 4 * 3600) -> None:
+    """Write the transformer's service token now, and again every quarter of its lifetime."""
+    write_token(path, ["service"], "transformer-local", lifetime_seconds)
+
+    def renew() -> None:
+        while True:
+            time.sleep(lifetime_seconds / 4)
+            write_token(path, ["service"], "transformer-local", lifetime_seconds)
+
+    threading.Thread(target=renew, name="service-token", daemon=True).start()
 
 
 def main() -> int:
@@ -24,8 +38,16 @@ def main() -> int:
     development_key = Path(__file__).resolve().parents[1] / ".keys" / "model-signing.pub"
     os.environ.setdefault("MODEL_SIGNING_PUBLIC_KEY", str(development_key))
     version = ensure_model_installed()
-    stack = Stack(ports=Ports.from_env(), feedback_store=os.environ.get("FEEDBACK_STORE_URL", DEFAULT_STORE))
     log_dir = Path(tempfile.mkdtemp(prefix="case-classifier-logs-"))
+    # The transformer's prediction log authenticates as a service, as with a projected token on
+    # the cluster: a token file, written again before it expires.
+    token_file = log_dir / "service-token"
+    renew_service_token(token_file)
+    stack = Stack(
+        ports=Ports.from_env(),
+        feedback_store=os.environ.get("FEEDBACK_STORE_URL", DEFAULT_STORE),
+        service_token_file=str(token_file),
+    )
     running = []
     try:
         for service in stack.services():
@@ -53,8 +75,9 @@ case-classifier {version} is up (logs in {log_dir})
   feedback     {stack.url(ports.feedback)}   (corrections, quality; store {stack.feedback_store})
   metrics      {stack.url(ports.http, "/metrics")}
 
-try:
-  curl -s -H 'Content-Type: application/json' {infer} -d '{{"id": "demo-1",
+try (authentication is on: make token signs a one-hour token of the development issuer):
+  curl -s -H "Authorization: Bearer $(make -s token ROLE=crm SUBJECT=crm-1)" \
+    -H 'Content-Type: application/json' {infer} -d '{{"id": "demo-1",
     "inputs": [{{"name": "text", "datatype": "BYTES", "shape": [2],
                 "data": ["My laptop battery does not charge any more.", "Automatic reply: out of office"]}},
                {{"name": "case_id", "datatype": "BYTES", "shape": [2], "data": ["C-1", "C-2"]}}]}}'

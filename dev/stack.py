@@ -19,6 +19,9 @@ from pathlib import Path
 from case_feedback.events import PREDICTIONS_PATH
 from case_model import MODEL_NAME
 from dev.processes import LOOPBACK, RunningService, Service, python_module, start, start_on_ports
+from dev.tokens import JWKS, KEYS
+
+DEV_JWKS = KEYS / JWKS
 
 #: The ports each service binds, by the name of its :class:`Stack` method.
 SERVICE_PORTS: dict[str, tuple[str, ...]] = {
@@ -80,6 +83,10 @@ class Stack:
     predictor_args: Sequence[str] = ()
     transformer_args: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    #: The JWKS the transformer and the feedback service trust (the development issuer's).
+    jwks: str = str(DEV_JWKS)
+    #: The token the transformer's prediction log presents (role service); empty: none.
+    service_token_file: str = ""
 
     def url(self, port: int, path: str = "") -> str:
         """``http://127.0.0.1:port/path``."""
@@ -102,6 +109,8 @@ class Stack:
             str(self.ports.feedback),
             "--store_url",
             self.feedback_store or "",
+            "--auth_jwks_url",
+            self.jwks,
             *self.feedback_args,
         )
         return Service("feedback", argv, self.url(self.ports.feedback, "/readyz"), self.env)
@@ -140,6 +149,10 @@ class Stack:
             self.url(self.ports.langdetect, "/v1/detect"),
             "--feedback_url",
             self.url(self.ports.feedback, PREDICTIONS_PATH) if self.feedback_store else "",
+            "--feedback_token_file",
+            self.service_token_file,
+            "--auth_jwks_url",
+            self.jwks,
             *self.transformer_args,
         )
         return Service("transformer", argv, self.url(self.ports.http, f"/v2/models/{MODEL_NAME}/ready"), self.env)

@@ -25,6 +25,15 @@ SIGNING_KEY = Path(os.environ["MODEL_SIGNING_KEY"])
 CHECKOUT_PACKAGE = ROOT / "case_model" / "src" / "case_model"
 
 
+def pytest_configure(config) -> None:
+    """The development token issuer the test stacks trust, made once by the controller (before
+    any xdist worker starts) when ``make keys`` has not made it."""
+    if not hasattr(config, "workerinput"):
+        from tests.support.auth import ensure_issuer
+
+        ensure_issuer()
+
+
 def _frame(cases, labels=None) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -158,6 +167,11 @@ def stack(artifact_dir, tmp_path_factory):
     from case_model import read_metadata
 
     store = tmp_path_factory.mktemp("feedback") / "feedback.sqlite"
+    # The prediction log presents a service token, as the projected one on the cluster.
+    from tests.support.auth import write_token
+
+    service_token = tmp_path_factory.mktemp("service-token") / "token"
+    write_token(service_token, ["service"], "transformer-test", 3 * 3600)
     # The labels a correction may name: the served model's (a deployment reads its installed wheel's).
     labels = ",".join(read_metadata(artifact_dir)["labels"])
     definition = Stack(
@@ -165,6 +179,9 @@ def stack(artifact_dir, tmp_path_factory):
         model_dir=str(artifact_dir),
         feedback_store=f"sqlite:///{store}",
         env={**SOURCE_ENV, **access_logs, "FEEDBACK_LABELS": labels},
+        service_token_file=str(service_token),
+        # Tests poll the quality figures far above a reader's default rate.
+        feedback_args=("--auth_rate_limits=crm=1000,agent=1000,service=1000,privacy=1000,reader=1000",),
     )
     # Each service on ports it really holds (started again on others if one was taken meanwhile);
     # the transformer last, pointed at the ports the others got.
@@ -196,6 +213,7 @@ def fault_transformer(stack, fault_language, tmp_path_factory):
     the service), REST hop to the predictor, and a high confidence threshold.
     """
     from dev.processes import LOOPBACK, Service, python_module, start_on_ports
+    from dev.stack import DEV_JWKS
 
     def fault_transformer(ports: tuple[int, ...]) -> Service:
         argv = python_module(
@@ -222,6 +240,9 @@ def fault_transformer(stack, fault_language, tmp_path_factory):
             "0",
             "--confidence_threshold",
             "0.99",
+            # The development issuer's keys by absolute path: the process starts in pytest's cwd.
+            "--auth_jwks_url",
+            str(DEV_JWKS),
         )
         ready = f"http://{LOOPBACK}:{ports[0]}/v2/models/case-classifier/ready"
         return Service("fault-transformer", argv, ready, SOURCE_ENV)

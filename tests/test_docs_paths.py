@@ -14,7 +14,7 @@ coincidence:
   package such as ``lifecycle/warmup.py`` has no top-level entry left to be recognised by;
 - a whole inline code span that ends in ``/`` (``microbatch/``, ``langdetect/``): how this
   project names a directory, whether or not it still exists;
-- a bare file name with a file suffix in a comment (``mesh-authorization.yaml``) or in inline code
+- a bare file name with a file suffix in a comment (``mesh-peering.yaml``) or in inline code
   (``settings.py``); in running markdown prose a bare name is as often a file inside an artifact
   (the model wheel's vocabulary.json) and is left alone.
 
@@ -271,9 +271,9 @@ def test_the_extractor_flags_dead_paths_and_nothing_that_is_not_a_path():
 
 
 def test_comments_are_read_and_code_is_not():
-    text = "# The mesh policy (mesh-authorization.yaml) allows it; see tests/manifests.\nkind: gone.yaml/x.py\n"
+    text = "# The mesh policy (mesh-peering.yaml) allows it; see tests/manifests.\nkind: gone.yaml/x.py\n"
     citations = extract(ROOT / "manifests" / "base" / "sample.yaml", text, _top_level(), comments_only=True)
     assert [(c.line, c.path, exists(c)) for c in citations] == [
-        (1, "mesh-authorization.yaml", False),
+        (1, "mesh-peering.yaml", False),
         (1, "tests/manifests", True),
     ]

@@ -18,6 +18,7 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
 from case_serving.identifiers import MAX_CASE_ID_CHARS, MAX_REQUEST_ID_CHARS
+from tests.support.auth import bearer, token
 from tests.support.v2 import MODEL, infer, infer_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
@@ -33,7 +34,8 @@ def _base(stack, service: str) -> str:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
-    headers = {"content-type": "application/json", **(headers or {})}
+    """POST ``body`` to the infer route as a CRM (the predictor has no in-app auth and ignores it)."""
+    headers = {"content-type": "application/json", **bearer(), **(headers or {})}
     return httpx.post(f"{url}/v2/models/{MODEL}/infer", content=body, headers=headers, timeout=30)
 
 
@@ -93,7 +95,7 @@ def test_oversized_body_is_a_413_even_for_a_client_that_writes_before_it_reads(s
     request = urllib.request.Request(
         f"{_base(stack, service)}/v2/models/{MODEL}/infer",
         data=body,
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **bearer()},
         method="POST",
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -105,6 +107,11 @@ def test_oversized_body_is_a_413_even_for_a_client_that_writes_before_it_reads(s
 
 
 Tensor = pb.ModelInferRequest.InferInputTensor
+
+
+def _crm_metadata() -> tuple[tuple[str, str], ...]:
+    """gRPC metadata carrying a CRM's token (the predictor has no in-app auth and ignores it)."""
+    return (("authorization", f"Bearer {token('crm')}"),)
 
 
 def _grpc_tensor(name: str, values: list[bytes], shape: list[int] | None = None) -> Tensor:
@@ -142,10 +149,10 @@ def test_grpc_request_refused_by_shape(stubs, service, case, reliability):
     build, request_id, fragment = GRPC_CASES[case]
     request = pb.ModelInferRequest(model_name=MODEL, id=request_id, inputs=build())
     with pytest.raises(grpc.RpcError) as refused:
-        stubs[service].ModelInfer(request, timeout=30)
+        stubs[service].ModelInfer(request, timeout=30, metadata=_crm_metadata())
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
     assert fragment in refused.value.details()
     assert len(refused.value.details()) <= MAX_MESSAGE_CHARS
     good = pb.ModelInferRequest(model_name=MODEL, inputs=[_grpc_tensor("text", [GOOD.encode()])])
-    assert stubs[service].ModelInfer(good, timeout=10).outputs
+    assert stubs[service].ModelInfer(good, timeout=10, metadata=_crm_metadata()).outputs
     reliability.record("Bad input, gRPC", case, 1, "INVALID_ARGUMENT naming the limit, before decoding")

@@ -15,6 +15,7 @@ from case_serving import schema
 from case_serving.limits import RequestLimits
 from case_serving.rest_infer import decode_request
 from case_serving.tensors import named_inputs
+from tests.support.auth import bearer
 from tests.support.v2 import MODEL
 
 json_values = st.recursive(
@@ -83,7 +84,7 @@ def test_any_body_gets_an_answer_or_a_v2_error_from_the_transformer(stack, body,
     response = httpx.post(
         f"{stack.transformer_url}/v2/models/{MODEL}/infer",
         content=json.dumps(body).encode(),
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **bearer()},
         timeout=10,
     )
     assert response.status_code in (200, 400), response.text

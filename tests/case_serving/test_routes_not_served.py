@@ -11,10 +11,17 @@ import pytest
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
+from tests.support.auth import bearer, token
 from tests.support.v2 import MODEL, infer, infer_body, outputs
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
 SERVICES = ["transformer", "predictor"]
+
+
+def _crm_metadata() -> tuple[tuple[str, str], ...]:
+    """gRPC metadata carrying a CRM's token (the transformer's gate lets it through; the
+    predictor has no in-app auth), so what answers is the route itself."""
+    return (("authorization", f"Bearer {token('crm')}"),)
 
 
 @pytest.fixture(params=SERVICES)
@@ -39,7 +46,8 @@ def _ready(url: str) -> bool:
 @pytest.mark.parametrize("action", ["unload", "load"])
 def test_repository_api_is_refused_and_the_model_stays(service, action, reliability):
     url, _ = service
-    _v2_error(httpx.post(f"{url}/v2/repository/models/{MODEL}/{action}"), 403, "repository API is disabled")
+    refused = httpx.post(f"{url}/v2/repository/models/{MODEL}/{action}", headers=bearer())
+    _v2_error(refused, 403, "repository API is disabled")
     assert _ready(url)
     reliability.record("Bad input, REST", f"model-repository {action} call", 1, "403; the model stays loaded and ready")
 
@@ -49,7 +57,9 @@ def test_repository_api_over_grpc_is_permission_denied(service, stack, reliabili
     with grpc.insecure_channel(address) as channel:
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
         with pytest.raises(grpc.RpcError) as caught:
-            stub.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name=MODEL), timeout=10)
+            stub.RepositoryModelUnload(
+                pb.RepositoryModelUnloadRequest(model_name=MODEL), timeout=10, metadata=_crm_metadata()
+            )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "repository API is disabled" in caught.value.details()
     assert _ready(url)
@@ -62,7 +72,7 @@ def test_repository_api_over_grpc_is_permission_denied(service, stack, reliabili
 @pytest.mark.parametrize("verb", ["predict", "explain"])
 def test_v1_protocol_is_a_clear_404(service, verb, reliability):
     url, _ = service
-    response = httpx.post(f"{url}/v1/models/{MODEL}:{verb}", json={"instances": ["hello"]})
+    response = httpx.post(f"{url}/v1/models/{MODEL}:{verb}", json={"instances": ["hello"]}, headers=bearer())
     _v2_error(response, 404, f"use POST /v2/models/{MODEL}/infer")
     reliability.record("Bad input, REST", f"V1 {verb} request", 1, "404 naming the V2 route to use")
 
@@ -84,7 +94,10 @@ def test_the_served_version_answers_on_its_versioned_routes(service, path, relia
     assert infer(url, infer_body(["the fan is loud and the laptop overheats"])).status_code == 200
     assert httpx.get(f"{url}{path}").status_code == 200
     response = httpx.post(
-        f"{url}/v2/models/{MODEL}/versions/{SERVED}/infer", json=infer_body(["the fan is loud and hot"]), timeout=10
+        f"{url}/v2/models/{MODEL}/versions/{SERVED}/infer",
+        json=infer_body(["the fan is loud and hot"]),
+        timeout=10,
+        headers=bearer(),
     )
     assert outputs(response)["label"]
     assert response.json()["model_version"] == SERVED
@@ -104,7 +117,7 @@ def test_another_version_is_a_404_naming_the_served_one(service, path, reliabili
     url, _ = service
     assert infer(url, infer_body(["the fan is loud and the laptop overheats"])).status_code == 200
     method = httpx.post if path.endswith("/infer") else httpx.get
-    kwargs = {"json": infer_body(["the fan is loud"])} if path.endswith("/infer") else {}
+    kwargs = {"json": infer_body(["the fan is loud"]), "headers": bearer()} if path.endswith("/infer") else {}
     _v2_error(method(f"{url}{path}", **kwargs), 404, f"the served version is {SERVED}")
     reliability.record("Bad input, REST", "another model version in the path or query", 1, "404 naming the served one")
 
@@ -115,9 +128,11 @@ def test_another_version_over_grpc_is_not_found_naming_the_served_one(service, r
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
         tensor = pb.ModelInferRequest.InferInputTensor(name="text", datatype="BYTES", shape=[1])
         tensor.contents.bytes_contents.append(b"the fan is loud and the laptop overheats")
-        stub.ModelInfer(pb.ModelInferRequest(model_name=MODEL, model_version=SERVED, inputs=[tensor]), timeout=10)
+        served = pb.ModelInferRequest(model_name=MODEL, model_version=SERVED, inputs=[tensor])
+        other = pb.ModelInferRequest(model_name=MODEL, model_version="0.9.0", inputs=[tensor])
+        stub.ModelInfer(served, timeout=10, metadata=_crm_metadata())
         with pytest.raises(grpc.RpcError) as refused:
-            stub.ModelInfer(pb.ModelInferRequest(model_name=MODEL, model_version="0.9.0", inputs=[tensor]), timeout=10)
+            stub.ModelInfer(other, timeout=10, metadata=_crm_metadata())
     assert refused.value.code() == grpc.StatusCode.NOT_FOUND
     assert f"the served version is {SERVED}" in refused.value.details()
     reliability.record("Bad input, gRPC", "another model version", 1, "NOT_FOUND naming the served one")
@@ -126,7 +141,9 @@ def test_another_version_over_grpc_is_not_found_naming_the_served_one(service, r
 def test_unparseable_body_for_another_model_is_a_v2_400(service):
     url, _ = service
     response = httpx.post(
-        f"{url}/v2/models/other/infer", content=b"\xff\xfe[\x80", headers={"content-type": "application/json"}
+        f"{url}/v2/models/other/infer",
+        content=b"\xff\xfe[\x80",
+        headers={"content-type": "application/json", **bearer()},
     )
     assert response.status_code == 400
     assert response.json()["error"]

@@ -19,6 +19,7 @@ import pytest
 
 from dev.stack import MODEL_NAME, Ports, Stack, start_service
 from tests.conftest import SOURCE_ENV
+from tests.support.auth import bearer
 from tests.support.stream import SteadyStream, readiness_until_refused
 from tests.support.v2 import infer_body
 
@@ -65,6 +66,9 @@ def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, servic
         predictor_args=drain if service == "predictor" else (),
         transformer_args=("--language_mode", "local", *drain),
     )
+    # The transformer's infer route and the feedback service's corrections take a CRM's token; the
+    # predictor and the language service have no in-app auth.
+    headers = bearer("crm") if service in ("transformer", "feedback") else {}
     if service == "langdetect":
         predictor = transformer = None
         stack, target = start_service(stack, "langdetect", tmp_path)
@@ -88,7 +92,7 @@ def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, servic
             _infer_body,
         )
     try:
-        with SteadyStream(url, body, workers=6) as stream:
+        with SteadyStream(url, body, workers=6, headers=headers) as stream:
             time.sleep(1.0)
             sigterm_at = stream.mark()
             target.signal(signal.SIGTERM)

@@ -19,6 +19,7 @@ import pytest
 from case_model import prepare
 from case_serving.settings import DEFAULT_MAX_BODY_BYTES
 from dev.adversarial import FAMILIES
+from tests.support.auth import bearer
 from tests.support.v2 import MODEL, infer, infer_body, outputs
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
@@ -71,7 +72,10 @@ def test_health_answers_while_the_worst_request_is_in_flight(stack, service, cas
     def send_worst() -> None:
         started = time.perf_counter()
         response = httpx.post(
-            f"{base}/v2/models/{MODEL}/infer", content=body, headers={"content-type": "application/json"}, timeout=600
+            f"{base}/v2/models/{MODEL}/infer",
+            content=body,
+            headers={"content-type": "application/json", **bearer()},
+            timeout=600,
         )
         result.update(status=response.status_code, seconds=time.perf_counter() - started)
         done.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -15,14 +15,22 @@ class SteadyStream:
 
     Every request goes on a fresh connection (``Connection: close``), so a request either is
     refused at connect (never accepted) or was accepted and must be answered: a transport error
-    after connecting counts as ``lost``.
+    after connecting counts as ``lost``. ``headers`` go with every request (a bearer token, say).
     """
 
-    def __init__(self, url: str, body: Callable[[int], dict], workers: int = 4, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        body: Callable[[int], dict],
+        workers: int = 4,
+        timeout: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.url = url
         self.body = body
         self.workers = workers
         self.timeout = timeout
+        self.headers = dict(headers or {})
         self.outcomes: Counter[str] = Counter()
         self.answered_after: Counter[str] = Counter()  # outcomes of requests sent after mark()
         self.first_refused: float | None = None
@@ -60,7 +68,7 @@ class SteadyStream:
 
     def _run(self, worker: int) -> None:
         n = 0
-        with httpx.Client(timeout=self.timeout, headers={"Connection": "close"}) as client:
+        with httpx.Client(timeout=self.timeout, headers={**self.headers, "Connection": "close"}) as client:
             while not self._stop.is_set():
                 n += 1
                 sent = time.monotonic()

@@ -2,7 +2,8 @@
 
 A process of its own: ``tritonclient.grpc`` and KServe register the same protobuf package
 (``inference``), which one interpreter refuses. Prints one JSON object: the outputs read, each as
-the list ``as_numpy`` gave (bytes decoded), or the error the server answered with.
+the list ``as_numpy`` gave (bytes decoded), or the error the server answered with. It asks with a token of ``--role`` (a
+CRM's by default; ``--role=`` for none), as ``authorization`` header or gRPC metadata.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ def main() -> None:
     parser.add_argument("--text", action="append", required=True)
     parser.add_argument("--output", action="append", default=[])
     parser.add_argument("--binary", action="store_true", help="HTTP: ask for binary outputs")
+    parser.add_argument("--role", default="crm", help="the token's role (empty: no token)")
     args = parser.parse_args()
+    headers = None
+    if args.role:
+        from tests.support.auth import token
+
+        headers = {"authorization": f"Bearer {token(args.role)}"}
     if args.protocol == "http":
         import tritonclient.http as triton
     else:
@@ -36,7 +43,7 @@ def main() -> None:
     else:
         outputs = [triton.InferRequestedOutput(name) for name in args.output]
     try:
-        result = client.infer(args.model, [tensor], outputs=outputs or None)
+        result = client.infer(args.model, [tensor], outputs=outputs or None, headers=headers)
     except InferenceServerException as error:
         print(json.dumps({"error": error.message(), "status": str(error.status())}))
         return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from tests.support.auth import bearer
+
 MODEL = "case-classifier"
 
 
@@ -24,9 +26,10 @@ def outputs(response: httpx.Response) -> dict[str, list]:
     return {output["name"]: output["data"] for output in response.json()["outputs"]}
 
 
-def infer(base_url: str, body: dict, timeout: float = 10.0) -> httpx.Response:
-    """POST a V2 JSON request to the model's infer endpoint."""
-    return httpx.post(f"{base_url}/v2/models/{MODEL}/infer", json=body, timeout=timeout)
+def infer(base_url: str, body: dict, timeout: float = 10.0, role: str | None = "crm") -> httpx.Response:
+    """POST a V2 JSON request to the model's infer endpoint, as ``role`` (None: no token)."""
+    headers = bearer(role) if role else {}
+    return httpx.post(f"{base_url}/v2/models/{MODEL}/infer", json=body, timeout=timeout, headers=headers)
 
 
 def metric(base_url: str, name: str, labels: dict[str, str] | None = None) -> float:

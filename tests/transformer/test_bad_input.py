@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.auth import bearer
 from tests.support.v2 import MODEL, infer, infer_body, outputs
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
@@ -48,7 +49,9 @@ ODD_TEXTS = {
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
 def test_bad_request_is_a_400_v2_error(stack, service, name, body, fragment, reliability):
     base = stack.transformer_url if service == "transformer" else stack.predictor_url
-    response = httpx.post(f"{base}/v2/models/{MODEL}/infer", content=body, headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{base}/v2/models/{MODEL}/infer", content=body, headers={"content-type": "application/json", **bearer()}
+    )
     assert response.status_code == 400, response.text
     assert fragment in response.json()["error"]
     assert infer(base, infer_body(["the fan is loud and the laptop overheats"])).status_code == 200
@@ -58,7 +61,9 @@ def test_bad_request_is_a_400_v2_error(stack, service, name, body, fragment, rel
 @pytest.mark.parametrize("service", ["transformer", "predictor"])
 def test_wrong_content_type_is_a_415_naming_it(stack, service, reliability):
     base = stack.transformer_url if service == "transformer" else stack.predictor_url
-    response = httpx.post(f"{base}/v2/models/{MODEL}/infer", content=GOOD, headers={"content-type": "text/plain"})
+    response = httpx.post(
+        f"{base}/v2/models/{MODEL}/infer", content=GOOD, headers={"content-type": "text/plain", **bearer()}
+    )
     assert response.status_code == 415
     assert "text/plain" in response.json()["error"]
     reliability.record("Bad input, REST", "wrong content type", 1, "415 naming it")
@@ -71,7 +76,10 @@ def test_body_over_the_limit_is_a_413_before_it_is_read(stack, service, chunked,
     body = b'{"inputs":[{"name":"text","datatype":"BYTES","shape":[1],"data":["' + b"x" * (9 * 2**20) + b'"]}]}'
     content = iter([body[i : i + 2**20] for i in range(0, len(body), 2**20)]) if chunked else body
     response = httpx.post(
-        f"{base}/v2/models/{MODEL}/infer", content=content, headers={"content-type": "application/json"}, timeout=30
+        f"{base}/v2/models/{MODEL}/infer",
+        content=content,
+        headers={"content-type": "application/json", **bearer()},
+        timeout=30,
     )
     assert response.status_code == 413
     assert "exceeds the limit of 8388608 bytes" in response.json()["error"]

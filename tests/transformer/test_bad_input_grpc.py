@@ -8,6 +8,7 @@ import pytest
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 
+from tests.support.auth import token
 from tests.support.v2 import MODEL
 from tests.transformer.test_bad_input import ODD_TEXTS
 
@@ -55,7 +56,8 @@ def _infer(stub, inputs: list[Tensor], model: str = MODEL, raw: list[bytes] | No
     request = pb.ModelInferRequest(model_name=model, id="grpc-bad", inputs=inputs)
     if raw is not None:
         request.raw_input_contents.extend(raw)
-    return stub.ModelInfer(request, timeout=10)
+    # A CRM's token (the predictor has no in-app auth and ignores it).
+    return stub.ModelInfer(request, timeout=10, metadata=(("authorization", f"Bearer {token('crm')}"),))
 
 
 def _refused(stub, inputs, **kwargs) -> grpc.RpcError:

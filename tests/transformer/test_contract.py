@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.auth import bearer, token
 from tests.support.v2 import MODEL, infer, infer_body, metric, outputs
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
@@ -106,7 +107,7 @@ def test_metadata_and_health_endpoints(stack):
 
 
 def test_unknown_model_is_404(stack, reliability):
-    response = httpx.post(f"{stack.transformer_url}/v2/models/nope/infer", json=infer_body([BATTERY]))
+    response = httpx.post(f"{stack.transformer_url}/v2/models/nope/infer", json=infer_body([BATTERY]), headers=bearer())
     assert response.status_code == 404
     assert "nope" in response.json()["error"]
     reliability.record("Bad input, REST", "unknown model", 1, "404 naming it")
@@ -126,7 +127,7 @@ async def test_kserve_rest_client(stack):
     client = InferenceRESTClient(RESTConfig(protocol="v2", timeout=10))
     try:
         request = InferRequest(MODEL, [InferInput("text", [2], "BYTES", [BATTERY, AUTO])], request_id="rest-1")
-        response = await client.infer(stack.transformer_url, request, model_name=MODEL)
+        response = await client.infer(stack.transformer_url, request, model_name=MODEL, headers=bearer())
     finally:
         await client.close()
     assert response.get_output_by_name("label").data == ["battery_power", ""]
@@ -140,7 +141,7 @@ async def test_kserve_grpc_client(stack):
     client = InferenceGRPCClient(f"127.0.0.1:{stack.stack.ports.grpc}", timeout=10)
     try:
         request = InferRequest(MODEL, [InferInput("text", [3], "BYTES", [BATTERY, AUTO, GERMAN])], request_id="grpc-1")
-        response = await client.infer(request)
+        response = await client.infer(request, headers=[("authorization", f"Bearer {token('crm')}")])
     finally:
         await client.close()
     labels = [v.decode() if isinstance(v, bytes) else v for v in response.get_output_by_name("label").as_numpy()]

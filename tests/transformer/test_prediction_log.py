@@ -18,6 +18,7 @@ from case_serving import warmup
 from dev.processes import LOOPBACK
 from dev.stack import Ports, Stack, start_service
 from tests.conftest import SOURCE_ENV
+from tests.support.auth import bearer, token, write_token
 from tests.support.feedback import eventually, start_feedback
 from tests.support.v2 import MODEL, infer, infer_body, metric, outputs
 
@@ -78,7 +79,7 @@ async def test_grpc_answers_are_logged_too(stack):
             [InferInput("text", [1], "BYTES", [BATTERY]), InferInput("case_id", [1], "BYTES", [case_id])],
             request_id="log-grpc",
         )
-        response = await client.infer(request)
+        response = await client.infer(request, headers=[("authorization", f"Bearer {token('crm')}")])
     finally:
         await client.close()
     label = response.get_output_by_name("label").as_numpy()[0]
@@ -94,16 +95,19 @@ def test_a_logged_case_can_be_corrected_and_counts_in_quality(stack):
     eventually(lambda: _logged(stack.stack.feedback_store, [case_id]))
     wrong = "display" if answer["label"][0] != "display" else "storage"
     body = {"corrections": [{"case_id": case_id, "label": wrong, "agent_id": "a-17"}]}
-    corrected = httpx.post(f"{stack.feedback_url}/v1/corrections", json=body, timeout=10)
+    corrected = httpx.post(f"{stack.feedback_url}/v1/corrections", json=body, timeout=10, headers=bearer("crm"))
     assert corrected.json() == {"accepted": 1, "unknown_case_ids": []}
 
 
-@pytest.fixture
-def logging_transformer(stack, labels, tmp_path):
+def _logging_chain(stack, labels, tmp_path, token_roles=("service",)):
     """A transformer in front of the stack's predictor whose prediction log goes to a feedback
-    service of its own, with a buffer of 20 events and batches of 5."""
+    service of its own, with a buffer of 20 events and batches of 5; its token file holds a token
+    of ``token_roles``. Returns (url, feedback, transformer, token file)."""
     feedback = start_feedback(f"sqlite:///{tmp_path / 'f.sqlite'}", labels, tmp_path)
     feedback_port = int(feedback.url.rsplit(":", 1)[1])
+    # The prediction log presents a service token, as the stack's transformer does.
+    service_token = tmp_path / "service-token"
+    write_token(service_token, list(token_roles), "logging-transformer", 3 * 3600)
     ports = Ports.any(
         predictor_grpc=stack.stack.ports.predictor_grpc,
         langdetect=stack.stack.ports.langdetect,
@@ -114,19 +118,48 @@ def logging_transformer(stack, labels, tmp_path):
         feedback_store="its own",  # the feedback service above; the chain's transformer logs to it
         transformer_args=("--language_mode", "local", "--feedback_buffer_events", "20", "--feedback_batch_events", "5"),
         env=SOURCE_ENV,
+        service_token_file=str(service_token),
     )
     chain, transformer = start_service(
         chain, "transformer", tmp_path, lambda service: dataclasses.replace(service, name="logging-transformer")
     )
-    url = chain.url(chain.ports.http)
+    return chain.url(chain.ports.http), feedback, transformer, service_token
+
+
+@pytest.fixture
+def logging_transformer(stack, labels, tmp_path):
+    """See :func:`_logging_chain`, with a service token."""
+    url, feedback, transformer, _ = _logging_chain(stack, labels, tmp_path)
     yield url, feedback, transformer
     transformer.stop()
     feedback.process.stop()
 
 
+def test_a_refused_token_keeps_the_events_until_the_rotated_one_is_accepted(stack, labels, tmp_path):
+    """The log's token is refused (a reader's: 403): the caller was refused, not the events, so they
+    stay buffered and nothing is counted refused. The kubelet writes the next token to the same
+    file; the log reads it at its next attempt and the buffered events arrive."""
+    url, feedback, transformer, token_file = _logging_chain(stack, labels, tmp_path, ("reader",))
+    try:
+        ids = [f"rot-{uuid.uuid4().hex[:6]}-{n}" for n in range(8)]
+        for case_id in ids:
+            assert outputs(infer(url, infer_body([BATTERY], [case_id])))["label"]
+        eventually(lambda: metric(url, "case_classifier_prediction_log_send_failures_total") >= 1)
+        assert metric(url, "case_classifier_prediction_log_events_total", {"outcome": "refused"}) == 0
+        assert not _logged(feedback.store_url, ids)
+        write_token(token_file, ["service"], "logging-transformer", 3 * 3600)  # rotated
+        rows = eventually(lambda: (found := _logged(feedback.store_url, ids)) and len(found) == len(ids) and found, 30)
+        assert sorted(rows) == sorted(ids)
+        assert metric(url, "case_classifier_prediction_log_events_total", {"outcome": "dropped"}) == 0
+    finally:
+        transformer.stop()
+        feedback.process.stop()
+
+
 def test_with_the_store_away_answers_go_on_and_drops_are_counted(logging_transformer, labels, tmp_path, reliability):
     url, feedback, _ = logging_transformer
-    eventually(lambda: outputs(infer(url, infer_body([BATTERY], ["warm-0"]))) and feedback.quality("1.0.0"))
+    # Polled below a reader's rate at the feedback service (5/s), which would answer 429 above it.
+    eventually(lambda: outputs(infer(url, infer_body([BATTERY], ["warm-0"]))) and feedback.quality("1.0.0"), every=0.3)
     feedback.process.stop()  # the store's service goes away
     answered = 0
     for n in range(50):

@@ -9,6 +9,7 @@ import uuid
 import httpx
 import pytest
 
+from tests.support.auth import bearer
 from tests.support.v2 import MODEL, infer_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
@@ -30,7 +31,7 @@ def test_request_id_reaches_predictor_and_language_service_and_texts_stay_out_of
     response = httpx.post(
         f"{stack.transformer_url}/v2/models/{MODEL}/infer",
         json=infer_body([secret], request_id="body-id"),
-        headers={"x-request-id": request_id},
+        headers={"x-request-id": request_id, **bearer()},
         timeout=10,
     )
     assert response.status_code == 200

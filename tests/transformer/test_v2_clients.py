@@ -13,6 +13,7 @@ from kserve.protocol.infer_type import RequestedOutput
 
 from case_serving import schema
 from tests.conftest import ROOT
+from tests.support.auth import bearer, token
 from tests.support.v2 import MODEL
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stack")]
@@ -95,8 +96,8 @@ async def test_kserve_clients_read_every_output_and_honour_requested_ones(stack,
     grpc_client = InferenceGRPCClient(address)
     try:
         for response in (
-            await rest_client.infer(f"http://{rest}", request, model_name=MODEL),
-            await grpc_client.infer(request),
+            await rest_client.infer(f"http://{rest}", request, model_name=MODEL, headers=bearer()),
+            await grpc_client.infer(request, headers=[("authorization", f"Bearer {token('crm')}")]),
         ):
             assert [output.name for output in response.outputs] == ["label", "top_probabilities"]
             assert response.outputs[0].as_numpy().tolist()[0] in (b"battery_power", "battery_power")

@@ -14,7 +14,7 @@ from case_language.client import build_detection
 from case_model import MODEL_NAME, ArtifactError, read_metadata
 from case_serving import logs
 from case_serving.kserve_adapter import KSERVE_DEFAULT_MODEL_NAME
-from case_serving.serve import serve
+from case_serving.serve import Access, serve
 from case_serving.settings import load_settings
 from transformer import metrics
 from transformer.settings import TransformerSettings
@@ -57,8 +57,12 @@ def main(argv: list[str] | None = None) -> int:
             "language_mode": settings.language_mode,
             "supported_languages": list(settings.supported_languages),
             "prediction_log": bool(prediction_log),
+            "auth": settings.auth,
         },
     )
     closers = [closer.close for closer in (client, prediction_log) if closer is not None]
-    serve(model, model.request_limits, args, settings, on_stop=closers)
+    access = Access(settings.gate(), frozenset(settings.classify_roles))
+    if not access.gate.enabled:
+        log.warning("authentication is OFF: any caller may classify (a test bench only)")
+    serve(model, model.request_limits, args, settings, on_stop=closers, access=access)
     return 0

@@ -18,13 +18,20 @@ from case_language.protocol import DEFAULT_URL
 from case_model import StatusRules
 from case_model.language import DEFAULT_SUPPORTED, DETECTOR_LANGUAGES
 from case_model.status import DEFAULT_CONFIDENCE_THRESHOLD
-from case_serving.settings import CommaSeparated, ServingSettings
+from case_serving.settings import AuthSettings, CommaSeparated, ServingSettings
 
 
-class TransformerSettings(ServingSettings):
+class TransformerSettings(ServingSettings, AuthSettings):
     """Everything the transformer reads at start-up; nothing is read later."""
 
     model_config = SettingsConfigDict(env_prefix="TRANSFORMER_", extra="ignore", frozen=True)
+
+    classify_roles: CommaSeparated = Field(
+        ("crm",), description="Roles whose tokens may classify (REST and gRPC; health and metadata are open)."
+    )
+    auth_rate_limits: CommaSeparated = Field(
+        ("crm=5000",), description="Requests per second per principal, by role (burst: 2 s of it); 429 above."
+    )
 
     language_mode: Mode = Field(
         "external", description="Language detection: the external HTTP service, an in-process detector, or none."
@@ -67,6 +74,11 @@ class TransformerSettings(ServingSettings):
         10_000, description="Answered cases kept while the feedback service is away; beyond it the oldest are dropped."
     )
     feedback_batch_events: int = Field(256, description="Answered cases per call to the feedback service.")
+    feedback_token_file: str = Field(
+        "",
+        description="The token the prediction log presents (role service): a projected service-account "
+        "token, re-read when rotated; empty: none.",
+    )
     feedback_linger_seconds: float = Field(
         0.5,
         ge=0,
@@ -96,6 +108,7 @@ class TransformerSettings(ServingSettings):
             self.feedback_buffer_events,
             self.feedback_batch_events,
             linger_seconds=self.feedback_linger_seconds,
+            token_file=self.feedback_token_file,
         )
 
     def status_rules(self) -> StatusRules:
