@@ -114,6 +114,12 @@ class _Store(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def do_HEAD(self) -> None:
+        self.authorizations.append(self.headers.get("Authorization"))
+        self.send_response(200 if self.path in self.files else 404)
+        self.send_header("Content-Length", str(len(self.files.get(self.path, b""))))
+        self.end_headers()
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -273,3 +279,45 @@ def test_a_candidate_is_numbered_above_every_version_the_index_holds(
     assert cli.main([*_train(tmp_path, model_wheel, out), f"--index-url={index}"]) == 0
     assert (out / "case_model-1.4.0-py3-none-any.whl").is_file()  # the champion is 1.0.0: not 1.1.0
     assert json.loads((out / "report.json").read_text())["challenger"]["version"] == "1.4.0"
+
+
+def test_two_retraining_runs_never_build_one_version(demo_cases, model_wheel, index, store, tmp_path, monkeypatch):
+    """As the CronJob runs: the index holds 1.3.0, so the first run builds and stages 1.4.0. Nobody
+    has released it when the next week's run starts: that one builds 1.5.0, not 1.4.0 again."""
+    handler, secret = store
+    cases, _, validation = demo_cases
+    cases.iloc[:800].to_parquet(tmp_path / "cases.parquet")
+    validation.iloc[:300].to_parquet(tmp_path / "validation.parquet")
+    monkeypatch.delenv("MODEL_SIGNING_KEY", raising=False)
+    index_secret = tmp_path / "index-url"
+    index_secret.write_text(f"{index}\n")
+    built = []
+    for week in ("first", "second"):
+        out = tmp_path / week
+        argv = [
+            *_train(tmp_path, model_wheel, out),
+            f"--index-url-file={index_secret}",
+            f"--candidates-url-file={secret}",
+        ]
+        assert cli.main(argv) == 0
+        assert cli.main(["stage-candidate", str(out), f"--store-url-file={secret}"]) == 0
+        built += [path.name for path in out.glob("case_model-*.whl")]
+    assert built == ["case_model-1.4.0-py3-none-any.whl", "case_model-1.5.0-py3-none-any.whl"]
+    staged = {path.split("/")[4] for path in handler.files}
+    assert staged == {"1.4.0", "1.5.0"}
+
+
+def test_an_explicit_version_a_candidate_holds_is_refused(
+    demo_cases, model_wheel, store, tmp_path, monkeypatch, capsys
+):
+    handler, secret = store
+    handler.files["/repository/cands/candidates/2.0.0/SHA256SUMS"] = b"staged earlier"
+    cases, _, validation = demo_cases
+    cases.iloc[:50].to_parquet(tmp_path / "cases.parquet")
+    validation.iloc[:50].to_parquet(tmp_path / "validation.parquet")
+    monkeypatch.delenv("MODEL_SIGNING_KEY", raising=False)
+    out = tmp_path / "out"
+    argv = [*_train(tmp_path, model_wheel, out), f"--candidates-url-file={secret}", "--version=2.0.0"]
+    assert cli.main(argv) == 2
+    assert "version 2.0.0 is already a staged candidate" in capsys.readouterr().err
+    assert not out.exists()

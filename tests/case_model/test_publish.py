@@ -82,6 +82,38 @@ def test_upload_without_credentials_is_refused(model_wheel, package_index):
     assert "403" in failure.value.stdout + failure.value.stderr or "401" in failure.value.stdout + failure.value.stderr
 
 
+def test_the_index_refuses_to_overwrite_a_published_version(
+    published_model, model_wheel, package_index, index_credentials, tmp_path
+):
+    """A version, once published, is what every image of it installs: uploading 1.0.0 again, even
+    byte for byte, is refused (409), and the index still serves the first upload's bytes. The local
+    index (make index, and this suite's) runs pypiserver without --overwrite, as a release index must."""
+    import hashlib
+
+    import httpx
+
+    credentials = index_credentials
+    before = httpx.get(f"{package_index}/packages/{model_wheel.name}", follow_redirects=True, auth=credentials)
+    changed = tmp_path / model_wheel.name
+    changed.write_bytes(model_wheel.read_bytes() + b"\0")  # other bytes under the same name and version
+    for wheel in (model_wheel, changed):
+        with pytest.raises(subprocess.CalledProcessError) as refused:
+            _upload(wheel, package_index, credentials)
+        assert "Bad Request" in refused.value.stdout  # pypiserver answers twine 400, as pypi.org does
+        # Any other client: 409, saying why.
+        answer = httpx.post(
+            f"{package_index}/",
+            data={":action": "file_upload", "name": "case-model", "version": "1.0.0"},
+            files={"content": (wheel.name, wheel.read_bytes())},
+            auth=credentials,
+        )
+        assert answer.status_code == 409
+        assert "already exists" in answer.text
+    after = httpx.get(f"{package_index}/packages/{model_wheel.name}", follow_redirects=True, auth=credentials)
+    assert hashlib.sha256(after.content).digest() == hashlib.sha256(before.content).digest()
+    assert after.content == model_wheel.read_bytes()
+
+
 def test_wheel_whose_version_differs_from_its_metadata_is_refused(
     trained, tmp_path, package_index, index_credentials, fresh_venv, reliability
 ):

@@ -125,6 +125,33 @@ def split_credentials(url: str) -> tuple[str, str | None]:
     return bare, header
 
 
+def is_staged(store_url: str, version: str) -> bool:
+    """Whether the candidates store holds a candidate of ``version`` (its ``SHA256SUMS``, which
+    staging writes last). Training asks before it numbers a candidate, so a run never builds a
+    version an earlier, unreleased candidate holds.
+
+    Raises:
+        CandidateError: the store answers anything but 200 or 404, or cannot be reached.
+    """
+    base, authorization = split_credentials(store_url)
+    url = f"{base}/candidates/{version}/{SUMS_FILE}"
+    headers = {} if authorization is None else {"Authorization": authorization}
+    request = urllib.request.Request(url, headers=headers, method="HEAD")  # noqa: S310
+    try:
+        # https, or http on loopback only: checked by split_credentials
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310  # nosec B310
+            status = int(response.status)
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (urllib.error.URLError, OSError) as error:
+        raise CandidateError(
+            f"cannot reach the candidates store at {base}: {getattr(error, 'reason', error)}"
+        ) from None
+    if status not in (200, 404):
+        raise CandidateError(f"the candidates store answered HTTP {status} to {url}")
+    return status == 200
+
+
 def stage(directory: Path, store_url: str) -> list[str]:
     """Upload every file ``SHA256SUMS`` lists, then ``SHA256SUMS`` itself, to
     ``<store>/candidates/<version>/``; returns the URLs written (credentials left out).

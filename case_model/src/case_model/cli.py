@@ -114,13 +114,17 @@ def _train(args: argparse.Namespace) -> int:
             _progress("reading the corrections")
         feedback = read_corrections(source) if source else None
         existing = known_versions(out)
-        if args.index_url:
+        index_url = args.index_url or _read_url(args.index_url_file, "model index")
+        if index_url:
             _progress("reading the versions the model index holds")
-            existing += index_versions(args.index_url)
+            existing += index_versions(index_url)
         champion = resolve_baseline(args.champion, out) if args.champion else None
         if champion is not None:
             existing.append(str(wheel_metadata(champion)["model_version"]))
         version = next_version(existing, args.version)
+        candidates = _read_url(args.candidates_url_file, "candidates store")
+        if candidates:
+            version = _unstaged(version, existing, candidates, explicit=args.version is not None)
         _progress(f"training {version} on {len(cases)} cases")
         result = train(cases, validation, feedback, seed=args.seed)
         counts = result.corrections
@@ -185,6 +189,25 @@ def _candidate_sums(out: Path, report_dir: Path, wheel: Path) -> Path:
             shutil.copy2(report_dir / name, out / name)
         files.append(out / name)
     return write_sums(out, files)
+
+
+def _unstaged(version: str, existing: list[str], store_url: str, explicit: bool) -> str:
+    """``version``, or the first version above it that no earlier candidate holds: two runs, the
+    second before the first was released, never build one version.
+
+    Raises:
+        ValueError: an explicit version that a candidate already holds.
+    """
+    from case_model.candidate import is_staged
+    from case_model.versioning import next_version
+
+    while is_staged(store_url, version):
+        if explicit:
+            raise ValueError(f"version {version} is already a staged candidate; choose another")
+        _progress(f"a candidate {version} is already staged; numbering this one above it")
+        existing = [*existing, version]
+        version = next_version(existing)
+    return version
 
 
 def _stage_candidate(args: argparse.Namespace) -> int:
@@ -281,6 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--index-url",
         help="the production model index's simple API (e.g. https://index.example/simple/): the new version "
         "is above every version it holds, never just above the champion's",
+    )
+    train.add_argument(
+        "--index-url-file",
+        help="a file holding the index URL (a mounted Secret: it may carry read credentials); as --index-url",
+    )
+    train.add_argument(
+        "--candidates-url-file",
+        help="a file holding the candidates store's URL: the new version is also above every candidate "
+        "staged there and not yet released, so two runs never build one version",
     )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(
