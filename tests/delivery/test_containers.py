@@ -12,7 +12,7 @@ and exit 0.
 
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -22,9 +22,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from case_serving.settings import DEV_AUDIENCE, DEV_ISSUER
 from dev.images import Engine, build_all, find_engine, size_mb, tag
 from dev.processes import LOOPBACK, PORT_ATTEMPTS, bind_failed, candidate_ports
+from dev.stack import DEV_JWKS
 from tests.manifests.test_manifests import render
+from tests.support.auth import bearer, write_token
 from tests.support.v2 import infer, infer_body, outputs
 from tests.transformer.test_contract import AUTO, BATTERY, GERMAN
 
@@ -162,18 +165,37 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
     (store / "url").write_text("sqlite:////tmp/feedback.sqlite\n")
     store.chmod(0o755)
     (store / "url").chmod(0o444)
-    # The ConfigMap model-signing-public-key, mounted where every pod of the model reads it.
-    (signing := tmp_path / "signing").mkdir()
-    (signing / "model-signing.pub").write_bytes(Path(os.environ["MODEL_SIGNING_PUBLIC_KEY"]).read_bytes())
-    signing.chmod(0o755)
-    public_key = f"{signing}:/etc/case-model/signing:ro"
+    # The identity provider's stand-in is the development issuer: its JWKS is mounted where the
+    # services read it, and the prediction log's projected token is a file it signed.
+    idp = tmp_path / "idp"
+    idp.mkdir()
+    shutil.copy(DEV_JWKS, idp / "jwks.json")
+    token_dir = tmp_path / "feedback-token"
+    token_dir.mkdir()
+    write_token(token_dir / "token", ["service"], "system:serviceaccount:case-classifier:case-transformer", 3600)
+    for path in (idp, token_dir):
+        path.chmod(0o755)
+        for file in path.iterdir():
+            file.chmod(0o444)
+    idp_mount = f"{idp}:/etc/case-classifier/idp:ro"
+    trust = {
+        "ISSUER": DEV_ISSUER,
+        "AUDIENCE": DEV_AUDIENCE,
+        "JWKS_URL": "/etc/case-classifier/idp/jwks.json",
+        "ROLES_CLAIM": "roles",
+    }
     containers = Containers(engine, tmp_path)
     try:
         # As the Deployments run them; the listen address is loopback here (host networking).
         for service in ("langdetect", "feedback"):
             container = spec[service]
             env = _env(container)
-            mounts = [public_key, *([f"{store}:/run/secrets/feedback-store:ro"] if service == "feedback" else [])]
+            # No signing key is mounted: each image verifies its model with the key built into it.
+            mounts = [f"{store}:/run/secrets/feedback-store:ro", idp_mount] if service == "feedback" else []
+            if service == "feedback":  # the stand-in issuer, no cluster issuer here
+                env |= {f"FEEDBACK_AUTH_{key}": value for key, value in trust.items()}
+                env["FEEDBACK_AUTH_SERVICE_ISSUER"] = ""
+                env["FEEDBACK_AUTH_RATE_LIMITS"] = "service=100,reader=100"
             port = containers.start(
                 service,
                 tag(service, version),
@@ -191,7 +213,7 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
             tag("predictor", version),
             lambda p: [*spec["predictor"]["args"], f"--http_port={p}"],
             _env(spec["predictor"]),
-            [public_key],
+            [],
             lambda p: f"http://{LOOPBACK}:{p}{ready}",
             spec["predictor"]["tmp"],
         )
@@ -200,13 +222,15 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
             **_env(spec["transformer"]),
             "TRANSFORMER_LANGUAGE_URL": f"{url['langdetect']}/v1/detect",
             "TRANSFORMER_FEEDBACK_URL": f"{url['feedback']}/v1/predictions",
+            **{f"TRANSFORMER_AUTH_{key}": value for key, value in trust.items()},
         }
+        token_path = Path(transformer_env["TRANSFORMER_FEEDBACK_TOKEN_FILE"]).parent
         transformer = containers.start(
             "transformer",
             tag("transformer", version),
             lambda p: [*spec["transformer"]["args"], f"--http_port={p}", f"--predictor_host={LOOPBACK}:{predictor}"],
             transformer_env,
-            [public_key],
+            [idp_mount, f"{token_dir}:{token_path}:ro"],
             lambda p: f"http://{LOOPBACK}:{p}{ready}",
             spec["transformer"]["tmp"],
         )
@@ -221,7 +245,7 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
         assert response.json()["model_version"] == version
         # The prediction log reached the feedback container.
         deadline = time.monotonic() + 30
-        while not httpx.get(f"{url['feedback']}/v1/quality").json()["model_versions"]:
+        while not httpx.get(f"{url['feedback']}/v1/quality", headers=bearer("reader")).json()["model_versions"]:
             assert time.monotonic() < deadline, containers.logs("feedback")
             time.sleep(0.2)
 

@@ -338,20 +338,27 @@ def signing_key_problems(objects: list[dict]) -> list[str]:
 
 
 def production_index_problems(objects: list[dict]) -> list[str]:
-    """The retraining CronJob reaching for the production index: twine, an upload, its credentials,
-    or a network path to it."""
+    """The retraining CronJob able to publish to the production index: twine, an upload, the
+    signing key or any index credential but the read-only one it reads the versions with."""
     problems = []
     for obj in objects:
         if obj["kind"] == "CronJob":
-            text = yaml.safe_dump(obj["spec"])
-            words = ("twine", "pypirc", "model-index")
+            text = yaml.safe_dump(obj["spec"]).replace("model-index-read", "")
+            words = ("twine", "pypirc", "model-index", "model-signing", "upload --")
             problems += [f"CronJob {obj['metadata']['name']}: {w}" for w in words if w in text]
         if (
             obj["kind"] == "NetworkPolicy"
             and "case-retrain" in yaml.safe_dump(obj["spec"]["podSelector"])
             and "case-classifier.io/model-index" in yaml.safe_dump(obj["spec"].get("egress", []))
         ):
-            problems.append(f"NetworkPolicy {obj['metadata']['name']}: retrain may reach the model index")
+            # Reading the versions: HTTPS only, nothing else of the index.
+            for rule in obj["spec"]["egress"]:
+                if "case-classifier.io/model-index" in yaml.safe_dump(rule.get("to", [])):
+                    ports = [(p["port"], p.get("protocol", "TCP")) for p in rule.get("ports", [])]
+                    if ports != [(443, "TCP")]:
+                        problems.append(
+                            f"NetworkPolicy {obj['metadata']['name']}: retrain reaches the index on {ports}"
+                        )
     return problems
 
 
@@ -371,7 +378,7 @@ def _before_retrain() -> dict:
 def test_the_manifest_checks_find_the_retraining_job_as_it_was():
     before = [_before_retrain()]
     assert len(signing_key_problems(before)) == 2  # the Secret volume and the flag
-    assert len(production_index_problems(before)) == 2  # twine and its pypirc
+    assert len(production_index_problems(before)) == 3  # twine, its pypirc, the signing key
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])

@@ -3,8 +3,6 @@ schemas, KServe's InferenceService schema, and the security and autoscaling poli
 
 from __future__ import annotations
 
-import functools
-import gzip
 import re
 import shutil
 import subprocess
@@ -14,6 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
+from tests.manifests.crd_schema import pruned, schema
 
 MANIFESTS = ROOT / "manifests"
 OVERLAYS = ("dev", "prod")
@@ -26,6 +25,7 @@ CORE_KINDS = {
     "PodDisruptionBudget",
     "NetworkPolicy",
     "CronJob",
+    "ServiceAccount",
 }
 KUBERNETES_VERSION = "1.32.0"
 
@@ -60,7 +60,7 @@ def _one(objects: list[dict], kind: str) -> dict:
 def test_every_overlay_renders_the_whole_application(rendered):
     _, objects = rendered
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds.count("NetworkPolicy") == 12  # default deny, DNS, and each path (test_network_fence.py)
+    assert kinds.count("NetworkPolicy") == 14  # default deny, DNS, istiod, and each path (test_network_fence.py)
     assert "RayJob" not in kinds  # a batch run is asked for (manifests/batch), never re-run by an apply
     assert {
         "InferenceService",
@@ -72,6 +72,9 @@ def test_every_overlay_renders_the_whole_application(rendered):
         "PodDisruptionBudget",
         "ConfigMap",
         "Namespace",
+        "ServiceAccount",
+        "AuthorizationPolicy",
+        "RequestAuthentication",
     } <= set(kinds)
     assert all(o["metadata"].get("namespace", "case-classifier") == "case-classifier" for o in objects)
 
@@ -103,44 +106,30 @@ def test_core_objects_validate_against_the_kubernetes_schemas(rendered, tmp_path
     assert _kubeval([str(broken)]).returncode != 0, "the validator accepts anything"
 
 
-@functools.cache  # 39,000 lines of YAML: parsed once per process
+#: The pruning check, by the name tests/case_rollout imports it under.
+_pruned = pruned
+
+
 def _crd_schema() -> dict:
-    with gzip.open(ROOT / "tests" / "data" / "kserve-isvc-crd.yaml.gz") as handle:
-        crd = yaml.safe_load(handle)
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")
-    return version["schema"]["openAPIV3Schema"]
-
-
-def _pruned(value, schema: dict, path: str = "") -> list[str]:
-    """Fields the API server would drop silently: not in the schema where the schema lists fields."""
-    problems = []
-    if isinstance(value, dict) and "properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
-        for key, item in value.items():
-            if key not in schema["properties"]:
-                problems.append(f"{path}/{key}")
-            else:
-                problems += _pruned(item, schema["properties"][key], f"{path}/{key}")
-    elif isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            problems += _pruned(item, schema["items"], f"{path}/{i}")
-    return problems
+    """KServe's InferenceService v1beta1 schema (tests/data/kserve-isvc-crd.yaml.gz)."""
+    return schema("kserve-isvc-crd.yaml.gz", "serving.kserve.io/v1beta1", "InferenceService")
 
 
 def test_inference_service_validates_against_kserve_v1beta1(rendered):
     import jsonschema
 
     _, objects = rendered
-    schema = _crd_schema()
-    validator = jsonschema.validators.validator_for(schema)(schema)
+    isvc_schema = _crd_schema()
+    validator = jsonschema.validators.validator_for(isvc_schema)(isvc_schema)
     for isvc in _isvcs(objects):
         validator.validate(isvc)
-        assert _pruned({k: v for k, v in isvc.items() if k not in ("apiVersion", "kind", "metadata")}, schema) == []
+        assert pruned({k: v for k, v in isvc.items() if k not in ("apiVersion", "kind", "metadata")}, isvc_schema) == []
 
 
 def test_the_pruning_check_catches_a_typo():
     isvc = _isvcs(render("prod"))[0]
     isvc["spec"]["predictor"]["scaleTarge"] = 8
-    assert _pruned({"spec": isvc["spec"]}, _crd_schema()) == ["/spec/predictor/scaleTarge"]
+    assert pruned({"spec": isvc["spec"]}, _crd_schema()) == ["/spec/predictor/scaleTarge"]
 
 
 def _pod_specs(objects: list[dict]):
@@ -274,8 +263,9 @@ def test_no_secret_material_in_manifests(reliability):
 
 def test_the_retraining_job_stages_an_unsigned_candidate_with_credentials_from_secret_files(rendered):
     """Retraining proposes: the train step builds an unsigned candidate and its report, the stage
-    step puts them in the candidates store; no signing key and no production index in the pod
-    (tests/delivery/test_release_chain.py holds the release side)."""
+    step puts them in the candidates store; no signing key and no upload to the production index
+    in the pod, only a read-only account for its versions (tests/delivery/test_release_chain.py
+    holds the release side)."""
     _, objects = rendered
     (cronjob,) = [o for o in objects if o["kind"] == "CronJob"]
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
@@ -293,9 +283,8 @@ def test_the_retraining_job_stages_an_unsigned_candidate_with_credentials_from_s
     volumes = {v["name"]: v for v in pod["volumes"]}
     secrets = {}
     for container in (train, stage):
-        # Nothing secret in the environment: literal paths only, of configuration.
-        assert all(set(e) == {"name", "value"} for e in container.get("env", []))
-        assert {e["name"] for e in container.get("env", [])} <= {"MODEL_SIGNING_PUBLIC_KEY"}
+        # Nothing in the environment at all: the settings are the arguments, the credentials files.
+        assert container.get("env", []) == []
         for mount in container["volumeMounts"]:
             if "secret" in volumes[mount["name"]]:
                 assert mount["readOnly"] is True
@@ -303,35 +292,156 @@ def test_the_retraining_job_stages_an_unsigned_candidate_with_credentials_from_s
     assert secrets == {
         "feedback-store": "/run/secrets/feedback-store",
         "model-candidates-upload": "/run/secrets/model-candidates",
+        "model-index-read": "/run/secrets/model-index-read",
     }
     assert flags["feedback-url-file"] == "/run/secrets/feedback-store/url"
+    # Numbered above the index's versions and every staged candidate: two runs, two versions.
+    assert flags["index-url-file"] == "/run/secrets/model-index-read/url"
+    assert flags["candidates-url-file"] == "/run/secrets/model-candidates/url"
     assert "--store-url-file=/run/secrets/model-candidates/url" in stage["args"]
 
 
-def test_every_pod_that_runs_the_model_verifies_it_with_the_release_public_key(rendered):
-    """Each container whose image holds the model package gets the public key as a read-only file
-    from the ConfigMap, and the variable that names it: without both it would refuse to start."""
-    checked = []
-    for where, pod in _pod_specs(rendered[1] + render_batch()):
-        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+#: What a signing public key handed to a pod would be named by: the key is fixed in each image at
+#: build time (case_signing's image_key_path) and any other one given is refused.
+SIGNING_KEY_NAMES = re.compile(
+    r"(?i)signing[-_.]?(public[-_.]?key|pub\b)|model-signing|case-model/signing|--public-key"
+)
+
+
+def _signing_key_mentions(objects: list[dict]) -> list[str]:
+    """Every place of the objects that mounts, sets or names a signing public key."""
+    found = []
+    for obj in objects:
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        if obj["kind"] == "ConfigMap" and (
+            SIGNING_KEY_NAMES.search(obj["metadata"]["name"])
+            or any(SIGNING_KEY_NAMES.search(k) for k in obj.get("data", {}))
+        ):
+            found.append(f"{where}: a ConfigMap of a key")
+        if SIGNING_KEY_NAMES.search(yaml.safe_dump(obj)):
+            found.append(f"{where}: names a signing key")
+    for where, pod in _pod_specs(objects):
         for container in [*pod.get("initContainers", []), *pod["containers"]]:
-            if container["name"] == "ray-job-submitter":
-                continue  # the submitter only submits: it never loads the model
-            env = {e["name"]: e.get("value") for e in container.get("env", [])}
-            path = env.get("MODEL_SIGNING_PUBLIC_KEY")
-            assert path == "/etc/case-model/signing/model-signing.pub", (where, container["name"])
-            (mount,) = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
-            assert mount["readOnly"] is True
-            assert volumes[mount["name"]]["configMap"]["name"] == "model-signing-public-key"
-            checked.append(container["name"])
-    assert sorted(set(checked)) == [
-        "feedback",
-        "kserve-container",
-        "langdetect",
-        "ray-head",
-        "ray-worker",
-        "stage",
-        "train",
+            names = [e["name"] for e in container.get("env", [])]
+            found += [f"{where}/{container['name']}: env {n}" for n in names if "SIGNING" in n.upper()]
+    return found
+
+
+def test_no_pod_is_handed_a_signing_public_key(rendered):
+    """The release key's public half is the image's own (fixed at build time; a pod cannot be
+    pointed at another, any other one is refused): no rendered object mounts one, sets a variable
+    naming one or ships one as a ConfigMap."""
+    objects = rendered[1] + render_batch()
+    assert _signing_key_mentions(objects) == []
+    # The check still sees each way a key used to be handed over.
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "feedback"]
+    pod = deployment["spec"]["template"]["spec"]
+    planted = [
+        {"kind": "ConfigMap", "metadata": {"name": "release-key"}, "data": {"model-signing.pub": "PEM"}},
+        {
+            **deployment,
+            "spec": {
+                **deployment["spec"],
+                "template": {
+                    "spec": {
+                        **pod,
+                        "containers": [
+                            {
+                                **pod["containers"][0],
+                                "env": [{"name": "MODEL_SIGNING_PUBLIC_KEY", "value": "/keys/k.pem"}],
+                            }
+                        ],
+                    }
+                },
+            },
+        },
+        {
+            **deployment,
+            "spec": {
+                **deployment["spec"],
+                "template": {
+                    "spec": {**pod, "volumes": [{"name": "key", "configMap": {"name": "model-signing-public-key"}}]}
+                },
+            },
+        },
+    ]
+    assert all(_signing_key_mentions([obj]) for obj in planted)
+
+
+#: Values that turn a setting off.
+OFF = {"false", "0", "off", "no"}
+
+
+def _auth_switches(objects: list[dict]) -> list[tuple[str, str, str]]:
+    """(where, name, value) of every *_AUTH environment variable, ConfigMap key and --auth flag."""
+    found = []
+    for obj in objects:
+        if obj["kind"] == "ConfigMap":
+            for key, value in obj.get("data", {}).items():
+                if key.upper().endswith("_AUTH"):
+                    found.append((f"configmap/{obj['metadata']['name']}", key, str(value)))
+    for where, pod in _pod_specs(objects):
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            for env in container.get("env", []):
+                if env["name"].upper().endswith("_AUTH"):
+                    found.append((where, env["name"], str(env.get("value", ""))))
+            args = [*container.get("command", []), *container.get("args", [])]
+            for i, arg in enumerate(args):
+                flag, _, value = arg.partition("=")
+                if flag in ("--auth", "--no-auth", "--no_auth", "--disable-auth", "--disable_auth"):
+                    following = args[i + 1] if i + 1 < len(args) and not value and flag == "--auth" else ""
+                    found.append((where, flag, value or following or "on"))
+    return found
+
+
+def _turned_off(switches: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    return [
+        (w, n, v) for w, n, v in switches if v.strip().lower() in OFF or n.lstrip("-").startswith(("no", "disable"))
+    ]
+
+
+def test_no_overlay_turns_authentication_off(rendered):
+    """TRANSFORMER_AUTH and FEEDBACK_AUTH (default true) turn token checks off for a test bench
+    only: no rendered overlay, nor the batch run, sets one (or an --auth flag) to false."""
+    objects = rendered[1] + render_batch()
+    assert _turned_off(_auth_switches(objects)) == []
+    # The check sees each way of turning it off.
+    config = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"TRANSFORMER_AUTH": "False"}}
+    (feedback,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "feedback"]
+    pod = feedback["spec"]["template"]["spec"]
+    for change in (
+        {"env": [{"name": "FEEDBACK_AUTH", "value": "0"}]},
+        {"args": ["--auth=off"]},
+        {"args": ["--no-auth"]},
+    ):
+        planted = {
+            **feedback,
+            "spec": {"template": {"spec": {**pod, "containers": [{**pod["containers"][0], **change}]}}},
+        }
+        assert _turned_off(_auth_switches([planted])), change
+    assert _turned_off(_auth_switches([config]))
+
+
+def test_the_services_check_tokens_of_the_identity_provider_and_of_the_cluster(rendered):
+    """The settings the transformer and the feedback service check tokens with."""
+    _, objects = rendered
+    config = next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "transformer-config")
+    idp = {
+        "ISSUER": "https://idp.example.com/realms/crm",
+        "AUDIENCE": "case-classifier",
+        "JWKS_URL": "https://idp.example.com/realms/crm/protocol/openid-connect/certs",
+        "ROLES_CLAIM": "realm_access.roles",
+    }
+    assert {k: config["data"][f"TRANSFORMER_AUTH_{k}"] for k in idp} == idp
+    (feedback,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "feedback"]
+    env = {e["name"]: e["value"] for e in feedback["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert {k: env[f"FEEDBACK_AUTH_{k}"] for k in idp} == idp
+    assert env["FEEDBACK_AUTH_SERVICE_ISSUER"] == "https://kubernetes.default.svc.cluster.local"
+    assert env["FEEDBACK_AUTH_SERVICE_AUDIENCE"] == "case-feedback"
+    assert env["FEEDBACK_AUTH_SERVICE_JWKS_URL"] == "https://kubernetes.default.svc/openid/v1/jwks"
+    assert env["FEEDBACK_AUTH_SERVICE_ACCOUNTS"].split(",") == [
+        "system:serviceaccount:case-classifier:case-transformer",
+        "system:serviceaccount:case-classifier:case-batch",
     ]
 
 

@@ -1,7 +1,8 @@
 """The namespace's network fence, path by path: the rendered NetworkPolicies (both overlays and the
 batch run), the pods as the rendered workloads label them, and the neighbours a cluster has
-(Knative's activator, Istio's gateway, DNS, the CRM, Prometheus, the store, the model index, the
-candidates store, another namespace, the internet). Every path the system uses must be allowed, every other one
+(Knative's activator, Istio's gateway and control plane, DNS, the CRM, Prometheus, the store, the
+model index, the candidates store, the identity provider, the API server, another namespace, the
+internet). Every path the system uses must be allowed, every other one
 refused; tests/support/netpol.py is the evaluator."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ OURS = _namespace(NAMESPACE)
 NEIGHBOURS = {
     "gateway": Endpoint("gateway", "istio-system", {"istio": "ingressgateway"}, _namespace("istio-system")),
     "activator": Endpoint("activator", "knative-serving", {"app": "activator"}, _namespace("knative-serving")),
+    "istiod": Endpoint("istiod", "istio-system", {"app": "istiod"}, _namespace("istio-system")),
     "dns": Endpoint("dns", "kube-system", {"k8s-app": "kube-dns"}, _namespace("kube-system")),
     "crm": Endpoint("crm", "crm", {"app": "crm"}, _namespace("crm", **{"case-classifier.example.com/crm": "true"})),
     "prometheus": Endpoint(
@@ -46,6 +48,15 @@ NEIGHBOURS = {
         {"app": "nexus"},
         _namespace("artifacts", **{"case-classifier.io/model-candidates": "true"}),
     ),
+    # The company's identity provider (Keycloak), whose signing keys the services fetch.
+    "idp": Endpoint(
+        "idp",
+        "identity",
+        {"app": "keycloak"},
+        _namespace("identity", **{"case-classifier.io/identity-provider": "true"}),
+    ),
+    # The API server at the address the fence names for it (networkpolicies.yaml, set per cluster).
+    "apiserver": Endpoint("apiserver", ip="192.0.2.1"),
     "intruder": Endpoint("intruder", "elsewhere", {"app": "intruder"}, _namespace("elsewhere")),
     "internet": Endpoint("internet", ip="203.0.113.10"),
 }
@@ -100,12 +111,30 @@ ALLOWED = [
     ("feedback", "store", 5432, "TCP"),
     ("case-retrain", "store", 5432, "TCP"),
     ("case-retrain", "candidates", 443, "TCP"),
+    # Reading the versions the production index holds, to number a candidate above them.
+    ("case-retrain", "index", 443, "TCP"),
     ("ray-submitter", "ray-head", 8265, "TCP"),
     ("ray-worker", "ray-head", 6379, "TCP"),
     ("ray-head", "ray-worker", 10002, "TCP"),
     ("ray-worker", "langdetect", 8082, "TCP"),
     ("ray-head", "feedback", 8083, "TCP"),
     ("ray-worker", "internet", 443, "TCP"),
+    # The mesh: every sidecar asks istiod; the transformer's sidecar reaches the predictor's
+    # queue-proxy directly (net-istio's mesh route), so the predictor sees the transformer's identity.
+    ("predictor-blue", "istiod", 15012, "TCP"),
+    ("transformer-green", "istiod", 15012, "TCP"),
+    ("langdetect", "istiod", 15012, "TCP"),
+    ("feedback", "istiod", 15012, "TCP"),
+    ("ray-worker", "istiod", 15012, "TCP"),
+    ("transformer-blue", "predictor-blue", 8012, "TCP"),
+    ("transformer-green", "predictor-blue", 8012, "TCP"),
+    # Token signing keys: the identity provider's for the transformer and the feedback service,
+    # the API server's for the feedback service.
+    ("transformer-blue", "idp", 443, "TCP"),
+    ("feedback", "idp", 443, "TCP"),
+    ("feedback", "idp", 8443, "TCP"),
+    ("feedback", "apiserver", 443, "TCP"),
+    ("feedback", "apiserver", 6443, "TCP"),
 ]
 #: Paths that must be refused: around the gateway, into Ray, out to the internet, across services.
 REFUSED = [
@@ -127,13 +156,22 @@ REFUSED = [
     ("transformer-blue", "store", 5432, "TCP"),
     ("ray-worker", "store", 5432, "TCP"),
     ("feedback", "index", 443, "TCP"),
-    # The retraining job publishes nothing to the production index: a person's release does.
-    ("case-retrain", "index", 443, "TCP"),
+    # The retraining job reads the index's versions over HTTPS only (it publishes nothing there:
+    # no upload credentials, no release key; a person's release does).
     ("case-retrain", "index", 8080, "TCP"),
     ("feedback", "candidates", 443, "TCP"),
     ("predictor-blue", "langdetect", 8082, "TCP"),
     ("predictor-blue", "feedback", 8083, "TCP"),
-    ("transformer-blue", "predictor-blue", 8080, "TCP"),  # only through Knative: the gateway or activator
+    ("transformer-blue", "predictor-blue", 8080, "TCP"),  # the queue-proxy (8012) only, never the model's port
+    ("langdetect", "predictor-blue", 8012, "TCP"),
+    ("crm", "predictor-blue", 8012, "TCP"),
+    ("predictor-blue", "idp", 443, "TCP"),
+    ("langdetect", "idp", 443, "TCP"),
+    ("transformer-blue", "apiserver", 443, "TCP"),
+    ("langdetect", "apiserver", 443, "TCP"),
+    ("feedback", "apiserver", 8080, "TCP"),
+    ("feedback", "idp", 5432, "TCP"),
+    ("predictor-blue", "istiod", 8080, "TCP"),
     ("ray-worker", "internet", 80, "TCP"),
     ("ray-submitter", "langdetect", 8082, "TCP"),
     ("rogue", "dns", 5353, "UDP"),
