@@ -22,6 +22,7 @@ from dev.adversarial import FAMILIES
 from dev.stack import Ports
 from predictor.settings import PredictorSettings
 from tests.conftest import ROOT
+from tests.support.auth import bearer
 from transformer.settings import TransformerSettings
 
 README = (ROOT / "README.md").read_text()
@@ -119,13 +120,24 @@ def test_numbers_quoted_from_the_manifests():
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("stack")
+def _authorization(argv: list[str]) -> dict[str, str]:
+    """The README's ``-H "Authorization: Bearer $(make -s token ROLE=.. SUBJECT=..)"``, with the
+    token ``make token`` would print (the same issuer, role and subject)."""
+    (header,) = [arg for arg in argv if arg.startswith("Authorization:")]
+    found = re.fullmatch(r"Authorization: Bearer \$\(make -s token ROLE=(\w+) SUBJECT=([\w-]+)\)", header)
+    assert found, header
+    return bearer(found.group(1), found.group(2))
+
+
 def test_the_quick_start_curl_answers_as_the_readme_says(stack):
     curl = _code_blocks(_section("Quick start"))[1]
     argv = shlex.split(curl)
     url = next(arg for arg in argv if arg.startswith("http://"))
     body = json.loads(argv[argv.index("-d") + 1])
     assert url == "http://127.0.0.1:8080/v2/models/case-classifier/infer"  # the default port of make run
-    response = httpx.post(url.replace("http://127.0.0.1:8080", stack.transformer_url), json=body, timeout=10)
+    local = url.replace("http://127.0.0.1:8080", stack.transformer_url)
+    assert httpx.post(local, json=body, timeout=10).status_code == 401, "no token, no answer"
+    response = httpx.post(local, json=body, timeout=10, headers=_authorization(argv))
     outputs = {output["name"]: output["data"] for output in response.json()["outputs"]}
     assert outputs["label"][0] == "battery_power"
     assert outputs["status"] == ["ok", "auto_reply"]
@@ -140,13 +152,19 @@ def test_the_quick_start_correction_is_accepted_as_the_readme_says(stack):
     argv = shlex.split(classify)
     body = json.loads(argv[argv.index("-d") + 1])
 
+    first, second = (shlex.split(command) for command in re.split(r"\n(?=curl )", correct))
+
     def predictions() -> int:
-        quality = httpx.get(f"{stack.feedback_url}/v1/quality", timeout=10).json()["model_versions"]
-        return sum(version["predictions"] for version in quality)
+        answer = httpx.get(f"{stack.feedback_url}/v1/quality", timeout=10, headers=_authorization(second))
+        return sum(version["predictions"] for version in answer.json()["model_versions"])
 
     before = predictions()
-    httpx.post(f"{stack.transformer_url}/v2/models/case-classifier/infer", json=body, timeout=10)
-    first, second = (shlex.split(command) for command in re.split(r"\n(?=curl )", correct))
+    httpx.post(
+        f"{stack.transformer_url}/v2/models/case-classifier/infer",
+        json=body,
+        timeout=10,
+        headers=_authorization(shlex.split(classify)),
+    )
     url = next(arg for arg in first if arg.startswith("http://"))
     assert url == "http://127.0.0.1:8083/v1/corrections"  # the default port of make run
     correction = json.loads(first[first.index("-d") + 1])
@@ -155,6 +173,6 @@ def test_the_quick_start_correction_is_accepted_as_the_readme_says(stack):
     assert quality_url == "http://127.0.0.1:8083/v1/quality"
 
     eventually(lambda: predictions() > before)  # logged off the request path, a moment later
-    answer = httpx.post(base, json=correction, timeout=10)
+    answer = httpx.post(base, json=correction, timeout=10, headers=_authorization(first))
     assert answer.json() == {"accepted": 1, "unknown_case_ids": []}
     assert '`{"accepted": 1, "unknown_case_ids": []}`' in FLAT
