@@ -195,3 +195,37 @@ async def test_an_unavailable_predictor_is_unavailable_naming_it(stub, served):
     assert "predictor unavailable" in (error.details() or "")
     answered = await stub.ModelInfer(_request([_strings("text", [AUTO])]), timeout=10)
     assert _read(answered)["status"] == ["auto_reply"]
+
+
+async def test_past_its_rate_a_caller_gets_resource_exhausted_with_retry_after() -> None:
+    """The gate as the transformer runs it, with a CRM rate of 1 per second (bursts of 2): the third
+    call at once is RESOURCE_EXHAUSTED saying when to retry; another CRM principal still passes."""
+    from case_serving.access import Gate, RateLimiter, parse_rates
+    from case_serving.access_grpc import GateInterceptor
+    from case_serving.settings import DEV_AUDIENCE, DEV_ISSUER
+    from case_serving.tokens import Issuer, TokenPolicy, TokenVerifier
+    from dev.tokens import JWKS, KEYS
+    from tests.support.auth import token
+
+    verifier = TokenVerifier([Issuer(DEV_ISSUER, DEV_AUDIENCE, str(KEYS / JWKS))], TokenPolicy())
+    gate = GateInterceptor(Gate(verifier, RateLimiter(parse_rates(["crm=1"]))), {"crm"})
+    model, _, _, _ = transformer()
+    async with grpc_server(model, model.request_limits, gate) as address, grpc.aio.insecure_channel(address) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+
+        async def call(subject: str) -> None:
+            metadata = (("authorization", f"Bearer {token('crm', subject)}"),)
+            await stub.ModelInfer(_request([_strings("text", [BATTERY])]), metadata=metadata, timeout=10)
+
+        await call("crm-loop")
+        await call("crm-loop")
+        with pytest.raises(grpc.aio.AioRpcError) as limited:
+            await call("crm-loop")
+        assert limited.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        trailers = dict(limited.value.trailing_metadata() or ())
+        assert int(trailers["retry-after"]) >= 1
+        await call("crm-other")  # a bucket of its own
+        with pytest.raises(grpc.aio.AioRpcError) as unauthenticated:
+            await stub.ModelInfer(_request([_strings("text", [BATTERY])]), timeout=10)
+        assert unauthenticated.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert (await stub.ServerLive(pb.ServerLiveRequest(), timeout=10)).live  # health stays open

@@ -112,15 +112,18 @@ def build_app(
 
 
 @asynccontextmanager
-async def grpc_server(model: Model, limits: RequestLimits) -> AsyncIterator[str]:
-    """Our gRPC servicer for ``model``, set up as ``GrpcServer`` sets it up, on 127.0.0.1:0; yields
-    the address it got. (``GrpcServer.start`` binds the flag's port and keeps no port of its own.)"""
+async def grpc_server(
+    model: Model, limits: RequestLimits, gate: aio.ServerInterceptor | None = None
+) -> AsyncIterator[str]:
+    """Our gRPC servicer for ``model``, set up as ``GrpcServer`` sets it up (with ``gate``, the
+    token check, when given), on 127.0.0.1:0; yields the address it got. (``GrpcServer.start``
+    binds the flag's port and keeps no port of its own.)"""
     repository = ModelRepository()
     repository.update(model)
     servicer = CaseInferenceServicer(
         DataPlane(repository), SealedRepositoryExtension(repository), model, limits, lambda: model.version
     )
-    settings = GrpcServer(0, servicer, (DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES), grace_period=0)
+    settings = GrpcServer(0, servicer, (DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES), grace_period=0, gate=gate)
     server = aio.server(
         interceptors=settings.interceptors,
         options=[
