@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 from dev.processes import LOOPBACK, Service, start_on_ports
+from dev.stack import DEV_JWKS
 from tests.conftest import ROOT
+from tests.support.auth import bearer, write_token
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
 #: Image -> (what docker/install.sh installs, the entrypoint module).
@@ -167,6 +169,9 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
     # meanwhile); the transformer, started last, is pointed at the ports the others got.
     ports: dict[str, int] = {}
     bare = {"PYTHONPATH": "", "HOME": str(tmp_path), "MODEL_SIGNING_PUBLIC_KEY": os.environ["MODEL_SIGNING_PUBLIC_KEY"]}
+    # Authentication on, as everywhere: the development issuer's keys, a service token for the log.
+    service_token = tmp_path / "service-token"
+    write_token(service_token, ["service"], "image-transformer", 3600)
     url = f"http://{LOOPBACK}"
     services = [  # (ports it binds, its definition given them)
         (
@@ -190,6 +195,7 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
                     str(ports["feedback"]),
                     f"--store_url=sqlite:///{tmp_path / 'feedback.sqlite'}",
                     "--quality_cache_seconds=0",
+                    f"--auth_jwks_url={DEV_JWKS}",
                 ],
                 f"{url}:{ports['feedback']}/readyz",
                 bare,
@@ -224,6 +230,8 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
                     "--predictor_protocol=grpc-v2",
                     f"--language_url={url}:{ports['lang']}/v1/detect",
                     f"--feedback_url={url}:{ports['feedback']}/v1/predictions",
+                    f"--feedback_token_file={service_token}",
+                    f"--auth_jwks_url={DEV_JWKS}",
                 ],
                 f"{url}:{ports['transformer']}/v2/models/case-classifier/ready",
                 bare,
@@ -260,7 +268,9 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
                 {"name": "case_id", "datatype": "BYTES", "shape": [1], "data": ["IMG-1"]},
             ],
         }
-        response = httpx.post(f"{url}:{ports['transformer']}/v2/models/case-classifier/infer", json=body, timeout=10)
+        infer = f"{url}:{ports['transformer']}/v2/models/case-classifier/infer"
+        assert httpx.post(infer, json=body, timeout=10).status_code == 401  # authentication is on
+        response = httpx.post(infer, json=body, timeout=10, headers=bearer("crm"))
         assert response.status_code == 200, response.text
         outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
         assert outputs["label"] == ["battery_power"]
@@ -270,14 +280,14 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
         # knowing the labels from the installed model wheel.
         correction = {"corrections": [{"case_id": "IMG-1", "label": "display", "agent_id": "a-1"}]}
         feedback = f"{url}:{ports['feedback']}"
-        for _ in range(100):
-            quality = httpx.get(f"{feedback}/v1/quality").json()["model_versions"]
+        for _ in range(40):  # a reader may ask 5 times a second (the default limit)
+            quality = httpx.get(f"{feedback}/v1/quality", headers=bearer("reader")).json()["model_versions"]
             if quality:
                 break
-            time.sleep(0.1)
-        answer = httpx.post(f"{feedback}/v1/corrections", json=correction, timeout=10)
+            time.sleep(0.3)
+        answer = httpx.post(f"{feedback}/v1/corrections", json=correction, timeout=10, headers=bearer("crm"))
         assert answer.json() == {"accepted": 1, "unknown_case_ids": []}, answer.text
-        quality = httpx.get(f"{feedback}/v1/quality").json()["model_versions"]
+        quality = httpx.get(f"{feedback}/v1/quality", headers=bearer("reader")).json()["model_versions"]
         assert [(q["model_version"], q["predictions"], q["corrected"]) for q in quality] == [("1.0.0", 1, 1)]
     finally:
         for process in reversed(running):

@@ -19,6 +19,7 @@ import yaml
 from dev.stack import Ports, Stack, start_service
 from tests.conftest import SOURCE_ENV
 from tests.manifests.test_manifests import MANIFESTS
+from tests.support.auth import bearer, write_token
 from tests.support.prometheus import query, running, until
 from tests.support.v2 import infer, infer_body
 
@@ -67,6 +68,9 @@ def chain(stack, artifact_dir, tmp_path_factory):
     service, predictor and a transformer with a 0.99 confidence floor, a breaker that stays open
     once open, and a prediction-log buffer of 20."""
     store = tmp_path_factory.mktemp("monitoring-store") / "feedback.sqlite"
+    # The prediction log presents a service token, as on the cluster.
+    service_token = tmp_path_factory.mktemp("monitoring-token") / "token"
+    write_token(service_token, ["service"], "monitored-transformer", 3 * 3600)
     args = (
         "--confidence_threshold=0.99",
         "--breaker_reset_seconds=600",
@@ -77,6 +81,9 @@ def chain(stack, artifact_dir, tmp_path_factory):
         model_dir=str(artifact_dir),
         feedback_store=f"sqlite:///{store}",
         transformer_args=args,
+        service_token_file=str(service_token),
+        # The test polls the quality figures faster than a reader's default rate.
+        feedback_args=("--auth_rate_limits=crm=1000,service=1000,reader=1000",),
         env={
             **SOURCE_ENV,
             "FEEDBACK_LABELS": stack.stack.env.get("FEEDBACK_LABELS", ""),
@@ -128,9 +135,9 @@ def test_every_dashboard_query_parses_and_returns_data(chain, prometheus):
     stack, _ = chain
     _send(stack.url(stack.ports.http), 5, "dashboard")
     feedback = stack.url(stack.ports.feedback)
-    until(lambda: bool(httpx.get(f"{feedback}/v1/quality").json()["model_versions"]))
+    until(lambda: bool(httpx.get(f"{feedback}/v1/quality", headers=bearer("reader")).json()["model_versions"]))
     correction = {"corrections": [{"case_id": "dashboard-0", "label": "display", "agent_id": "a-1"}]}
-    assert httpx.post(f"{feedback}/v1/corrections", json=correction).status_code == 200
+    assert httpx.post(f"{feedback}/v1/corrections", json=correction, headers=bearer("crm")).status_code == 200
     queries = _dashboard_queries()
     assert len(queries) >= 10
     for expr in queries:
@@ -158,8 +165,9 @@ def test_each_alert_fires_when_its_condition_is_provoked_and_not_before(chain, p
     feedback = stack.url(stack.ports.feedback)
     corrections = [{"case_id": f"calm-{i}", "label": "display", "agent_id": "a-1"} for i in range(40)]
     corrections += [{"case_id": f"calm2-{i}", "label": "display", "agent_id": "a-1"} for i in range(10)]
-    until(lambda: httpx.get(f"{feedback}/v1/quality").json()["model_versions"][0]["predictions"] >= 50)
-    assert httpx.post(f"{feedback}/v1/corrections", json={"corrections": corrections}).status_code == 200
+    reader, crm = bearer("reader"), bearer("crm")
+    until(lambda: httpx.get(f"{feedback}/v1/quality", headers=reader).json()["model_versions"][0]["predictions"] >= 50)
+    assert httpx.post(f"{feedback}/v1/corrections", json={"corrections": corrections}, headers=crm).status_code == 200
     until(lambda: _fires(prometheus, "CaseClassifierAgreementFalling"))
     provoked.append("CaseClassifierAgreementFalling")
     # The language service goes away: the breaker opens, languages come from the fallback.
