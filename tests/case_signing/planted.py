@@ -26,6 +26,13 @@ class Plant:
     member: str
     content: bytes
     reason: str
+    #: How reports name it (a path-like name of no file here would read as a stale citation).
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The plant as reports name it."""
+        return self.label or self.member
 
 
 def _touch(marker: Path) -> str:
@@ -55,6 +62,7 @@ def plants(version: str, marker: Path) -> dict[str, Plant]:
             "case_signing/__init__.py",
             f"{touch}\ndef verify_wheel(*a, **k): pass\n".encode(),
             r"case_signing/__init__\.py refused: outside the signed case_model/ package",
+            "case_signing package (its __init__.py replaced)",
         ),
         "bytecode": Plant(
             f"case_model/__pycache__/__init__.{tag}.opt-1.pyc",

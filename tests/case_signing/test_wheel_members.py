@@ -45,7 +45,7 @@ def test_a_planted_member_beside_a_signed_package_is_refused(name, model_wheel, 
     assert not marker.exists()
     reliability.record(
         "Artifact and images",
-        f"signed case_model/ plus a planted {planted.member}",
+        f"signed case_model/ plus a planted {planted.shown}",
         1,
         "verify-wheel refuses it by name, with the reason; the planted code never ran",
     )

@@ -71,7 +71,7 @@ def test_the_image_build_refuses_a_planted_member(name, model_wheel, tmp_path, r
     assert not marker.exists()
     reliability.record(
         "Artifact and images",
-        f"image build: signed case_model/ plus a planted {planted.member}",
+        f"image build: signed case_model/ plus a planted {planted.shown}",
         1,
         "install.sh stops at verify-wheel, naming it; nothing installed, the planted code never ran",
     )
