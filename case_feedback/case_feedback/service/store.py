@@ -154,6 +154,8 @@ class CorrectedCase:
     text: str | None
     predicted_label: str | None
     model_version: str | None
+    #: The agent the label is from (what retraining weighs each agent's share by).
+    agent_id: str
 
 
 @dataclass(frozen=True)
@@ -357,6 +359,7 @@ class Store:
                 latest.c.text,
                 latest.c.label,
                 latest.c.model_version,
+                corrections.c.agent_id,
             )
             .outerjoin(latest, (latest.c.case_id == corrections.c.case_id) & (latest.c.rank == 1))
             .order_by(corrections.c.case_id)
