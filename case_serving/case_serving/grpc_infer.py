@@ -171,6 +171,9 @@ class GrpcServer:
         checking = (gate,) if gate is not None else ()
         self.interceptors = (*logging_interceptors, *checking, ExceptionToStatusInterceptor())
         self.server: aio.Server | None = None
+        #: True once the port is bound and calls are served: readiness waits for it, since the
+        #: REST server can be up a moment before a failed gRPC bind ends the process.
+        self.serving = False
 
     async def start(self) -> None:
         """Serve until stopped."""
@@ -189,6 +192,7 @@ class GrpcServer:
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(self.servicer, self.server)
         self.server.add_insecure_port(f"[::]:{self.port}")
         await self.server.start()
+        self.serving = True
         await self.server.wait_for_termination()
 
     async def stop(self) -> None:

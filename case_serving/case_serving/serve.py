@@ -87,7 +87,13 @@ def serve(
     )
     leave_out_unread_timings(model_server.app)
     rest_app.prepare(model_server.app, model, limits, settings.max_body_bytes, lambda: model.version)
-    model_server.app.add_middleware(ReadinessGate, ready=lambda: warmup.done and not drain.draining)
+    repository = ModelRepository()
+    grpc = _grpc_server(model, limits, repository, args, settings, access) if args.enable_grpc else None
+
+    def ready() -> bool:
+        return warmup.done and (grpc is None or grpc.serving) and not drain.draining
+
+    model_server.app.add_middleware(ReadinessGate, ready=ready)
     if access:  # outermost: a caller without a token gets no further
         model_server.app.add_middleware(BearerGateMiddleware, gate=access.gate, roles=access.roles)
     # What exists now lives as long as the process (the model: millions of objects); a full
@@ -95,10 +101,9 @@ def serve(
     gc.collect()
     gc.freeze()
     use_event_loop(args.event_loop)
-    repository = ModelRepository()
     server = CaseModelServer(
         drain,
-        _grpc_server(model, limits, repository, args, settings, access) if args.enable_grpc else None,
+        grpc,
         [lambda: warmup.run(args.http_port)],
         list(on_stop),
         registered_models=repository,
