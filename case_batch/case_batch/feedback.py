@@ -3,15 +3,18 @@ corrections of batch-classified cases join like those of cases answered online.
 
 Reads the Parquet output of ``case-batch`` in chunks and posts each chunk to the feedback
 service's ``POST /v1/predictions`` (the service owns the store; the job needs no database
-credentials). Invalid rows (those with an ``error``) are not predictions and are skipped; a chunk
+credentials). Invalid rows (those with an ``error``) are not predictions and are skipped; a row
+the service refuses is refused alone (the chunk is split until it is found) and counted; a chunk
 the service does not take after a few attempts stops the load with an error, saying how many
-rows were loaded before it.
+rows were loaded before it. Each row's event id names the output and the row, so running the
+load again adds nothing, and rows of cases erased since are refused by the store.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import math
 import sys
 from collections.abc import Iterator
@@ -21,18 +24,28 @@ import aiohttp
 import pyarrow.dataset as ds
 
 from case_feedback.events import DEFAULT_URL, PredictionEvent
-from case_feedback.prediction_log import Refused, post_events
+from case_feedback.prediction_log import post_splitting
 from case_feedback.token_file import TokenFile
 
 ATTEMPTS = 4
 
 
+def run_id(output: str) -> str:
+    """The batch run's id: the output's path and modification time (a rerun of the load on the
+    same output gives the same id, a new batch run a new one)."""
+    path = Path(output).resolve()
+    return "batch-" + hashlib.sha256(f"{path}:{path.stat().st_mtime_ns}".encode()).hexdigest()[:16]
+
+
 def events(output: str, chunk_rows: int, predicted_at: float) -> Iterator[tuple[list[PredictionEvent], int]]:
     """The output's prediction events, ``chunk_rows`` at a time, with how many invalid rows were skipped."""
     dataset = ds.dataset(output, format="parquet")
+    run = run_id(output)
+    row_number = -1
     for batch in dataset.to_batches(batch_size=chunk_rows):
         chunk, skipped = [], 0
         for row in batch.to_pylist():
+            row_number += 1
             if row.get("error"):
                 skipped += 1
                 continue
@@ -40,7 +53,8 @@ def events(output: str, chunk_rows: int, predicted_at: float) -> Iterator[tuple[
             chunk.append(
                 PredictionEvent(
                     case_id=row["case_id"] or None,
-                    request_id="",
+                    request_id=run,
+                    event_id=f"{run}/{row_number}",
                     model_version=row["model_version"],
                     label=row["label"],
                     confidence=0.0 if math.isnan(row["confidence"]) else float(row["confidence"]),
@@ -63,17 +77,16 @@ async def load(
     predicted_at: float,
     timeout_seconds: float,
     token: TokenFile | None = None,
-) -> tuple[int, int]:
-    """Post every prediction of ``output`` to ``url``; return (loaded, skipped).
+) -> tuple[int, int, int]:
+    """Post every prediction of ``output`` to ``url``; return (loaded, skipped, refused).
 
     ``token`` is the loader's credential (role ``service``), read again before each chunk: a
     long load outlives a projected service-account token.
 
     Raises:
-        Refused: the service refused a chunk (4xx).
         aiohttp.ClientError: the service did not take a chunk after ``ATTEMPTS`` tries.
     """
-    loaded = skipped = 0
+    loaded = skipped = refused = 0
     async with aiohttp.ClientSession() as session:
         for chunk, invalid in events(output, chunk_rows, predicted_at):
             skipped += invalid
@@ -82,14 +95,17 @@ async def load(
             for attempt in range(ATTEMPTS):
                 try:
                     authorization = token.authorization() if token else None
-                    await post_events(session, url, chunk, timeout_seconds, authorization)
+                    rows_refused = await post_splitting(session, url, chunk, timeout_seconds, authorization)
                     break
                 except (aiohttp.ClientError, TimeoutError, OSError) as error:
                     if attempt == ATTEMPTS - 1:
                         raise aiohttp.ClientError(f"after {loaded} rows loaded: {error!r}") from error
                     await asyncio.sleep(0.5 * 2**attempt)
-            loaded += len(chunk)
-    return loaded, skipped
+            for _, reason in rows_refused[:1]:
+                print(f"warning: {len(rows_refused)} row(s) refused by the feedback service: {reason}", file=sys.stderr)
+            loaded += len(chunk) - len(rows_refused)
+            refused += len(rows_refused)
+    return loaded, skipped, refused
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,13 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     # The run's time: when its output was written (the store orders a case's predictions by it).
     predicted_at = Path(args.output).stat().st_mtime
     try:
-        loaded, skipped = asyncio.run(
+        loaded, skipped, refused = asyncio.run(
             load(args.output, args.feedback_url, args.chunk_rows, predicted_at, args.timeout_seconds, token)
         )
-    except (Refused, aiohttp.ClientError, OSError) as error:
+    except (aiohttp.ClientError, OSError) as error:
         print(f"error: the feedback service did not take the predictions: {error}", file=sys.stderr)
         return 1
-    print(f"loaded {loaded} predictions into the feedback store ({skipped} invalid rows skipped)")
+    print(
+        f"loaded {loaded} predictions into the feedback store ({skipped} invalid rows skipped, "
+        f"{refused} refused by the service)"
+    )
     return 0
 
 

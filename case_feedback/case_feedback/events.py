@@ -6,6 +6,7 @@ The one definition both sides share; the service's pydantic contract
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal, TypedDict
 
 DEFAULT_PORT = 8083
@@ -19,6 +20,9 @@ class PredictionEvent(TypedDict):
 
     case_id: str | None
     request_id: str
+    #: The idempotency key (:func:`event_id`; a batch run: the run and the row), so a retried
+    #: send, a retried request or a rerun load adds nothing to the store.
+    event_id: str
     model_version: str
     label: str
     confidence: float
@@ -27,5 +31,17 @@ class PredictionEvent(TypedDict):
     top_labels: list[str]
     top_probabilities: list[float]
     text: str
+    #: The emitter's clock: information only, the store dates each event at receipt.
     predicted_at: float
     source: Literal["online", "batch"]
+
+
+def event_id(request_id: str, index: int, case_id: str | None, text: str) -> str:
+    """The idempotency key of an online event: a digest of the request id, the case's index, its
+    id and its text. A retry of the same request gives the same key; a client that reuses one
+    request id for different cases does not make them duplicates (the id alone would)."""
+    digest = hashlib.sha256()
+    for part in (request_id, str(index), case_id or "", text):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()[:32]

@@ -5,8 +5,11 @@ ever waiting for it.
 task sends the buffer in batches (``POST /v1/predictions``). While the service is down or slow,
 events wait in the buffer and the sender retries with a growing pause; when the buffer is full,
 the oldest events are dropped and counted (``case_classifier_prediction_log_events_total
-{outcome="dropped"}``), so memory stays bounded and the loss is visible. At shutdown the buffer
-gets a last, bounded attempt; what remains is counted as dropped too.
+{outcome="dropped"}``), so memory stays bounded and the loss is visible. A batch the service
+refuses is split until the refused events are found: one bad event costs itself, never the 255
+others sent with it. At shutdown (after the drain period, while ``/metrics`` still answers) the
+buffer gets a last, bounded attempt; what remains, and anything recorded after, is counted and
+logged as dropped. A SIGKILL loses at most the buffer (``buffer_events``).
 
 Why an emitter of our own rather than KServe's payload logger: the logger sends each raw request
 and response as CloudEvents, and the raw request holds the customer's unmasked text. Only the
@@ -96,7 +99,11 @@ class PredictionLog:
 
     def record(self, events: Iterable[PredictionEvent]) -> None:
         """Buffer ``events`` for sending; never waits, never raises for the service's sake."""
-        if self._closing:
+        if self._closing:  # too late to send: counted, never silently lost
+            late = sum(1 for _ in events)
+            if late:
+                EVENTS.labels("dropped").inc(late)
+                log.warning("prediction log events dropped at shutdown", extra={"dropped": late})
             return
         dropped = 0
         for event in events:
@@ -142,15 +149,20 @@ class PredictionLog:
             return
         try:
             authorization = self._token.authorization() if self._token else None
-            await post_events(self._client(), self.config.url, batch, self.config.timeout_seconds, authorization)
-            outcome = "sent"
-        except Refused as refusal:
-            log.error("feedback service refused events; dropped", extra={"events": len(batch), "error": str(refusal)})
-            outcome = "refused"
+            refused = await post_splitting(
+                self._client(), self.config.url, batch, self.config.timeout_seconds, authorization
+            )
         except BaseException:
+            # Sent halves come back too: their event ids make the second send add nothing.
             self._requeue(batch)
             raise
-        EVENTS.labels(outcome).inc(len(batch))
+        if refused:
+            log.error(
+                "feedback service refused events; dropped",
+                extra={"events": len(refused), "error": refused[0][1], "sent": len(batch) - len(refused)},
+            )
+        EVENTS.labels("sent").inc(len(batch) - len(refused))
+        EVENTS.labels("refused").inc(len(refused))
         BUFFERED.set(len(self._buffer))
 
     def _requeue(self, batch: list[PredictionEvent]) -> None:
@@ -167,9 +179,11 @@ class PredictionLog:
             self._session = aiohttp.ClientSession()
         return self._session
 
-    async def close(self) -> None:
-        """Stop recording, give the buffer one bounded last attempt, count what remains as dropped."""
-        self._closing = True
+    async def flush(self) -> None:
+        """Stop the background sender, give the buffer one bounded attempt, and count and log what
+        remains as dropped. Run when the drain period after SIGTERM is over, while ``/metrics``
+        still answers, so the loss can be scraped; events of requests still in flight wait for
+        :meth:`close`."""
         if self._sender is not None:
             self._sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -184,9 +198,40 @@ class PredictionLog:
             EVENTS.labels("dropped").inc(len(self._buffer))
             log.warning("prediction log events dropped at shutdown", extra={"dropped": len(self._buffer)})
             self._buffer.clear()
-        BUFFERED.set(0)
+        BUFFERED.set(len(self._buffer))
+
+    async def close(self) -> None:
+        """Stop recording (later events are counted as dropped), flush, close the connection."""
+        self._closing = True
+        await self.flush()
         if self._session is not None:
             await self._session.close()
+
+
+async def post_splitting(
+    session: aiohttp.ClientSession,
+    url: str,
+    events: list[PredictionEvent],
+    timeout_seconds: float,
+    authorization: str | None = None,
+) -> list[tuple[PredictionEvent, str]]:
+    """Post ``events``; when the service refuses them (4xx but 401/403/429), post each half again,
+    down to single events: return the refused ones with the reason (the others are stored). A
+    batch holding one bad event costs about 2·log2(n) more requests, and only that event.
+
+    Raises:
+        NotAdmitted, aiohttp.ClientError: as :func:`post_events` (some halves may have been stored:
+            sending all again is harmless, their event ids are stored).
+    """
+    try:
+        await post_events(session, url, events, timeout_seconds, authorization)
+    except Refused as refusal:
+        if len(events) == 1:
+            return [(events[0], str(refusal))]
+        half = len(events) // 2
+        first = await post_splitting(session, url, events[:half], timeout_seconds, authorization)
+        return first + await post_splitting(session, url, events[half:], timeout_seconds, authorization)
+    return []
 
 
 async def post_events(

@@ -13,6 +13,8 @@ instead of the 413, since closing a socket with unread data resets it. Reading i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,22 +56,26 @@ async def _refuse(send: Send, limit: int, size: int | None) -> None:
 class BodyLimitMiddleware:
     """ASGI middleware answering 413 for bodies over ``max_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, by_path: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: Smaller limits of some paths (exact): a route whose items are small is bounded by what
+        #: its item limit needs, not by the largest body any route takes.
+        self.by_path = dict(by_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.by_path.get(scope["path"], self.max_bytes)
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+        if length is not None and length.isdigit() and int(length) > limit:
             # A client waiting for "100 Continue" has sent nothing yet: answer at once. So does a
             # body too large to be worth reading.
             if headers.get(b"expect", b"").lower() != b"100-continue" and int(length) <= DRAIN_LIMIT_BYTES:
                 await _discard_body(receive)
-            await _refuse(send, self.max_bytes, int(length))
+            await _refuse(send, limit, int(length))
             return
         received = 0
         started = False
@@ -78,7 +84,7 @@ class BodyLimitMiddleware:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > limit:
                 raise BodyTooLarge
             return message
 
@@ -93,4 +99,4 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await _discard_body(receive, received)
-            await _refuse(send, self.max_bytes, None)
+            await _refuse(send, limit, None)

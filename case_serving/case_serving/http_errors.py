@@ -8,6 +8,9 @@ a body it cannot parse, a wrong method) the same V2 shape with their status.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
@@ -19,9 +22,10 @@ from case_serving.refusals import NAMED_OFFENDERS, SHOWN_CHARS
 MESSAGE_CHARS = 120
 
 
-def _describe(error: RequestValidationError) -> str:
+def describe(errors: Sequence[Any]) -> str:
+    """One line naming the problems of pydantic's ``errors()`` (a few, then how many more)."""
     problems = []
-    for item in error.errors():
+    for item in errors:
         location = [str(part) for part in item.get("loc", ()) if part not in ("body", "InferenceRequest")]
         if location[:1] == ["bytes"]:  # the alternative "raw bytes body" branch of KServe's model
             continue
@@ -39,7 +43,7 @@ def _describe(error: RequestValidationError) -> str:
 async def _validation_error(_: Request, error: Exception) -> ORJSONResponse:
     if not isinstance(error, RequestValidationError):  # registered for that class only
         raise error
-    return ORJSONResponse(status_code=400, content={"error": _describe(error)})
+    return ORJSONResponse(status_code=400, content={"error": describe(error.errors())})
 
 
 async def _http_error(_: Request, error: Exception) -> ORJSONResponse:

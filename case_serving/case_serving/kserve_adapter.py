@@ -82,6 +82,9 @@ class CaseModelServer(ModelServer):
         grpc: Our gRPC server, or None to serve REST only.
         tasks: Coroutines to run in the server's loop beside the servers (the warm-up).
         on_stop: What to close once the servers have stopped (the model's outbound clients).
+        on_drained: What to finish once the drain period after SIGTERM is over, while the servers
+            still answer (the prediction log: its last flush and its count of what it dropped
+            must reach ``/metrics`` before ``/metrics`` stops).
         kwargs: KServe's ``ModelServer`` arguments (gRPC is ours, so ``enable_grpc`` is not one).
     """
 
@@ -91,6 +94,7 @@ class CaseModelServer(ModelServer):
         grpc: GrpcServer | None,
         tasks: list[Callable[[], Awaitable[None]]],
         on_stop: list[Callable[[], Awaitable[None]]],
+        on_drained: list[Callable[[], Awaitable[None]]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(enable_grpc=False, **kwargs)
@@ -98,6 +102,7 @@ class CaseModelServer(ModelServer):
         self.grpc = grpc
         self.tasks = tasks
         self.on_stop = on_stop
+        self.on_drained = on_drained or []
         self._stopping: asyncio.Event | None = None
 
     def start(self, models: list[Any]) -> None:
@@ -142,6 +147,16 @@ class CaseModelServer(ModelServer):
                 return
             self.drain.draining = True
             log.info("SIGTERM: readiness false; serving on, then stopping", extra={"drain_seconds": self.drain.seconds})
-            loop.call_soon_threadsafe(lambda: loop.call_later(self.drain.seconds, uvicorn_handler, signum, frame))
+
+            async def drain_then_stop() -> None:
+                await asyncio.sleep(self.drain.seconds)
+                for finish in self.on_drained:
+                    try:
+                        await finish()
+                    except Exception:  # a closer's failure must not keep the server from stopping
+                        log.exception("finishing after the drain failed")
+                uvicorn_handler(signum, frame)
+
+            loop.call_soon_threadsafe(lambda: loop.create_task(drain_then_stop()))
 
         signal.signal(signal.SIGTERM, on_sigterm)

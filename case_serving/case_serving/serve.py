@@ -65,6 +65,7 @@ def serve(
     settings: ServingSettings,
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     access: Access | None = None,
+    on_drained: Sequence[Callable[[], Awaitable[None]]] = (),
 ) -> None:
     """Serve ``model`` (already loaded) over V2 REST and gRPC until SIGTERM/SIGINT.
 
@@ -74,6 +75,7 @@ def serve(
         args: KServe's parsed flags (ports, workers, gRPC, latency logging).
         settings: Body limit, drain period, shutdown grace and warm-up of the service.
         on_stop: Closers of what the service opened (outbound clients), run after the servers stop.
+        on_drained: Run after SIGTERM's drain period, while the servers still answer.
         access: Tokens and roles every REST call but GET/HEAD and every gRPC call but health and
             metadata must present; None serves without (the predictor: only its transformers
             reach it, which the mesh enforces).
@@ -106,6 +108,7 @@ def serve(
         grpc,
         [lambda: warmup.run(args.http_port)],
         list(on_stop),
+        list(on_drained),
         registered_models=repository,
         http_port=args.http_port,
         grpc_port=args.grpc_port,

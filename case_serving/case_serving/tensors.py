@@ -16,6 +16,7 @@ import numpy as np
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
+from case_serving.identifiers import unstorable
 from case_serving.limits import RequestLimits, name_offenders, shown
 from case_serving.schema import CASE_ID, EXPLAIN_PARAMETER, EXPLANATION, TOP_K
 
@@ -113,6 +114,9 @@ def named_inputs(
             f"{len(too_long)} case_id value(s) longer than {limits.max_case_id_chars} characters: "
             f"{name_offenders(too_long)}"
         )
+    unkept = [(value, reason) for value in decoded.get(CASE_ID, []) if (reason := unstorable(value))]
+    if unkept:  # the answer would be logged under an id no store keeps: refused before any work
+        raise InvalidInput(f"{len(unkept)} case_id value(s) no store can keep: the first {unkept[0][1]}")
     return decoded
 
 

@@ -189,8 +189,19 @@ def test_migrating_from_0001_keeps_predictions_and_corrections_without_a_princip
     store = Store(store_url)
     try:
         _alembic(store, "upgrade", "0001")
-        store.add_predictions([_prediction("OLD-1"), _prediction("OLD-2")])
         with store.engine.begin() as connection:  # as a 0001 service wrote them: no principal
+            connection.execute(
+                text(
+                    "INSERT INTO predictions (case_id, request_id, model_version, label, confidence, status, "
+                    "language, top_labels, top_probabilities, text, source, predicted_at) VALUES "
+                    "(:case_id, 'r-1', '1.0.0', 'display', 0.9, 'ok', 'en', '[]', '[]', :text, 'online', :at)"
+                ),
+                [
+                    {"case_id": "OLD-1", "text": SECRET_TEXT, "at": NOW},
+                    # dated by a client's clock in 2100: out of retention's reach before 0003
+                    {"case_id": "OLD-2", "text": SECRET_TEXT, "at": datetime(2100, 1, 1, tzinfo=UTC)},
+                ],
+            )
             connection.execute(
                 corrections.insert(),
                 [
@@ -199,14 +210,12 @@ def test_migrating_from_0001_keeps_predictions_and_corrections_without_a_princip
                 ],
             )
         store.migrate()
-        assert _rows(store.engine, "SELECT version_num FROM alembic_version") == [("0002",)]
-        assert sorted(_rows(store.engine, "SELECT case_id, text FROM predictions")) == [
-            ("OLD-1", SECRET_TEXT),
-            ("OLD-2", SECRET_TEXT),
-        ]
+        assert _rows(store.engine, "SELECT version_num FROM alembic_version") == [("0003",)]
+        # 0003: no prediction is dated after the migration; the client's date is kept beside it
+        assert store.expire_texts(datetime.now(UTC) + timedelta(seconds=1)) == 2
         assert _corrections(store) == {"OLD-1": ("storage", "agent-1", None), "OLD-9": ("display", "a", None)}
         assert [(c.case_id, c.label, c.text) for c in store.corrected_cases()] == [
-            ("OLD-1", "storage", SECRET_TEXT),
+            ("OLD-1", "storage", None),  # past retention now
             ("OLD-9", "display", None),
         ]
         assert store.audit("OLD-1") == []  # nobody can say who submitted them: no record is made up

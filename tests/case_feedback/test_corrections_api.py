@@ -33,7 +33,11 @@ def ids() -> str:
 
 
 def test_corrections_are_accepted_and_unseen_cases_named(feedback, version, ids):
-    assert feedback.log([event(f"{ids}-1", version), event(f"{ids}-2", version)]).json() == {"stored": 2}
+    assert feedback.log([event(f"{ids}-1", version), event(f"{ids}-2", version)]).json() == {
+        "stored": 2,
+        "duplicates": 0,
+        "erased": 0,
+    }
     answer = feedback.correct((f"{ids}-1", "battery_power"), (f"{ids}-never", "display"))
     assert answer.status_code == 200
     assert answer.json() == {"accepted": 2, "unknown_case_ids": [f"{ids}-never"]}

@@ -17,6 +17,7 @@ ROLES = {
     ("POST", "/v1/corrections"): "crm",
     ("GET", "/v1/quality"): "reader",
     ("DELETE", "/v1/cases/{case_id}"): "privacy",
+    ("DELETE", "/v1/cases"): "privacy",
     ("GET", "/v1/audit"): "privacy",
 }
 

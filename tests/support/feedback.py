@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote
 
 import httpx
 
@@ -47,8 +46,8 @@ class Feedback:
         return httpx.post(f"{self.url}/v1/predictions", json=body, timeout=10, headers=bearer("service"))
 
     def erase(self, case_id: str, role: str = "privacy") -> httpx.Response:
-        """``DELETE /v1/cases/{case_id}``."""
-        return httpx.delete(f"{self.url}/v1/cases/{quote(case_id, safe='')}", timeout=10, headers=bearer(role))
+        """``DELETE /v1/cases?case_id=`` (any id, one with '/' too)."""
+        return httpx.delete(f"{self.url}/v1/cases", params={"case_id": case_id}, timeout=10, headers=bearer(role))
 
 
 def start_feedback(store_url: str, labels: Sequence[str], logs: Path, *args: str, port: int = 0) -> Feedback:
@@ -59,6 +58,10 @@ def start_feedback(store_url: str, labels: Sequence[str], logs: Path, *args: str
         # Tests poll (quality every 0.1 s): far above a reader's default rate. The limits' own
         # test starts a service with the defaults (tests/case_feedback/test_access.py).
         args = (*args, "--auth_rate_limits=crm=1000,agent=1000,service=1000,privacy=1000,reader=1000")
+    if not any(arg.startswith("--corrections_per") for arg in args):
+        # Tests share one service per store and correct under a few agent names all session; the
+        # daily limits' own test starts a service with them (test_training_data_integrity.py).
+        args = (*args, "--corrections_per_agent_per_day=0", "--corrections_per_day=0")
     stack = Stack(ports=Ports.any(feedback=port), feedback_store=store_url, feedback_args=args, env=env)
     stack, running = start_service(stack, "feedback", logs)
     return Feedback(stack.url(stack.ports.feedback), store_url, running)

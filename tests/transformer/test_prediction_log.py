@@ -209,3 +209,90 @@ def test_warm_up_requests_are_not_logged(stack):
     finally:
         engine.dispose()
     assert count == 0
+
+
+def test_a_case_id_no_store_keeps_is_refused_before_anything_is_classified(stack):
+    """One NUL among 256 case ids: a 400 naming why, not a 200 whose events the store would refuse."""
+    ids = [f"nul-{uuid.uuid4().hex[:6]}-{n}" for n in range(256)]
+    ids[17] = "CASE\x00-17"
+    answer = infer(stack.transformer_url, infer_body([BATTERY] * 256, ids))
+    assert answer.status_code == 400
+    assert "case_id" in answer.json()["error"]
+    assert "NUL" in answer.json()["error"]
+    assert not _logged(stack.stack.feedback_store, ids[:3])
+
+
+@pytest.mark.anyio
+async def test_a_refused_event_is_dropped_alone_never_its_batch(stack, tmp_path):
+    """The log sends 256 events of which the service refuses one (a label too long to store): the
+    batch is split until that one is found; the 255 others are stored, one is counted refused."""
+    from case_feedback.prediction_log import EVENTS, LogConfig, PredictionLog
+
+    ids = [f"split-{uuid.uuid4().hex[:6]}-{n}" for n in range(256)]
+    token_file = tmp_path / "token"
+    write_token(token_file, ["service"], "split-test", 3600)
+    log = PredictionLog(
+        LogConfig(url=f"{stack.feedback_url}/v1/predictions", batch_events=256, token_file=str(token_file))
+    )
+    events = [
+        {
+            "case_id": case_id,
+            "request_id": "split",
+            "event_id": f"split/{case_id}",
+            "model_version": "1.0.0",
+            "label": "x" * 200 if n == 100 else "display",
+            "confidence": 0.9,
+            "status": "ok",
+            "language": "en",
+            "top_labels": ["display"],
+            "top_probabilities": [0.9],
+            "text": "a case",
+            "predicted_at": 0.0,
+            "source": "online",
+        }
+        for n, case_id in enumerate(ids)
+    ]
+    refused_before = EVENTS.labels("refused")._value.get()
+    sent_before = EVENTS.labels("sent")._value.get()
+    log.record(events)  # type: ignore[arg-type]
+    await log.close()
+    assert EVENTS.labels("refused")._value.get() - refused_before == 1
+    assert EVENTS.labels("sent")._value.get() - sent_before == 255
+    stored = _logged(stack.stack.feedback_store, ids)
+    assert len(stored) == 255
+    assert ids[100] not in stored
+
+
+@pytest.mark.anyio
+async def test_shutdown_losses_are_counted_and_late_events_too(tmp_path):
+    """With the feedback service away, what is buffered at shutdown is counted as dropped by the
+    flush that runs while /metrics still answers; an event recorded after close is counted too."""
+    from case_feedback.prediction_log import EVENTS, LogConfig, PredictionLog
+    from dev.processes import refusing_port
+
+    with refusing_port() as port:
+        log = PredictionLog(LogConfig(url=f"http://{LOOPBACK}:{port}/v1/predictions", flush_seconds=1.0))
+        event = {"case_id": "gone", "request_id": "r", "event_id": "r/0", "model_version": "1.0.0", "label": "x"}
+        before = EVENTS.labels("dropped")._value.get()
+        log.record([event] * 7)  # type: ignore[list-item]
+        await log.flush()
+        assert EVENTS.labels("dropped")._value.get() - before == 7
+        await log.close()
+        log.record([event] * 2)  # type: ignore[list-item]
+        assert EVENTS.labels("dropped")._value.get() - before == 9
+
+
+def test_the_transformer_counts_its_shutdown_losses_before_it_stops_serving(logging_transformer):
+    """The flush at shutdown runs after the drain period and before Uvicorn shuts down, so its
+    count of dropped events reaches /metrics while /metrics still answers: the transformer's own
+    log shows the count before Uvicorn's shutdown."""
+    url, feedback, transformer = logging_transformer
+    feedback.process.stop()  # nowhere to send
+    for n in range(3):
+        assert infer(url, infer_body([BATTERY], [f"lost-{n}"])).status_code == 200
+    transformer.stop()
+    lines = transformer.log_path.read_text().splitlines()
+    dropped = next(i for i, line in enumerate(lines) if "prediction log events dropped at shutdown" in line)
+    shutting = next(i for i, line in enumerate(lines) if "Shutting down" in line)
+    assert dropped < shutting
+    assert '"dropped": 3' in lines[dropped]

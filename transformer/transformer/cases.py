@@ -16,7 +16,7 @@ import numpy as np
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
 
-from case_feedback.events import PredictionEvent
+from case_feedback.events import PredictionEvent, event_id
 from case_model import UNKNOWN, StatusRules, Verdict, prepare
 from case_serving import schema
 from case_serving.limits import RequestLimits
@@ -196,6 +196,7 @@ def prediction_events(plan: Plan, model_version: str | None, now: float) -> list
             PredictionEvent(
                 case_id=plan.case_ids[i] or None,
                 request_id=plan.request_id,
+                event_id=event_id(plan.request_id, i, plan.case_ids[i], text),
                 model_version=version,
                 label=plan.labels[i],
                 confidence=float(plan.confidences[i]),

@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     closers = [closer.close for closer in (client, prediction_log) if closer is not None]
+    # The log's last flush, and its count of what it dropped, run before /metrics stops.
+    finishers = [prediction_log.flush] if prediction_log is not None else []
     access = Access(settings.gate(), frozenset(settings.classify_roles))
     if not access.gate.enabled:
         log.warning("authentication is OFF: any caller may classify (a test bench only)")
-    serve(model, model.request_limits, args, settings, on_stop=closers, access=access)
+    serve(model, model.request_limits, args, settings, on_stop=closers, access=access, on_drained=finishers)
     return 0

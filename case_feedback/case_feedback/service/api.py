@@ -1,9 +1,12 @@
 """The feedback service's HTTP API (FastAPI, which also writes its OpenAPI document).
 
-Store calls block, so the routes are plain functions: FastAPI runs them in its thread pool and the
-event loop keeps answering health checks. Every refusal is ``{"error": ...}``: 400 for a body
-that does not validate or an unknown label, 413 for too large a body or too many items, 503 when
-the store does not answer (the transformer keeps its events and sends them again).
+Store calls block, and so does decoding a body of a thousand items: both run in a thread, and the
+event loop keeps answering health checks. A body is bounded in bytes before it is read (the
+corrections route by a limit sized to its item limit), and its items are counted before any is
+validated. Every refusal is ``{"error": ...}``: 400 for a body that does not validate or an
+unknown label, 413 for too large a body or too many items, 429 past a caller's rate or a daily
+correction limit, 503 when the store does not answer (the transformer keeps its events and sends
+them again).
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
+import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from case_feedback.service.contract import (
@@ -34,7 +40,7 @@ from case_feedback.service.contract import (
     VersionQuality,
     storable,
 )
-from case_feedback.service.metrics import FeedbackMetrics
+from case_feedback.service.metrics import FeedbackMetrics, QualityCache
 from case_feedback.service.settings import FeedbackSettings
 from case_feedback.service.store import Correction, Prediction, Store
 from case_serving import access_http, http_errors, openapi
@@ -50,7 +56,10 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
     400: {"model": Error, "description": "The body does not validate, or names an unknown label."},
     401: {"model": Error, "description": "No bearer token, or one that does not verify (WWW-Authenticate: Bearer)."},
     403: {"model": Error, "description": "The token's roles do not allow this call, or name another agent."},
-    429: {"model": Error, "description": "Past the caller's rate (Retry-After says when to come back)."},
+    429: {
+        "model": Error,
+        "description": "Past the caller's rate (Retry-After says when to come back), or a daily correction limit.",
+    },
     413: {"model": Error, "description": "The body is too large, or holds too many items."},
     503: {"model": Error, "description": "The store does not answer."},
 }
@@ -68,11 +77,49 @@ class BadParameter(Exception):
     """A path or query parameter no store can look up (a NUL, a lone surrogate)."""
 
 
+class BadBody(Exception):
+    """A body that is not the JSON object its route takes."""
+
+
+class DailyLimit(Exception):
+    """More corrections than an agent, or all agents together, may make in a day."""
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
 def _parameter(value: str, what: str) -> str:
     try:
         return storable(value)
     except ValueError as error:
         raise BadParameter(f"{what} {error}") from None
+
+
+def _decode(model: type[Body], raw: bytes, items: str, maximum: int) -> Body:
+    """``raw`` as ``model``, its ``items`` list counted before any item is validated (run in a
+    thread: a megabyte of JSON is milliseconds of CPU the event loop must not spend).
+
+    Raises:
+        BadBody: not JSON, or not an object.
+        TooMany: more than ``maximum`` items.
+        ValidationError: an item does not validate.
+    """
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadBody(f"invalid request: the body is not JSON ({error.msg})") from None
+    if not isinstance(document, dict):
+        raise BadBody("invalid request: the body must be a JSON object")
+    listed = document.get(items)
+    if isinstance(listed, list):
+        _check_count(len(listed), maximum)
+    return model.model_validate(document)
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads its body itself (to decode it off the loop)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def _responses(*codes: int) -> dict[int | str, dict[str, object]]:
@@ -93,7 +140,8 @@ def create_app(
     auditors = Depends(access_http.requires(gate, settings.audit_roles))
     readers = Depends(access_http.requires(gate, settings.quality_roles))
     registry = CollectorRegistry()
-    metrics = FeedbackMetrics(store, registry, settings.quality_cache_seconds)
+    quality = QualityCache(store, settings.quality_cache_seconds)
+    metrics = FeedbackMetrics(quality, registry)
     known = frozenset(labels)
 
     @contextlib.asynccontextmanager
@@ -116,32 +164,81 @@ def create_app(
     app.add_exception_handler(TooMany, _too_many)
     app.add_exception_handler(UnknownLabels, _bad_request)
     app.add_exception_handler(BadParameter, _bad_request)
+    app.add_exception_handler(BadBody, _bad_request)
+    app.add_exception_handler(ValidationError, _invalid_body)
+    app.add_exception_handler(DailyLimit, _daily_limit)
     app.add_exception_handler(DBAPIError, _store_unavailable)
     app.add_middleware(ReadinessGate, ready=lambda: not drain.draining, is_readiness=lambda path: path == "/readyz")
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        by_path={"/v1/corrections": settings.max_corrections_body_bytes},
+    )
 
-    @app.post("/v1/corrections", responses=_responses(400, 401, 403, 413, 429, 503))
-    def post_corrections(body: CorrectionsIn, caller: Principal = correctors) -> CorrectionsOut:
-        """Store agents' corrections; the latest one for a case wins, repeating one changes nothing.
+    @app.post(
+        "/v1/corrections",
+        responses=_responses(400, 401, 403, 413, 429, 503),
+        openapi_extra=_body_schema(CorrectionsIn),
+    )
+    async def post_corrections(request: Request, caller: Principal = correctors) -> CorrectionsOut:
+        """Store agents' corrections; the latest one for a case (by the agent's time) wins,
+        repeating one changes nothing.
 
         Who corrected is a fact of the token, not a field: an agent's corrections are its own
-        (the token's subject); the CRM names the agent, and both are recorded."""
-        _check_count(len(body.corrections), settings.max_items)
+        (the token's subject); the CRM names the agent, and both are recorded. Each agent, and
+        all of them together, may relabel only so many cases a day (429 above)."""
+        body = await asyncio.to_thread(_decode, CorrectionsIn, await request.body(), "corrections", settings.max_items)
         unknown = sorted({c.label for c in body.corrections} - known)
         if unknown:
             raise UnknownLabels(f"unknown label(s) {name_offenders(unknown)}; valid labels: {', '.join(sorted(known))}")
         rows = [
-            Correction(c.case_id, c.label, _agent_of(c.agent_id, caller, on_behalf), caller.name)
+            Correction(
+                c.case_id,
+                c.label,
+                _agent_of(c.agent_id, caller, on_behalf),
+                caller.name,
+                None if c.corrected_at is None else datetime.fromtimestamp(c.corrected_at, UTC),
+            )
             for c in body.corrections
         ]
-        never_predicted = store.add_corrections(rows, datetime.now(UTC))
+        now = datetime.now(UTC)
+        await asyncio.to_thread(check_daily_limits, rows, now)
+        never_predicted = await asyncio.to_thread(store.add_corrections, rows, now)
         metrics.corrections(len(rows), len(never_predicted))
         return CorrectionsOut(accepted=len(rows), unknown_case_ids=never_predicted)
 
-    @app.post("/v1/predictions", responses=_responses(400, 401, 403, 413, 429, 503))
-    def post_predictions(body: PredictionsIn, _: Principal = loggers) -> PredictionsOut:
-        """Store answered cases (the transformer's prediction log, or a batch run's output)."""
-        _check_count(len(body.predictions), settings.max_items)
+    def check_daily_limits(rows: Sequence[Correction], now: datetime) -> None:
+        per_agent, per_day = settings.corrections_per_agent_per_day, settings.corrections_per_day
+        if per_agent <= 0 and per_day <= 0:
+            return
+        latest = {row.case_id: row.agent_id for row in rows}
+        incoming: dict[str, int] = {}
+        for agent in latest.values():
+            incoming[agent] = incoming.get(agent, 0) + 1
+        counts = store.corrections_since(list(incoming), now - timedelta(days=1), besides=list(latest))
+        if per_day > 0 and counts[""] + sum(incoming.values()) > per_day:
+            metrics.limited("all")
+            raise DailyLimit(f"the corrections of the last 24 hours would pass the limit of {per_day} cases")
+        over = sorted(agent for agent, n in incoming.items() if per_agent > 0 and counts.get(agent, 0) + n > per_agent)
+        if over:
+            metrics.limited("agent")
+            raise DailyLimit(
+                f"agent(s) {name_offenders(over)} would pass the limit of {per_agent} cases relabelled in 24 hours"
+            )
+
+    @app.post(
+        "/v1/predictions",
+        responses=_responses(400, 401, 403, 413, 429, 503),
+        openapi_extra=_body_schema(PredictionsIn),
+    )
+    async def post_predictions(request: Request, caller: Principal = loggers) -> PredictionsOut:
+        """Store answered cases (the transformer's prediction log, or a batch run's output).
+
+        The time of each is the store's clock at receipt (the emitter's is kept as information);
+        an event whose ``event_id`` is stored already adds nothing; one of an erased case is
+        refused. All are counted in the answer and the metrics."""
+        body = await asyncio.to_thread(_decode, PredictionsIn, await request.body(), "predictions", settings.max_items)
+        received = datetime.now(UTC)
         rows = [
             Prediction(
                 case_id=p.case_id or None,
@@ -154,21 +251,27 @@ def create_app(
                 top_labels=p.top_labels,
                 top_probabilities=p.top_probabilities,
                 text=p.text,
-                predicted_at=datetime.fromtimestamp(p.predicted_at, UTC),
+                predicted_at=received,
                 source=p.source,
+                client_predicted_at=None if p.predicted_at is None else datetime.fromtimestamp(p.predicted_at, UTC),
+                event_id=p.event_id,
+                principal=caller.name,
             )
             for p in body.predictions
         ]
-        stored = store.add_predictions(rows)
-        metrics.stored(stored)
-        return PredictionsOut(stored=stored)
+        logged = await asyncio.to_thread(store.add_predictions, rows)
+        metrics.logged(logged)
+        if logged.erased:
+            log.info("events of erased cases refused", extra={"events": logged.erased})
+        return PredictionsOut(stored=logged.stored, duplicates=logged.duplicates, erased=logged.erased)
 
     @app.get("/v1/quality", responses=_responses(401, 403, 429, 503))
     def get_quality(
         model_version: str | None = Query(None, max_length=64, description="Only this version."),
         _: Principal = readers,
     ) -> QualityOut:
-        """Predictions logged, cases reviewed and corrected, agreement and confusion, per version."""
+        """Predictions logged, cases reviewed and corrected, agreement and confusion, per version
+        (computed at most once per ``quality_cache_seconds``, not per call)."""
         return QualityOut(
             model_versions=[
                 VersionQuality(
@@ -182,22 +285,35 @@ def create_app(
                         for (predicted, corrected), count in sorted(q.confusion.items())
                     ],
                 )
-                for q in store.quality(None if model_version is None else _parameter(model_version, "model_version"))
+                for q in quality.figures()
+                if model_version is None or q.model_version == _parameter(model_version, "model_version")
             ]
         )
 
-    @app.delete("/v1/cases/{case_id}", responses=_responses(400, 401, 403, 429, 503))
-    def delete_case(
-        case_id: str = Path(min_length=1, max_length=MAX_CASE_ID_CHARS), caller: Principal = erasers
-    ) -> ErasureOut:
-        """Erase a case: its texts, predictions and correction (a customer's erasure request).
-        Its audit records stay, with one more saying who erased it."""
+    def erase(case_id: str, caller: Principal) -> ErasureOut:
         predictions, corrections = store.erase_case(_parameter(case_id, "case_id"), caller.name, datetime.now(UTC))
         log.info(
             "case erased",
             extra={"principal": caller.name, "predictions": predictions, "corrections": corrections},
         )
         return ErasureOut(case_id=case_id, predictions_deleted=predictions, corrections_deleted=corrections)
+
+    @app.delete("/v1/cases", responses=_responses(400, 401, 403, 429, 503))
+    def delete_case(
+        case_id: str = Query(min_length=1, max_length=MAX_CASE_ID_CHARS, description="The case (any id, '/' too)."),
+        caller: Principal = erasers,
+    ) -> ErasureOut:
+        """Erase a case: its texts, predictions and correction (a customer's erasure request).
+        Its audit records stay, with one more saying who erased it, and its tombstone: events
+        for it that arrive later are refused."""
+        return erase(case_id, caller)
+
+    @app.delete("/v1/cases/{case_id}", responses=_responses(400, 401, 403, 429, 503))
+    def delete_case_by_path(
+        case_id: str = Path(min_length=1, max_length=MAX_CASE_ID_CHARS), caller: Principal = erasers
+    ) -> ErasureOut:
+        """Erase a case named in the path (an id without '/'; ``?case_id=`` takes any id)."""
+        return erase(case_id, caller)
 
     @app.get("/v1/audit", responses=_responses(400, 401, 403, 429, 503))
     def get_audit(
@@ -259,6 +375,16 @@ async def _too_many(_: Request, error: Exception) -> JSONResponse:
 
 async def _bad_request(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": str(error)}, status_code=400)
+
+
+async def _invalid_body(_: Request, error: Exception) -> JSONResponse:
+    if not isinstance(error, ValidationError):  # registered for that class only
+        raise error
+    return JSONResponse({"error": http_errors.describe(error.errors())}, status_code=400)
+
+
+async def _daily_limit(_: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=429, headers={"retry-after": "3600"})
 
 
 async def _store_unavailable(_: Request, error: Exception) -> JSONResponse:

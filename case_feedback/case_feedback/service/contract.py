@@ -1,5 +1,6 @@
 """What the feedback service takes and answers, as pydantic models: they validate the bodies and
-write the OpenAPI document. Every string has a length limit; unknown fields are refused."""
+write the OpenAPI document. Every string has a length limit; unknown fields are refused; a number
+is finite (JSON's NaN and Infinity, which Python's parser accepts, no store keeps)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from case_serving.identifiers import MAX_CASE_ID_CHARS, MAX_REQUEST_ID_CHARS
+from case_feedback.service.store import MAX_EVENT_ID_CHARS
+from case_serving.identifiers import MAX_CASE_ID_CHARS, MAX_REQUEST_ID_CHARS, unstorable
 
 #: Latest time a prediction may claim (2100-01-01 UTC): far beyond any real one, inside what
 #: every store's timestamp type holds.
@@ -15,15 +17,10 @@ LATEST_TIME = 4_102_444_800.0
 
 
 def storable(value: str) -> str:
-    """Refuse what no store keeps: NUL (PostgreSQL's text cannot hold it) and lone surrogates
-    (not Unicode; UTF-8 cannot encode them)."""
-    if "\x00" in value:
-        raise ValueError("contains a NUL character")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("is not valid Unicode (a lone surrogate)") from None
+    """Refuse what no store keeps (:func:`case_serving.identifiers.unstorable`)."""
+    reason = unstorable(value)
+    if reason:
+        raise ValueError(reason)
     return value
 
 
@@ -32,7 +29,7 @@ Text = Annotated[str, AfterValidator(storable)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class CorrectionIn(_Strict):
@@ -47,10 +44,18 @@ class CorrectionIn(_Strict):
         description="Who corrected it. With an agent's token: the token's subject (another one is a 403); "
         "with the CRM's: required, and the CRM is recorded beside it.",
     )
+    corrected_at: float | None = Field(
+        None,
+        ge=0.0,
+        le=LATEST_TIME,
+        description="When the agent made it, seconds since the epoch (UTC); default: on receipt. The latest "
+        "correction of a case by this time wins (a later one than receipt counts as receipt), so a retried "
+        "stale correction never overwrites a newer one.",
+    )
 
 
 class CorrectionsIn(_Strict):
-    """``POST /v1/corrections``: one or more corrections; for the same case, the last one wins."""
+    """``POST /v1/corrections``: one or more corrections; for the same case, the latest one wins."""
 
     corrections: list[CorrectionIn] = Field(min_length=1)
 
@@ -63,19 +68,34 @@ class CorrectionsOut(BaseModel):
 
 
 class PredictionIn(_Strict):
-    """One answered case, as the transformer (or a batch run) logs it."""
+    """One answered case, as the transformer (or a batch run) logs it: the fields of
+    :class:`case_feedback.events.PredictionEvent`, validated."""
 
     case_id: Text | None = Field(None, max_length=MAX_CASE_ID_CHARS)
     request_id: Text = Field("", max_length=MAX_REQUEST_ID_CHARS)
+    event_id: Text | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_EVENT_ID_CHARS,
+        description="The emitter's idempotency key (online: a digest of request id, case index, case id and "
+        "text; a batch load: its run and row): an event whose key is stored "
+        "already adds nothing, so a retry or a rerun batch load is harmless.",
+    )
     model_version: Text = Field(min_length=1, max_length=64)
     label: Text = Field(max_length=128)
     confidence: float = Field(ge=0.0, le=1.0)
     status: Text = Field(min_length=1, max_length=32)
     language: Text = Field(min_length=1, max_length=16)
     top_labels: list[Annotated[Text, Field(max_length=128)]] = Field(max_length=10)
-    top_probabilities: list[float] = Field(max_length=10)
+    top_probabilities: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(max_length=10)
     text: Text = Field(max_length=16_000, description="The cleaned, PII-masked text the model saw.")
-    predicted_at: float = Field(ge=0.0, le=LATEST_TIME, description="Seconds since the epoch (UTC).")
+    predicted_at: float | None = Field(
+        None,
+        ge=0.0,
+        le=LATEST_TIME,
+        description="The emitter's time, seconds since the epoch (UTC): kept as information only; the "
+        "prediction's time is the store's clock at receipt.",
+    )
     source: Literal["online", "batch"] = "online"
 
 
@@ -86,9 +106,11 @@ class PredictionsIn(_Strict):
 
 
 class PredictionsOut(BaseModel):
-    """How many events were stored."""
+    """What became of the events: each is stored, a duplicate, or refused because its case was erased."""
 
     stored: int
+    duplicates: int = Field(0, description="Events whose event_id was stored already (a retry, a rerun).")
+    erased: int = Field(0, description="Events of erased cases: refused, so an erasure holds.")
 
 
 class ConfusionCell(BaseModel):
@@ -117,7 +139,8 @@ class QualityOut(BaseModel):
 
 
 class ErasureOut(BaseModel):
-    """``DELETE /v1/cases/{case_id}``: what was erased."""
+    """``DELETE /v1/cases?case_id=``: what was erased. The case's tombstone stays: later events
+    for it are refused."""
 
     case_id: str
     predictions_deleted: int

@@ -60,12 +60,23 @@ class FeedbackSettings(ServiceSettings, AuthSettings):
     )
     max_items: int = Field(1024, description="Most predictions or corrections in one request (413 above).")
     max_body_bytes: int = Field(8 * 1024 * 1024, description="Largest request body accepted (413 above).")
+    max_corrections_body_bytes: int = Field(
+        1024 * 1024,
+        description="Largest corrections body (413 above): sized to max_items corrections of about 1 KiB, so "
+        "a body of many tiny items is refused before it is read.",
+    )
+    corrections_per_agent_per_day: int = Field(
+        1000, description="Cases one agent may relabel in 24 hours (429 above); 0: no limit."
+    )
+    corrections_per_day: int = Field(
+        100_000, description="Cases all agents together may relabel in 24 hours (429 above); 0: no limit."
+    )
     text_retention_days: float = Field(
         90.0, description="Case texts older than this are erased (labels and figures stay); 0 keeps them."
     )
     retention_interval_seconds: float = Field(3600.0, description="How often texts past retention are erased.")
     quality_cache_seconds: float = Field(
-        10.0, description="How long /metrics reuses the quality figures it computed from the store."
+        5.0, description="How long /v1/quality and /metrics reuse the quality figures computed from the store."
     )
     migrate: bool = Field(True, description="Bring the store's schema up to date (Alembic) before serving.")
 

@@ -1,14 +1,18 @@
 """The feedback store: predictions as served, agents' corrections, and the figures drawn from them.
 
-Three tables. ``predictions`` holds one row per answered case (online or from a batch run): the
+Four tables. ``predictions`` holds one row per answered case (online or from a batch run): the
 model version, label, confidence, status, language, top three, and the cleaned, PII-masked text
-the model saw (never the raw text), which retention erases after a while. ``corrections`` holds
-each case's latest correction by an agent, with the principal who submitted it: one row per case,
-so the latest correction wins and repeating one changes nothing. ``audit_log`` says who corrected
-or erased which case, and when: written in the same transaction as the change it records, and kept
-when the case's data is erased, which is why it holds no text and no label. SQLite for a local run,
-PostgreSQL on a cluster; the schema is Alembic's (``case_feedback/migrations``), never created by
-hand.
+the model saw (never the raw text), which retention erases after a while. Its time is the store's
+clock at receipt (a client's clock could date a text into the future, where it would be "latest"
+forever); its event id makes a retry or a rerun add nothing. ``corrections`` holds each case's
+latest correction by the time the agent made it (receipt breaking a tie), with the principal who
+submitted it: one row per case, so a stale retry never overwrites a newer label and repeating one
+changes nothing. ``audit_log`` says who corrected or erased which case, and when: written in the
+same transaction as the change it records, and kept when the case's data is erased, which is why
+it holds no text and no label. ``erased_cases`` is the tombstone of each erased case: events that
+arrive for it later (buffered in a transformer, or a batch load run again) are refused, so an
+erasure holds. SQLite for a local run, PostgreSQL on a cluster; the schema is Alembic's
+(``case_feedback/migrations``), never created by hand.
 
 Quality per model version, for the cases that version classified: *reviewed* when an agent has
 given the case a label, *corrected* when that label differs from the one predicted; the agreement
@@ -35,6 +39,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -58,6 +63,11 @@ CLASSIFIED = ("ok", "low_confidence")
 MAX_PRINCIPAL_CHARS = 128
 #: What an audit record says was done to a case.
 AuditAction = Literal["correct", "erase"]
+#: Longest event id (the emitter's request id, 128 characters at most, and the case's index).
+MAX_EVENT_ID_CHARS = 200
+#: PostgreSQL advisory lock between logging and erasing: loggers share it, an erasure takes it
+#: alone, so no event checked against the tombstones before an erasure commits after it.
+_ERASURE_LOCK = 7261504
 
 metadata = MetaData()
 predictions = Table(
@@ -75,7 +85,13 @@ predictions = Table(
     Column("top_probabilities", JSON, nullable=False),
     Column("text", Text, nullable=True),
     Column("source", String(16), nullable=False),
+    # The store's clock at receipt; what the client said is information only.
     Column("predicted_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("client_predicted_at", DateTime(timezone=True), nullable=True),
+    # The emitter's idempotency key; NULL for rows stored before there was one (migration 0003).
+    Column("event_id", String(MAX_EVENT_ID_CHARS), nullable=True),
+    Column("principal", String(MAX_PRINCIPAL_CHARS), nullable=True),
+    Index("ux_predictions_event_id", "event_id", unique=True),
 )
 corrections = Table(
     "corrections",
@@ -83,7 +99,9 @@ corrections = Table(
     Column("case_id", String(256), primary_key=True),
     Column("label", String(128), nullable=False),
     Column("agent_id", String(128), nullable=False),
+    # When the agent made it (never after its receipt); the latest by this time wins.
     Column("corrected_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=True),
     # NULL only for corrections stored before principals were recorded (migration 0002).
     Column("principal", String(MAX_PRINCIPAL_CHARS), nullable=True),
 )
@@ -98,6 +116,12 @@ audit_log = Table(
     # A record that names nobody, or an action nobody can read, is refused by the database itself.
     CheckConstraint("length(principal) > 0", name="ck_audit_log_principal"),
     CheckConstraint("action IN ('correct', 'erase')", name="ck_audit_log_action"),
+)
+erased_cases = Table(
+    "erased_cases",
+    metadata,
+    Column("case_id", String(256), primary_key=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -115,8 +139,15 @@ class Prediction:
     top_labels: list[str]
     top_probabilities: list[float]
     text: str
+    #: The store's clock at receipt (the API sets it; a client's time never becomes it).
     predicted_at: datetime
     source: str = "online"
+    #: The time the client claimed, kept as information only.
+    client_predicted_at: datetime | None = None
+    #: The emitter's idempotency key: a second event with the same key adds nothing.
+    event_id: str | None = None
+    #: Who logged it (the authenticated service).
+    principal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +163,19 @@ class Correction:
     label: str
     agent_id: str
     principal: str
+    #: When the agent made it (None: at receipt). Latest wins by this time, so a retried stale
+    #: correction never overwrites a newer one; a time after receipt is taken as receipt.
+    corrected_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Logged:
+    """What became of a batch of prediction events: each is stored, a duplicate of a stored one
+    (a retry, a rerun), or refused because its case was erased."""
+
+    stored: int = 0
+    duplicates: int = 0
+    erased: int = 0
 
 
 @dataclass(frozen=True)
@@ -225,37 +269,68 @@ class Store:
             return False
         return True
 
-    def add_predictions(self, rows: Sequence[Prediction]) -> int:
-        """Record answered cases; return how many."""
+    def add_predictions(self, rows: Sequence[Prediction]) -> Logged:
+        """Record answered cases, except duplicates of stored events (by event id) and events of
+        erased cases (refused: an erasure holds); say how many of each."""
         if not rows:
-            return 0
+            return Logged()
         with self.engine.begin() as connection:
-            connection.execute(predictions.insert(), [row.__dict__ for row in rows])
-        return len(rows)
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:  # shared: loggers never wait for each other, only for an erasure
+                connection.execute(text(f"SELECT pg_advisory_xact_lock_shared({_ERASURE_LOCK})"))
+            ids = sorted({row.case_id for row in rows if row.case_id is not None})
+            erased = set(_erased_among(connection, ids))
+            kept = [row for row in rows if row.case_id not in erased]
+            stored = 0
+            if kept:
+                dialect = postgresql if postgres else sqlite
+                insert = dialect.insert(predictions).values([row.__dict__ for row in kept])
+                # RETURNING counts what was inserted (rowcount is not reliable for a multi-row insert).
+                inserted = insert.on_conflict_do_nothing(index_elements=[predictions.c.event_id])
+                stored = len(connection.execute(inserted.returning(predictions.c.id)).all())
+            late = 0
+            if not postgres and ids:
+                # SQLite read the tombstones outside the write transaction; now this transaction
+                # holds the one write lock, an erasure committed meanwhile is seen and undone here.
+                tombstoned = select(erased_cases.c.case_id).where(erased_cases.c.case_id.in_(ids))
+                late = int(
+                    connection.execute(delete(predictions).where(predictions.c.case_id.in_(tombstoned))).rowcount
+                )
+        duplicates = len(kept) - stored
+        return Logged(stored=stored - late, duplicates=duplicates, erased=len(rows) - len(kept) + late)
 
     def add_corrections(self, rows: Sequence[Correction], now: datetime) -> list[str]:
-        """Record corrections (the last one per case wins); return the case ids never predicted.
+        """Record corrections (the latest per case wins); return the case ids never predicted.
 
-        A correction equal to the stored one (same label, agent and principal) changes nothing,
-        not even its time: repeating a request is harmless. One that differs replaces it, principal
-        included, so the row names who submitted the label it holds. Corrections for unknown cases
-        are kept too (their prediction may come later, from a batch run), and named in the answer.
+        Latest by the time the agent made the correction (never later than ``now``, its receipt),
+        and by receipt for equal times: a retried stale correction loses to a newer one stored
+        meanwhile. A correction equal to the stored one (same label, agent and principal) changes
+        nothing, not even its time: repeating a request is harmless. One that differs and is newer
+        replaces it, principal included, so the row names who submitted the label it holds.
+        Corrections for unknown cases are kept too (their prediction may come later, from a batch
+        run), and named in the answer; without a text logged by a service they never train.
+        Rows are written in case-id order, so two writers lock them in one order (no deadlock).
 
         Every correction of the batch, repeated or not, gets an audit record (its principal,
         ``now``, its case, ``correct``) in the same transaction: the audit says every submission
         that was accepted, and none that was not. ``now`` must be timezone-aware.
         """
         at = _utc(now)
-        latest = {row.case_id: row for row in rows}  # within a request, too, the last one wins
+        latest: dict[str, tuple[datetime, Correction]] = {}
+        for row in rows:  # within a request, the latest by the agent's time; the last one on a tie
+            made = min(_utc(row.corrected_at), at) if row.corrected_at is not None else at
+            if row.case_id not in latest or made >= latest[row.case_id][0]:
+                latest[row.case_id] = (made, row)
         values = [
             {
-                "case_id": row.case_id,
+                "case_id": case_id,
                 "label": row.label,
                 "agent_id": row.agent_id,
                 "principal": row.principal,
-                "corrected_at": at,
+                "corrected_at": made,
+                "received_at": at,
             }
-            for row in latest.values()
+            for case_id, (made, row) in sorted(latest.items())
         ]
         if not values:
             return []
@@ -271,6 +346,11 @@ class Store:
                 # IS DISTINCT FROM: a row stored before principals were recorded (NULL) differs.
                 | corrections.c.principal.is_distinct_from(insert.excluded.principal)
             )
+            stored_receipt = func.coalesce(corrections.c.received_at, corrections.c.corrected_at)
+            newer = (insert.excluded.corrected_at > corrections.c.corrected_at) | (
+                (insert.excluded.corrected_at == corrections.c.corrected_at)
+                & (insert.excluded.received_at >= stored_receipt)
+            )
             connection.execute(
                 insert.on_conflict_do_update(
                     index_elements=[corrections.c.case_id],
@@ -279,8 +359,9 @@ class Store:
                         "agent_id": insert.excluded.agent_id,
                         "principal": insert.excluded.principal,
                         "corrected_at": insert.excluded.corrected_at,
+                        "received_at": insert.excluded.received_at,
                     },
-                    where=changed,
+                    where=changed & newer,
                 )
             )
             known = connection.execute(
@@ -348,6 +429,7 @@ class Store:
                 )
                 .label("rank"),
             )
+            # Texts only from the prediction log (the API lets only a service write it).
             .where(predictions.c.case_id.is_not(None))
             .subquery()
         )
@@ -368,15 +450,26 @@ class Store:
             return [CorrectedCase(*row) for row in connection.execute(query)]
 
     def erase_case(self, case_id: str, principal: str, now: datetime) -> tuple[int, int]:
-        """Delete a case's predictions (with their texts) and its correction; return both counts.
+        """Delete a case's predictions (with their texts) and its correction, and leave its
+        tombstone; return both counts.
 
-        The erasure is audited (``principal``, ``now``, the case, ``erase``) in the same
-        transaction, even when the case had no data: the request was made, and who made it must
-        be answerable. The case's earlier audit records stay: they hold no text, and they are the
-        trail the erasure itself is accountable to. ``now`` must be timezone-aware.
+        The tombstone (the id and the time, no text) makes later events for the case refused: a
+        transformer may still hold some in its buffer, and a batch load may run again. The
+        erasure is audited (``principal``, ``now``, the case, ``erase``) in the same transaction,
+        even when the case had no data: the request was made, and who made it must be answerable.
+        The case's earlier audit records stay: they hold no text, and they are the trail the
+        erasure itself is accountable to. ``now`` must be timezone-aware.
         """
-        record = {"at": _utc(now), "principal": principal, "case_id": case_id, "action": "erase"}
+        at = _utc(now)
+        record = {"at": at, "principal": principal, "case_id": case_id, "action": "erase"}
         with self.engine.begin() as connection:
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:  # alone: no logger is between its tombstone check and its commit
+                connection.execute(text(f"SELECT pg_advisory_xact_lock({_ERASURE_LOCK})"))
+            dialect = postgresql if postgres else sqlite
+            connection.execute(
+                dialect.insert(erased_cases).values(case_id=case_id, erased_at=at).on_conflict_do_nothing()
+            )
             connection.execute(audit_log.insert(), record)
             removed = connection.execute(delete(predictions).where(predictions.c.case_id == case_id)).rowcount
             corrected = connection.execute(delete(corrections).where(corrections.c.case_id == case_id)).rowcount
@@ -396,18 +489,58 @@ class Store:
             ]
 
     def expire_texts(self, older_than: datetime) -> int:
-        """Erase the texts of predictions made before ``older_than``; return how many."""
+        """Erase the texts of predictions received before ``older_than``, and delete those without
+        a case id whole (no erasure request can name them); return how many rows were touched."""
         with self.engine.begin() as connection:
+            anonymous = connection.execute(
+                delete(predictions).where(predictions.c.predicted_at < older_than, predictions.c.case_id.is_(None))
+            )
             result = connection.execute(
                 update(predictions)
                 .where(predictions.c.predicted_at < older_than, predictions.c.text.is_not(None))
                 .values(text=None)
             )
-        return int(result.rowcount)
+        return int(result.rowcount) + int(anonymous.rowcount)
+
+    def is_erased(self, case_id: str) -> bool:
+        """Whether ``case_id`` was erased (its tombstone exists)."""
+        with self.engine.connect() as connection:
+            return bool(_erased_among(connection, [case_id]))
+
+    def corrections_since(
+        self, agent_ids: Sequence[str], since: datetime, besides: Sequence[str] = ()
+    ) -> dict[str, int]:
+        """Cases each agent relabelled (its correction the stored one) received since ``since``,
+        and the total over all agents under the key ``""``, leaving out the cases ``besides`` (a
+        request's own: correcting a case again is no new case): what the daily limits count."""
+        after = _utc(since)
+        received = func.coalesce(corrections.c.received_at, corrections.c.corrected_at)
+        recent = [received >= after]
+        if besides:
+            recent.append(corrections.c.case_id.not_in(sorted(set(besides))))
+        with self.engine.connect() as connection:
+            total = connection.execute(select(func.count()).select_from(corrections).where(*recent)).scalar_one()
+            counts = {"": int(total)}
+            if agent_ids:
+                query = (
+                    select(corrections.c.agent_id, func.count())
+                    .where(*recent, corrections.c.agent_id.in_(sorted(set(agent_ids))))
+                    .group_by(corrections.c.agent_id)
+                )
+                counts.update({str(agent): int(n) for agent, n in connection.execute(query)})
+        return counts
 
     def close(self) -> None:
         """Close the connection pool."""
         self.engine.dispose()
+
+
+def _erased_among(connection: Any, case_ids: Sequence[str]) -> list[str]:
+    """Which of ``case_ids`` have a tombstone."""
+    if not case_ids:
+        return []
+    found = connection.execute(select(erased_cases.c.case_id).where(erased_cases.c.case_id.in_(list(case_ids))))
+    return [str(case_id) for case_id in found.scalars()]
 
 
 def _utc(moment: datetime) -> datetime:
