@@ -67,10 +67,14 @@ def _signing_key(args: argparse.Namespace) -> str | None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import json
     import tempfile
 
+    from case_model.agent_influence import AgentLimits
     from case_model.artifact import ArtifactError, sha256_file
+    from case_model.canary import check_canaries
     from case_model.champion import Comparison, evaluate_wheel
+    from case_model.classifier import CaseClassifier
     from case_model.corrections import read_corrections
     from case_model.training import DataError, QualityGateError, check_quality, classifiable, read_table, train
     from case_model.versioning import index_versions, known_versions, next_version, resolve_baseline, wheel_metadata
@@ -105,7 +109,13 @@ def _train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.anchor and not args.champion:
+        print("error: --anchor needs --champion: the anchor is a second reference of the same gate", file=sys.stderr)
+        return 2
     try:
+        limits = AgentLimits(
+            args.max_agent_share, args.agent_cap_floor, args.max_agent_disagreement, args.agent_min_comparable
+        )
         _progress(f"reading {args.data} and the validation set {args.validation}")
         cases = read_table(Path(args.data))
         validation = read_table(Path(args.validation))
@@ -121,26 +131,40 @@ def _train(args: argparse.Namespace) -> int:
         champion = resolve_baseline(args.champion, out) if args.champion else None
         if champion is not None:
             existing.append(str(wheel_metadata(champion)["model_version"]))
+        anchor = resolve_baseline(args.anchor, out) if args.anchor else None
+        if anchor is not None:
+            existing.append(str(wheel_metadata(anchor)["model_version"]))
         version = next_version(existing, args.version)
         candidates = _read_url(args.candidates_url_file, "candidates store")
         if candidates:
             version = _unstaged(version, existing, candidates, explicit=args.version is not None)
         _progress(f"training {version} on {len(cases)} cases")
-        result = train(cases, validation, feedback, seed=args.seed)
+        result = train(cases, validation, feedback, seed=args.seed, agent_limits=limits)
         counts = result.corrections
         print(
             f"corrections: {counts.read} read for {counts.cases} cases; {counts.relabelled} relabelled, "
             f"{counts.confirmed} confirmed, {counts.added} added with their stored text, "
             f"{counts.unmatched} without a text to learn from"
         )
+        print(result.agents.summary())
+        # One JSON line for the job's log: the training job has no metrics endpoint, its log is read.
+        agents = result.agents.counts() | {"flagged_agent_ids": result.agents.flagged_agents}
+        print(json.dumps({"event": "training_corrections", "corrections": counts.as_dict(), "agents": agents}))
         print(
             f"trained on {result.n_train} cases ({result.n_filtered} filtered out); "
             f"validation macro-F1 {result.evaluation.macro_f1:.4f}, accuracy {result.evaluation.accuracy:.4f}"
         )
         check_quality(result.evaluation.macro_f1, args.min_macro_f1)
+        canaries = check_canaries(CaseClassifier.from_pipeline(result.pipeline, {}), Path(args.canary_sentences))
+        print(f"canary sentences: {canaries.n - len(canaries.misses)} of {canaries.n} answered right")
         if champion is not None:
             _progress(f"scoring the champion {champion.name} on the same validation set")
-            champion_version, champion_evaluation = evaluate_wheel(champion, *classifiable(validation))
+            scored = classifiable(validation)
+            champion_version, champion_evaluation = evaluate_wheel(champion, *scored)
+            anchor_version, anchor_evaluation = None, None
+            if anchor is not None:
+                _progress(f"scoring the anchor {anchor.name} on the same validation set")
+                anchor_version, anchor_evaluation = evaluate_wheel(anchor, *scored)
             comparison = Comparison(
                 version,
                 result.evaluation,
@@ -149,6 +173,10 @@ def _train(args: argparse.Namespace) -> int:
                 sha256_file(Path(args.validation)),
                 args.f1_tolerance,
                 args.max_recall_drop,
+                anchor_version,
+                anchor_evaluation,
+                canaries,
+                {"corrections": counts.as_dict(), "agents": result.agents.as_dict()},
             )
             report_dir = Path(args.report) if args.report else out if args.candidate else out / f"report-{version}"
             report = comparison.write_report(report_dir)
@@ -156,15 +184,26 @@ def _train(args: argparse.Namespace) -> int:
                 f"champion {champion_version}: macro-F1 {champion_evaluation.macro_f1:.4f} on the same "
                 f"{champion_evaluation.n_validation} cases; comparison report {report}"
             )
-            refusals = comparison.refusals()
-            if refusals:
-                raise QualityGateError("quality gate against the champion: " + "; ".join(refusals) + "; no wheel built")
+            if anchor_evaluation is not None:
+                print(f"anchor {anchor_version}: macro-F1 {anchor_evaluation.macro_f1:.4f} on the same cases")
+            gates = {gate: reasons for gate, reasons in comparison.refusals_by_gate().items() if reasons}
+            if gates:
+                named = {"champion": "quality gate against the champion", "anchor": "quality gate against the anchor"}
+                refused = [f"{named.get(gate, 'canary sentences')}: " + "; ".join(r) for gate, r in gates.items()]
+                raise QualityGateError("; ".join(refused) + "; no wheel built")
+        elif canaries.misses:
+            raise QualityGateError("canary sentences: " + "; ".join(canaries.refusals()) + "; no wheel built")
     except (DataError, QualityGateError, ArtifactError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     _progress(f"building the {'unsigned candidate ' if args.candidate else ''}wheel {version}")
     with tempfile.TemporaryDirectory(prefix="case-model-artifact-") as tmp:
-        write_artifact(result, version, Path(tmp), {"synthetic_data": args.synthetic}, signing_key)
+        extra = {
+            "synthetic_data": args.synthetic,
+            "agents": result.agents.counts(),
+            "canary_sentences": {"sha256": canaries.sha256, "n": canaries.n},
+        }
+        write_artifact(result, version, Path(tmp), extra, signing_key)
         wheel = build_wheel(Path(tmp), version, out, signing_key)
     print(f"built {wheel}")
     if args.candidate:
@@ -260,6 +299,13 @@ def _check(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``case-model`` command line."""
+    from case_model.agent_influence import (
+        AGENT_CAP_FLOOR,
+        AGENT_MIN_COMPARABLE,
+        MAX_AGENT_DISAGREEMENT,
+        MAX_AGENT_SHARE,
+    )
+    from case_model.canary import DEFAULT_CANARY_FILE
     from case_model.champion import F1_TOLERANCE, MAX_RECALL_DROP
 
     parser = argparse.ArgumentParser(prog="case-model", description=__doc__)
@@ -294,8 +340,51 @@ def build_parser() -> argparse.ArgumentParser:
         "validation set, "
         "the new model must not be worse (see --f1-tolerance, --max-recall-drop)",
     )
-    train.add_argument("--f1-tolerance", type=float, default=F1_TOLERANCE, help="macro-F1 below the champion's allowed")
+    train.add_argument(
+        "--anchor",
+        help="the first approved model of the current line (wheel file, directory holding exactly one, or "
+        "version in --out); needs --champion. The new model must pass the same --f1-tolerance and "
+        "--max-recall-drop against it too, so small losses each week cannot add up",
+    )
+    train.add_argument(
+        "--f1-tolerance", type=float, default=F1_TOLERANCE, help="macro-F1 below the champion's (and anchor's) allowed"
+    )
     train.add_argument("--max-recall-drop", type=float, default=MAX_RECALL_DROP, help="recall any one class may lose")
+    train.add_argument(
+        "--canary-sentences",
+        default=str(DEFAULT_CANARY_FILE),
+        help="CSV of ordinary cases with known labels (text,label); a model that answers any of them "
+        "otherwise is refused, the sentence named (default: the list shipped in the package)",
+    )
+    train.add_argument(
+        "--max-agent-share",
+        type=float,
+        default=MAX_AGENT_SHARE,
+        help="the largest share of the applied corrections one agent may hold (or one over the number of "
+        "agents, if larger): an agent keeps at most max(--agent-cap-floor, share/(1-share) x the other "
+        "agents' corrections) of the corrections that change the training data, its earliest by time; "
+        "1 turns the cap off",
+    )
+    train.add_argument(
+        "--agent-cap-floor",
+        type=int,
+        default=AGENT_CAP_FLOOR,
+        help="an agent's first this many corrections are never capped, so small honest data stays whole",
+    )
+    train.add_argument(
+        "--max-agent-disagreement",
+        type=float,
+        default=MAX_AGENT_DISAGREEMENT,
+        help="flag an agent, leaving out all its corrections, when it disagrees with the other agents' "
+        "consensus on more than this share of the cases they labelled too (same case, or same cleaned "
+        "text); 1 turns the flag off",
+    )
+    train.add_argument(
+        "--agent-min-comparable",
+        type=int,
+        default=AGENT_MIN_COMPARABLE,
+        help="the fewest cases shared with other agents an agent is judged on before it can be flagged",
+    )
     train.add_argument("--report", help="directory of the comparison report (default: <out>/report-<version>)")
     train.add_argument("--built-file", help="write the built wheel's path to this file (make publish reads it)")
     train.add_argument("--min-macro-f1", type=float, default=0.80, help="absolute quality gate on validation macro-F1")

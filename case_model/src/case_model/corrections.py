@@ -5,10 +5,17 @@ A correction of a training case relabels it. A correction of a case that is not 
 data (a case answered online, or by a batch run) becomes a training case of its own when its
 cleaned, PII-masked text is known (the feedback store keeps it; a file may carry a ``text``
 column); otherwise it is counted as unmatched. Nothing is dropped without being counted.
+
+Every correction names the agent it is from (``agent_id``): the feedback store records it with each
+correction; a file may carry an ``agent_id`` column, and a correction without one is the
+:data:`UNKNOWN_AGENT`'s. :mod:`case_model.agent_influence` weighs each agent's share by it before
+the corrections are applied.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FEEDBACK_COLUMNS = ("case_id", "corrected_label", "timestamp")
+#: The agent of a correction whose file names none: no one person, so never capped nor flagged.
+UNKNOWN_AGENT = "unknown"
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,9 @@ def read_corrections(source: str) -> pd.DataFrame:
     """Corrections from a CSV/Parquet file or from the feedback store at a SQLAlchemy URL.
 
     Returns:
-        ``case_id``, ``corrected_label``, ``timestamp`` and ``text`` (None where unknown).
+        ``case_id``, ``corrected_label``, ``timestamp``, ``text`` (None where unknown) and
+        ``agent_id`` (:data:`UNKNOWN_AGENT` where a file names none): retraining weighs each agent's
+        share by it, so the agent must travel with the label.
     """
     import pandas as pd
 
@@ -59,7 +70,8 @@ def read_corrections(source: str) -> pd.DataFrame:
         frame = read_table(Path(source), FEEDBACK_COLUMNS)
         if "text" not in frame.columns:
             frame = frame.assign(text=None)
-        return frame[[*FEEDBACK_COLUMNS, "text"]]
+        frame = frame.assign(agent_id=agent_ids(frame["agent_id"] if "agent_id" in frame.columns else None, len(frame)))
+        return frame[[*FEEDBACK_COLUMNS, "text", "agent_id"]]
     from case_model.training import DataError
 
     try:
@@ -87,9 +99,22 @@ def read_corrections(source: str) -> pd.DataFrame:
             "corrected_label": [row.label for row in rows],
             "timestamp": [row.corrected_at.isoformat() for row in rows],
             "text": [row.text for row in rows],
+            "agent_id": [row.agent_id or UNKNOWN_AGENT for row in rows],
         },
-        columns=[*FEEDBACK_COLUMNS, "text"],
+        columns=[*FEEDBACK_COLUMNS, "text", "agent_id"],
     )
+
+
+def agent_ids(column: Iterable[object] | None, n: int) -> list[str]:
+    """Each correction's agent as a string: a missing or blank one is :data:`UNKNOWN_AGENT`'s
+    (a CSV read as text gives ``""`` for it, a Parquet file ``None`` or NaN)."""
+    if column is None:
+        return [UNKNOWN_AGENT] * n
+    named = []
+    for value in column:
+        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
+        named.append(text or UNKNOWN_AGENT)
+    return named
 
 
 def apply_corrections(cases: pd.DataFrame, feedback: pd.DataFrame) -> tuple[pd.DataFrame, CorrectionCounts]:

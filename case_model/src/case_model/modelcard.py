@@ -38,6 +38,7 @@ Word (1-2) and character (3-5) n-gram TF-IDF, linear SVM, sigmoid-calibrated pro
 | trained at | {metadata["trained_at"]} |
 | training rows used | {metadata["n_train"]} (filtered out: {metadata["n_filtered_out"]}) |
 | agent corrections applied | {metadata["corrections_applied"]} ({_corrections(metadata)}) |
+| agents' influence | {_agents(metadata)} |
 | training-data fingerprint (SHA-256) | `{metadata["data_fingerprint"]}` |
 | artifact SHA-256 | {_digests(metadata)} |
 | seed | {metadata["seed"]} |
@@ -62,6 +63,23 @@ def _corrections(metadata: dict[str, Any]) -> str:
     return (
         f"{counts.get('relabelled', 0)} relabelled, {counts.get('added', 0)} added with their stored text; "
         f"{counts.get('confirmed', 0)} confirmed, {counts.get('unmatched', 0)} without a text to learn from"
+    )
+
+
+def _agents(metadata: dict[str, Any]) -> str:
+    """Each agent's weight in the training data, as counts: who was flagged is named in the
+    candidate's report for its reviewer, not in a model card that ships with every install."""
+    agents = metadata.get("agents")
+    if not agents:
+        return "not recorded"
+    left = agents["corrections_left_out"]
+    limits = agents["limits"]
+    return (
+        f"{agents['agents']} named agents, the largest share {agents['largest_share']:.1%}; "
+        f"{agents['flagged_agents']} flagged (all their corrections left out: {left['flagged']}), "
+        f"{left['cap']} corrections beyond an agent's cap left out (cap: share {limits['max_share']}, "
+        f"floor {limits['cap_floor']}; flag: disagreement above {limits['max_disagreement']} "
+        f"over at least {limits['min_comparable']} shared cases)"
     )
 
 

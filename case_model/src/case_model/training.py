@@ -7,12 +7,13 @@ Needs the ``train`` extra (pandas, pyarrow, matplotlib).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from case_model.agent_influence import AgentLimits, AgentReport, limit_agents
 from case_model.classifier import CaseClassifier, build_pipeline
 from case_model.corrections import CorrectionCounts, apply_corrections
 from case_model.prepare import prepare_many
@@ -171,6 +172,8 @@ class TrainingResult:
 
     seed: int
     label_counts: dict[str, int] = field(default_factory=dict)
+    #: Each agent's share of the corrections, and those the cap and the flag left out.
+    agents: AgentReport = field(default_factory=AgentReport)
 
 
 def train(
@@ -178,8 +181,10 @@ def train(
     validation: pd.DataFrame,
     feedback: pd.DataFrame | None = None,
     seed: int = 0,
+    agent_limits: AgentLimits | None = None,
 ) -> TrainingResult:
-    """Apply feedback, fit the pipeline on the classifiable cases and evaluate it.
+    """Weigh each agent's corrections, apply them, fit the pipeline on the classifiable cases and
+    evaluate it.
 
     Args:
         cases: Training rows with ``case_id``, ``text``, ``label``.
@@ -187,10 +192,16 @@ def train(
         feedback: Agents' corrections (``case_id``, ``corrected_label``, ``timestamp``, and
             ``text`` for cases outside the training data), see :mod:`case_model.corrections`.
         seed: Seed of every random step; the same data and seed give the same model.
+        agent_limits: How far one agent's corrections may move the model (the defaults when None):
+            beyond its cap they are left out, and all of a flagged agent's; see
+            :mod:`case_model.agent_influence`. ``corrections.read`` still counts every row read.
     """
     corrections = CorrectionCounts()
+    agents = AgentReport(agent_limits or AgentLimits())
     if feedback is not None and len(feedback):
-        cases, corrections = apply_corrections(cases, feedback)
+        kept, agents = limit_agents(cases, feedback, agent_limits)
+        cases, corrections = apply_corrections(cases, kept)
+        corrections = replace(corrections, read=len(feedback))
     texts, labels = classifiable(cases)
     if len(set(labels)) < 2:
         raise DataError("training needs at least two labels among the classifiable cases")
@@ -211,6 +222,7 @@ def train(
         corrections=corrections,
         seed=seed,
         label_counts=dict(sorted(counts.items())),
+        agents=agents,
     )
 
 
