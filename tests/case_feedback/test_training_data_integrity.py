@@ -216,3 +216,20 @@ def test_daily_limits_per_agent_and_for_all(labels, tmp_path):
         assert metric(service.url, "case_classifier_feedback_corrections_limited_total") == 2
     finally:
         service.process.stop()
+
+
+def test_forged_pairs_of_a_flagged_agent_do_not_move_the_canarys_quality(feedback, ids):
+    """Sixty forged pairs under a canary's version move /v1/quality (what promote --if-healthy
+    reads) until a retraining flags their agent; then they count in no figure."""
+    from case_model.corrections import record_flagged
+
+    version = f"0.{uuid.uuid4().int % 10**8}.0"
+    cases = [f"{ids}-f{n}" for n in range(60)]
+    assert feedback.log([event(case, version, label="display") for case in cases]).status_code == 200
+    mallory = f"mallory-{ids}"
+    assert feedback.correct(*[(case, "storage") for case in cases], agent=mallory).status_code == 200
+    assert feedback.quality(version)["corrected"] == 60
+    assert record_flagged(feedback.store_url, [mallory]) == 1  # as the retraining does from a store
+    assert record_flagged(feedback.store_url, [mallory]) == 0
+    quality = feedback.quality(version)
+    assert (quality["predictions"], quality["reviewed"], quality["corrected"]) == (60, 0, 0)

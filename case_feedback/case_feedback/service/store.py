@@ -11,13 +11,16 @@ changes nothing. ``audit_log`` says who corrected or erased which case, and when
 same transaction as the change it records, and kept when the case's data is erased, which is why
 it holds no text and no label. ``erased_cases`` is the tombstone of each erased case: events that
 arrive for it later (buffered in a transformer, or a batch load run again) are refused, so an
-erasure holds. SQLite for a local run, PostgreSQL on a cluster; the schema is Alembic's
+erasure holds. ``flagged_agents`` names the agents a retraining found steering labels against the
+other agents: their corrections count in no quality figure (the canary's verdict included). SQLite
+for a local run, PostgreSQL on a cluster; the schema is Alembic's
 (``case_feedback/migrations``), never created by hand.
 
 Quality per model version, for the cases that version classified: *reviewed* when an agent has
 given the case a label, *corrected* when that label differs from the one predicted; the agreement
 rate is the share of reviewed cases not corrected. A case predicted more than once by a version
-counts with its latest prediction.
+counts with its latest prediction. Corrections of flagged agents are not counted: sixty forged
+pairs must not move a canary's verdict.
 """
 
 from __future__ import annotations
@@ -122,6 +125,12 @@ erased_cases = Table(
     metadata,
     Column("case_id", String(256), primary_key=True),
     Column("erased_at", DateTime(timezone=True), nullable=False),
+)
+flagged_agents = Table(
+    "flagged_agents",
+    metadata,
+    Column("agent_id", String(128), primary_key=True),
+    Column("flagged_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -393,7 +402,7 @@ class Store:
         pairs = (
             select(latest.c.model_version, latest.c.label, corrections.c.label.label("corrected"), func.count())
             .join(corrections, corrections.c.case_id == latest.c.case_id)
-            .where(latest.c.rank == 1)
+            .where(latest.c.rank == 1, corrections.c.agent_id.not_in(select(flagged_agents.c.agent_id)))
             .group_by(latest.c.model_version, latest.c.label, corrections.c.label)
         )
         with self.engine.connect() as connection:
@@ -501,6 +510,24 @@ class Store:
                 .values(text=None)
             )
         return int(result.rowcount) + int(anonymous.rowcount)
+
+    def flag_agents(self, agent_ids: Sequence[str], now: datetime) -> int:
+        """Flag agents (a retraining found their labels against the other agents'): their
+        corrections leave the quality figures. Return how many were not flagged before."""
+        if not agent_ids:
+            return 0
+        at = _utc(now)
+        with self.engine.begin() as connection:
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            values = [{"agent_id": agent, "flagged_at": at} for agent in sorted(set(agent_ids))]
+            inserted = dialect.insert(flagged_agents).values(values).on_conflict_do_nothing()
+            return len(connection.execute(inserted.returning(flagged_agents.c.agent_id)).all())
+
+    def flagged(self) -> list[str]:
+        """The flagged agents, by id."""
+        with self.engine.connect() as connection:
+            query = select(flagged_agents.c.agent_id).order_by(flagged_agents.c.agent_id)
+            return [str(agent) for agent in connection.execute(query).scalars()]
 
     def is_erased(self, case_id: str) -> bool:
         """Whether ``case_id`` was erased (its tombstone exists)."""

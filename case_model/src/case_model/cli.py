@@ -75,7 +75,7 @@ def _train(args: argparse.Namespace) -> int:
     from case_model.canary import check_canaries
     from case_model.champion import Comparison, evaluate_wheel
     from case_model.classifier import CaseClassifier
-    from case_model.corrections import read_corrections
+    from case_model.corrections import is_store_url, read_corrections, record_flagged
     from case_model.training import DataError, QualityGateError, check_quality, classifiable, read_table, train
     from case_model.versioning import index_versions, known_versions, next_version, resolve_baseline, wheel_metadata
     from case_model.wheelbuild import build_wheel, write_artifact
@@ -147,6 +147,9 @@ def _train(args: argparse.Namespace) -> int:
             f"{counts.unmatched} without a text to learn from"
         )
         print(result.agents.summary())
+        if source and is_store_url(source) and result.agents.flagged_agents:
+            new = record_flagged(source, result.agents.flagged_agents)
+            print(f"flagged in the feedback store: {new} new; their corrections leave its quality figures")
         # One JSON line for the job's log: the training job has no metrics endpoint, its log is read.
         agents = result.agents.counts() | {"flagged_agent_ids": result.agents.flagged_agents}
         print(json.dumps({"event": "training_corrections", "corrections": counts.as_dict(), "agents": agents}))

@@ -15,13 +15,17 @@ the corrections are applied.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from case_feedback.service.store import Store
+
+T = TypeVar("T")
 
 FEEDBACK_COLUMNS = ("case_id", "corrected_label", "timestamp")
 #: The agent of a correction whose file names none: no one person, so never capped nor flagged.
@@ -72,27 +76,7 @@ def read_corrections(source: str) -> pd.DataFrame:
             frame = frame.assign(text=None)
         frame = frame.assign(agent_id=agent_ids(frame["agent_id"] if "agent_id" in frame.columns else None, len(frame)))
         return frame[[*FEEDBACK_COLUMNS, "text", "agent_id"]]
-    from case_model.training import DataError
-
-    try:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from case_feedback.service.store import Store
-    except ImportError as error:
-        raise DataError(
-            f"reading the feedback store needs the feedback extra (case-model[feedback]): {error}"
-        ) from error
-    try:
-        store = Store(source)
-    except SQLAlchemyError as error:
-        raise DataError(f"not a store URL SQLAlchemy knows: {type(error).__name__}") from error
-    try:
-        rows = store.corrected_cases()
-    except SQLAlchemyError as error:
-        # The message may quote the URL, password included: name the failure, not the URL.
-        raise DataError(f"cannot read the feedback store ({store.dialect}): {type(error).__name__}") from error
-    finally:
-        store.close()
+    rows = _in_store(source, lambda store: store.corrected_cases())
     return pd.DataFrame(
         {
             "case_id": [row.case_id for row in rows],
@@ -115,6 +99,43 @@ def agent_ids(column: Iterable[object] | None, n: int) -> list[str]:
         text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
         named.append(text or UNKNOWN_AGENT)
     return named
+
+
+def record_flagged(source: str, agent_ids: list[str]) -> int:
+    """Flag ``agent_ids`` in the feedback store at ``source`` (a store URL), so their corrections
+    leave its quality figures, the canary's verdict included; return how many are new.
+
+    Raises:
+        DataError: the store cannot be opened or written (named, never its URL).
+    """
+    from datetime import UTC, datetime
+
+    return _in_store(source, lambda store: store.flag_agents(agent_ids, datetime.now(UTC)))
+
+
+def _in_store(source: str, work: Callable[[Store], T]) -> T:
+    """``work(store)`` on the feedback store at ``source``, its failures as DataError."""
+    from case_model.training import DataError
+
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from case_feedback.service.store import Store
+    except ImportError as error:
+        raise DataError(
+            f"reading the feedback store needs the feedback extra (case-model[feedback]): {error}"
+        ) from error
+    try:
+        store = Store(source)
+    except SQLAlchemyError as error:
+        raise DataError(f"not a store URL SQLAlchemy knows: {type(error).__name__}") from error
+    try:
+        return work(store)
+    except SQLAlchemyError as error:
+        # The message may quote the URL, password included: name the failure, not the URL.
+        raise DataError(f"cannot read the feedback store ({store.dialect}): {type(error).__name__}") from error
+    finally:
+        store.close()
 
 
 def apply_corrections(cases: pd.DataFrame, feedback: pd.DataFrame) -> tuple[pd.DataFrame, CorrectionCounts]:

@@ -15,6 +15,8 @@ and erased cases that stay erased.
   when they were corrected.
 - ``erased_cases`` is the tombstone of each erased case id: later events for it are refused. It
   holds the id and the time, never a text.
+- ``flagged_agents`` names the agents a retraining flagged (their labels against the other
+  agents'): their corrections count in no quality figure.
 
 Revision ID: 0003
 Revises: 0002
@@ -50,10 +52,16 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(256), primary_key=True),
         sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "flagged_agents",
+        sa.Column("agent_id", sa.String(128), primary_key=True),
+        sa.Column("flagged_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
     """Drop the tombstones and the new columns (the clients' times and event ids are lost)."""
+    op.drop_table("flagged_agents")
     op.drop_table("erased_cases")
     with op.batch_alter_table("corrections") as batch:
         batch.drop_column("received_at")
