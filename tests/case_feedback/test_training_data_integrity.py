@@ -233,3 +233,19 @@ def test_forged_pairs_of_a_flagged_agent_do_not_move_the_canarys_quality(feedbac
     assert record_flagged(feedback.store_url, [mallory]) == 0
     quality = feedback.quality(version)
     assert (quality["predictions"], quality["reviewed"], quality["corrected"]) == (60, 0, 0)
+
+
+def test_the_event_has_one_shape_from_emitter_to_store():
+    """The emitters' event (case_feedback.events), the API's contract and the store's row name the
+    same fields: the store adds only what the server owns (its clock, the caller)."""
+    import dataclasses
+
+    from case_feedback.events import PredictionEvent
+    from case_feedback.service.contract import PredictionIn
+    from case_feedback.service.store import Prediction
+
+    emitted = set(PredictionEvent.__annotations__)
+    assert set(PredictionIn.model_fields) == emitted
+    stored = {field.name for field in dataclasses.fields(Prediction)}
+    assert stored - emitted == {"client_predicted_at", "principal"}  # the client's time, the caller
+    assert emitted - stored == set()
