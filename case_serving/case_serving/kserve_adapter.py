@@ -104,6 +104,7 @@ class CaseModelServer(ModelServer):
         self.on_stop = on_stop
         self.on_drained = on_drained or []
         self._stopping: asyncio.Event | None = None
+        self._finishing: asyncio.Task[None] | None = None
 
     def start(self, models: list[Any]) -> None:
         """Serve ``models`` over REST (KServe's server) and gRPC (ours) until stopped."""
@@ -157,6 +158,9 @@ class CaseModelServer(ModelServer):
                         log.exception("finishing after the drain failed")
                 uvicorn_handler(signum, frame)
 
-            loop.call_soon_threadsafe(lambda: loop.create_task(drain_then_stop()))
+            def start() -> None:  # the loop keeps only a weak reference to a task: this one is held
+                self._finishing = loop.create_task(drain_then_stop())
+
+            loop.call_soon_threadsafe(start)
 
         signal.signal(signal.SIGTERM, on_sigterm)
