@@ -2,7 +2,9 @@
 
 Starts each setup on 127.0.0.1 itself, warms it up, drives it with wrk at concurrency 1, 8, 32
 and 128 over a few hundred synthetic case logs, records cold start (process start to ready) and
-resident memory, prints one Markdown table with ratios against the plain KServe chain, and writes
+resident memory and the CPU seconds all of a setup's processes spent per 1,000 answers over each
+measured window (``bench/cpu.py``), prints one Markdown table with ratios against the plain KServe
+chain, and writes
 ``bench/results/latest.json`` and ``bench/results/latency_throughput.png``.
 
     python -m bench [--seconds 5] [--concurrency 1,8,32,128]
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import alternatives, hostile, tokens, wrk
+from bench import alternatives, cpu, hostile, tokens, wrk
 from bench.pickled_model import write_pickled_model
 from dev.install import ensure_model_installed, installed_artifact_dir
 from dev.processes import LOOPBACK, RunningService, Service, python_module, start_on_ports
@@ -60,6 +62,10 @@ class SetupResult:
     rss_mb: dict[str, float] = field(default_factory=dict)
     #: First request after ready; first request of a later new connection; p50 on an open one.
     first_request_ms: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: CPU seconds of all the setup's processes per 1,000 answers, one per run (as ``runs``).
+    cpu_per_1000: list[float] = field(default_factory=list)
+    #: The same, per process (service name), one per run.
+    cpu_per_1000_by_process: list[dict[str, float]] = field(default_factory=list)
 
 
 def _bodies(texts: list[str]) -> list[dict]:
@@ -144,9 +150,16 @@ def _measure(
         result.first_request_ms = _first_request(url, bodies, headers)
         script = wrk.lua_script(INFER, bodies, tmp, headers)
         wrk.run(url, script, 8, 2)  # warm-up
+        pids = {process.service.name: process.pid for process in running}
         for concurrency in args.concurrency:
-            result.runs.append(wrk.run(url, script, concurrency, args.seconds))
-            print(f"  {name} c={concurrency}: {result.runs[-1]}", flush=True)
+            before = {name: cpu.cpu_seconds_of(pid) for name, pid in pids.items()}
+            run = wrk.run(url, script, concurrency, args.seconds)
+            spent = {name: cpu.cpu_seconds_of(pid) - before[name] for name, pid in pids.items()}
+            result.runs.append(run)
+            by_process = {name: round(cpu.per_thousand(seconds, run.requests), 3) for name, seconds in spent.items()}
+            result.cpu_per_1000_by_process.append(by_process)
+            result.cpu_per_1000.append(round(cpu.per_thousand(sum(spent.values()), run.requests), 3))
+            print(f"  {name} c={concurrency}: {run}, {result.cpu_per_1000[-1]:.3f} CPU s / 1,000", flush=True)
         for process in running:
             tree = psutil.Process(process.pid)  # with its workers (Gunicorn)
             rss = sum(p.memory_info().rss for p in [tree, *tree.children(recursive=True)])
@@ -295,16 +308,16 @@ def report(results: list[SetupResult], floor: dict[str, float], hostile_texts: d
         f"\n## Benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, model {version}, {machine}, "
         f"wrk {args.seconds:g} s per run\n"
     )
-    print("| setup | concurrency | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|")
+    print("| setup | concurrency | req/s | p50 ms | p99 ms | errors | CPU s per 1,000 answers |")
+    print("|---|---|---|---|---|---|---|")
     for result in results:
-        for run in result.runs:
+        for run, cpu_cost in zip(result.runs, result.cpu_per_1000, strict=True):
             print(
                 f"| {result.name} | {run.concurrency} | {run.rps:,.0f} | {run.p50_ms:.1f} | {run.p99_ms:.1f} | "
-                f"{run.errors} |"
+                f"{run.errors} | {cpu_cost:.3f} |"
             )
-    print(f"| in-process floor, single predict | 1 | | {floor['single_p50_ms']:.2f} | | |")
-    print(f"| in-process floor, batch of 1,024 | | {floor['batch_1024_texts_per_s']:,.0f} texts/s | | | |")
+    print(f"| in-process floor, single predict | 1 | | {floor['single_p50_ms']:.2f} | | | |")
+    print(f"| in-process floor, batch of 1,024 | | {floor['batch_1024_texts_per_s']:,.0f} texts/s | | | | |")
     plain = [r for r in results if r.name == "plain KServe chain"]
     baseline = {run.concurrency: run for run in plain[0].runs} if plain else {}
     print("\n| setup | req/s vs plain KServe chain, per concurrency | cold start s | RSS MB | first request ms |")
@@ -320,7 +333,7 @@ def report(results: list[SetupResult], floor: dict[str, float], hostile_texts: d
     compare(results, NOLOG, "prediction log")
     compare(results, NOAUTH, "authentication")
     hostile.report(hostile_texts)
-    targets(results)
+    targets(results, floor)
     if set(args.setups) != set(ALL_SETUPS):
         print("\n(partial run: bench/results not written)")
         return
@@ -343,50 +356,70 @@ def report(results: list[SetupResult], floor: dict[str, float], hostile_texts: d
 
 def compare(results: list[SetupResult], other: str, what: str) -> None:
     """The full chain as deployed against the same chain with ``what`` off (``other``), this run."""
-    by_name = {r.name: {run.concurrency: run for run in r.runs} for r in results}
+    by_name = {
+        r.name: {run.concurrency: (run, cost) for run, cost in zip(r.runs, r.cpu_per_1000, strict=True)}
+        for r in results
+    }
     on, off = by_name.get("ours: full chain", {}), by_name.get(other, {})
     if not on or not off:
         return
-    print(f"\n| {what} | concurrency | req/s on / off | p50 ms on / off | p99 ms on / off |")
-    print("|---|---|---|---|---|")
+    print(f"\n| {what} | concurrency | req/s on / off | p50 ms on / off | p99 ms on / off | CPU s / 1,000 on / off |")
+    print("|---|---|---|---|---|---|")
     for c in sorted(set(on) & set(off)):
-        a, b = on[c], off[c]
+        (a, cost_a), (b, cost_b) = on[c], off[c]
+        cpu_ratio = f"{cost_a / cost_b:.2f}x" if cost_b else "-"
         print(
             f"| on vs off | {c} | {a.rps / b.rps:.2f}x ({a.rps:,.0f} / {b.rps:,.0f}) | "
-            f"{a.p50_ms:.1f} / {b.p50_ms:.1f} | {a.p99_ms:.1f} / {b.p99_ms:.1f} ({a.p99_ms / b.p99_ms:.2f}x) |"
+            f"{a.p50_ms:.1f} / {b.p50_ms:.1f} | {a.p99_ms:.1f} / {b.p99_ms:.1f} ({a.p99_ms / b.p99_ms:.2f}x) | "
+            f"{cost_a:.3f} / {cost_b:.3f} ({cpu_ratio}) |"
         )
 
 
-def targets(results: list[SetupResult]) -> None:
-    """The issue's targets, read off this run's table."""
+def targets(results: list[SetupResult], floor: dict[str, float]) -> None:
+    """The issue's targets, each a ratio from this run's table, with pass or fail."""
     by_name = {r.name: {run.concurrency: run for run in r.runs} for r in results}
+    cost = {
+        r.name: dict(zip([run.concurrency for run in r.runs], r.cpu_per_1000_by_process, strict=True)) for r in results
+    }
     chain, plain_chain = by_name.get("ours: full chain", {}), by_name.get("plain KServe chain", {})
-    predictor, plain_predictor = by_name.get("ours: predictor alone", {}), by_name.get("plain KServe predictor", {})
+    nolog, predictor = by_name.get(NOLOG, {}), by_name.get("ours: predictor alone", {})
+    batching = next((r for name, r in by_name.items() if name.startswith("MLServer, adaptive")), {})
     lines = []
+
+    def verdict(ok: bool) -> str:
+        return "pass" if ok else "FAIL"
+
+    if 32 in chain and 32 in batching:
+        rps, p99 = chain[32].rps / batching[32].rps, chain[32].p99_ms / batching[32].p99_ms
+        lines.append(
+            f"full chain c32 vs MLServer with adaptive batching: {rps:.2f}x req/s (>= 2.0x), p99 {p99:.2f}x "
+            f"(<= 0.5x): {verdict(rps >= 2.0 and p99 <= 0.5)}"
+        )
+    if 32 in chain and 32 in nolog:
+        rps = chain[32].rps / nolog[32].rps
+        on = cost["ours: full chain"][32].get("transformer", 0.0)
+        off = cost[NOLOG][32].get("transformer", 0.0)
+        cpu_ratio = on / off if off else float("inf")
+        lines.append(
+            f"prediction log on vs off c32: {rps:.2f}x req/s (>= 0.95x), transformer CPU per answer "
+            f"{cpu_ratio:.2f}x (<= 1.05x): {verdict(rps >= 0.95 and cpu_ratio <= 1.05)}"
+        )
+    if 128 in predictor and floor.get("batch_1024_texts_per_s"):
+        share = predictor[128].rps / floor["batch_1024_texts_per_s"]
+        lines.append(
+            f"predictor alone c128: {share:.0%} of the in-process batched floor (>= 40%): {verdict(share >= 0.4)}"
+        )
+    if 1 in chain and 1 in batching:
+        ratio = chain[1].p50_ms / batching[1].p50_ms
+        lines.append(f"full chain c1 p50 vs MLServer's: {ratio:.2f}x (<= 0.5x): {verdict(ratio <= 0.5)}")
     if 32 in chain and 32 in plain_chain:
         ratio = chain[32].rps / plain_chain[32].rps
-        p99 = chain[32].p99_ms
-        lines.append(f"full chain c32: {ratio:.2f}x the plain KServe chain (target >= 5x), p99 {p99:.1f} ms (< 50)")
-        rivals = [r for name, r in by_name.items() if not name.startswith("ours") and 32 in r]
-        ahead = all(chain[32].rps > r[32].rps and p99 < r[32].p99_ms for r in rivals)
-        lines.append(f"full chain ahead of every alternative at c32 in req/s and p99: {ahead}")
-    if 1 in chain:
-        lines.append(f"full chain c1 p50: {chain[1].p50_ms:.1f} ms (target < 5 ms)")
-    if 32 in predictor and 32 in plain_predictor:
-        ratio = predictor[32].rps / plain_predictor[32].rps
-        lines.append(f"predictor alone c32: {ratio:.2f}x the plain KServe predictor (target >= 3x)")
+        lines.append(f"full chain c32 vs the plain KServe chain: {ratio:.2f}x req/s (>= 5x): {verdict(ratio >= 5)}")
     errors = sum(run.errors for r in results if r.name.startswith("ours") for run in r.runs)
     lines.append(f"errors in our setups, all concurrencies: {errors}")
     colds = [s for r in results if r.name.startswith("ours") for k, s in r.cold_start_s.items() if k == "predictor"]
     if colds:
-        lines.append(f"predictor process start to ready: {max(colds):.2f} s at most (target < 3 s)")
-    for r in results:
-        if r.name.startswith("ours"):
-            very_first, later, steady = r.first_request_ms
-            lines.append(
-                f"{r.name}: first request after ready {very_first} ms; first request of a later new connection "
-                f"{later} ms; p50 on an open connection {steady} ms"
-            )
+        lines.append(f"predictor process start to ready: {max(colds):.2f} s at most")
     print("\nTargets:\n" + "\n".join(f"- {line}" for line in lines))
 
 
