@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -212,9 +213,7 @@ def create_app(
         if per_agent <= 0 and per_day <= 0:
             return
         latest = {row.case_id: row.agent_id for row in rows}
-        incoming: dict[str, int] = {}
-        for agent in latest.values():
-            incoming[agent] = incoming.get(agent, 0) + 1
+        incoming = Counter(latest.values())
         counts = store.corrections_since(list(incoming), now - timedelta(days=1), besides=list(latest))
         if per_day > 0 and counts[""] + sum(incoming.values()) > per_day:
             metrics.limited("all")
@@ -272,6 +271,7 @@ def create_app(
     ) -> QualityOut:
         """Predictions logged, cases reviewed and corrected, agreement and confusion, per version
         (computed at most once per ``quality_cache_seconds``, not per call)."""
+        wanted = None if model_version is None else _parameter(model_version, "model_version")
         return QualityOut(
             model_versions=[
                 VersionQuality(
@@ -286,7 +286,7 @@ def create_app(
                     ],
                 )
                 for q in quality.figures()
-                if model_version is None or q.model_version == _parameter(model_version, "model_version")
+                if wanted is None or q.model_version == wanted
             ]
         )
 
