@@ -18,6 +18,7 @@ from pathlib import Path
 
 from case_feedback.events import PREDICTIONS_PATH
 from case_model import MODEL_NAME
+from case_serving.model_labels import LABELS_PATH
 from dev.processes import LOOPBACK, RunningService, Service, python_module, start, start_on_ports
 from dev.tokens import JWKS, KEYS
 
@@ -111,9 +112,17 @@ class Stack:
             self.feedback_store or "",
             "--auth_jwks_url",
             self.jwks,
+            *self._served_models(),
             *self.feedback_args,
         )
         return Service("feedback", argv, self.url(self.ports.feedback, "/readyz"), self.env)
+
+    def _served_models(self) -> tuple[str, ...]:
+        """The feedback service reads the version and labels the predictor serves (on the cluster:
+        each slot's transformer); a feedback service started without a predictor takes fixed ones."""
+        if not self.ports.predictor_http:
+            return ()
+        return ("--served_models", self.url(self.ports.predictor_http, LABELS_PATH.format(name=MODEL_NAME)))
 
     def predictor(self) -> Service:
         """The predictor (KServe ModelServer)."""

@@ -7,6 +7,7 @@ import argparse
 import logging
 
 from case_feedback.service.api import create_app
+from case_feedback.service.served_models import ServedModels
 from case_feedback.service.settings import FeedbackSettings
 from case_feedback.service.store import Store
 from case_serving import logs
@@ -17,14 +18,21 @@ from case_serving.settings import load_settings
 log = logging.getLogger("case_feedback")
 
 
-def known_labels(settings: FeedbackSettings) -> tuple[str, ...]:
-    """The labels a correction may name: the setting, else the installed model wheel's labels
+def served_models(settings: FeedbackSettings) -> ServedModels:
+    """What corrections and prediction events are checked against: the served models, read from
+    them; without any configured, the labels setting, else the installed model wheel's labels
     (read from its metadata; no model file is read)."""
-    if settings.labels:
-        return settings.labels
-    from case_model.artifact import read_metadata
+    fixed = settings.labels
+    if not settings.served_models and not fixed:
+        from case_model import read_metadata
 
-    return tuple(read_metadata()["labels"])
+        fixed = tuple(read_metadata()["labels"])
+    return ServedModels(
+        settings.served_models,
+        fixed,
+        settings.served_models_refresh_seconds,
+        settings.served_models_keep_seconds,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="case-feedback", description="The feedback service.")
     settings, _ = load_settings(FeedbackSettings, parser, argv)
     logs.configure("case_feedback", settings.log_level, access_log=settings.access_log)
-    labels = known_labels(settings)
+    served = served_models(settings)
     store = Store(settings.store_location())
     if settings.migrate:
         store.migrate()
@@ -41,14 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         "host": settings.host,
         "port": settings.port,
         "store": store.dialect,
-        "labels": len(labels),
+        "served_models": list(settings.served_models),
         "auth": settings.auth,
     }
     if not settings.auth:
         log.warning("authentication is OFF: any caller may read and change cases (a test bench only)")
     log.info("starting", extra=where)
     try:
-        serve_app(create_app(store, labels, settings, drain), settings.host, settings.port, settings, drain)
+        serve_app(create_app(store, served, settings, drain), settings.host, settings.port, settings, drain)
     finally:
         store.close()
     return 0

@@ -66,6 +66,7 @@ def serve(
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     access: Access | None = None,
     on_drained: Sequence[Callable[[], Awaitable[None]]] = (),
+    labels: Callable[[], Sequence[str] | None] = lambda: None,
 ) -> None:
     """Serve ``model`` (already loaded) over V2 REST and gRPC until SIGTERM/SIGINT.
 
@@ -76,6 +77,7 @@ def serve(
         settings: Body limit, drain period, shutdown grace and warm-up of the service.
         on_stop: Closers of what the service opened (outbound clients), run after the servers stop.
         on_drained: Run after SIGTERM's drain period, while the servers still answer.
+        labels: The labels the served version answers with (``GET /v2/models/<name>/labels``).
         access: Tokens and roles every REST call but GET/HEAD and every gRPC call but health and
             metadata must present; None serves without (the predictor: only its transformers
             reach it, which the mesh enforces).
@@ -88,7 +90,7 @@ def serve(
         authorization=access.gate.internal_credential if access else None,
     )
     leave_out_unread_timings(model_server.app)
-    rest_app.prepare(model_server.app, model, limits, settings.max_body_bytes, lambda: model.version)
+    rest_app.prepare(model_server.app, model, limits, settings.max_body_bytes, lambda: model.version, labels)
     repository = ModelRepository()
     grpc = _grpc_server(model, limits, repository, args, settings, access) if args.enable_grpc else None
 

@@ -38,5 +38,5 @@ def main(argv: list[str] | None = None) -> int:
     except (ArtifactError, ProvenanceError) as error:
         log.error("model refused; the predictor will not become ready", extra={"reason": str(error)})
         return 3
-    serve(model, model.request_limits, args, settings)
+    serve(model, model.request_limits, args, settings, labels=lambda: model.labels)
     return 0

@@ -76,6 +76,11 @@ class CaseClassifierModel(Model):
         """Version of the loaded model (also the wheel's)."""
         return self.classifier.version if self.classifier else None
 
+    @property
+    def labels(self) -> tuple[str, ...] | None:
+        """The labels the loaded model answers with (its artifact's metadata)."""
+        return tuple(str(label) for label in self.classifier.metadata["labels"]) if self.classifier else None
+
     def get_input_types(self) -> list[dict[str, object]]:
         """V2 model metadata: inputs."""
         return schema.PREDICTOR_INPUTS

@@ -22,12 +22,14 @@ from transformer.settings import TransformerSettings
 log = logging.getLogger("transformer")
 
 
-def installed_model_version() -> str | None:
-    """The version of the installed case-model wheel's model, if one is installed."""
+def installed_model() -> tuple[str | None, tuple[str, ...] | None]:
+    """The version and labels of the installed case-model wheel's model (None, None from a
+    source tree: the version is then learnt from the predictor's answers, the labels not at all)."""
     try:
-        return str(read_metadata()["model_version"])
+        metadata = read_metadata()
     except ArtifactError:
-        return None
+        return None, None
+    return str(metadata["model_version"]), tuple(str(label) for label in metadata["labels"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.predictor_host:
         parser.error("--predictor_host is required (host:port of the predictor)")
     language, client = build_detection(settings.language_mode, settings.language_client(), settings.detector_languages)
-    version = installed_model_version()
+    version, labels = installed_model()
     if version:
         metrics.MODEL_INFO.labels(version).set(1)
     name = args.model_name if args.model_name != KSERVE_DEFAULT_MODEL_NAME else MODEL_NAME
@@ -66,5 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     access = Access(settings.gate(), frozenset(settings.classify_roles))
     if not access.gate.enabled:
         log.warning("authentication is OFF: any caller may classify (a test bench only)")
-    serve(model, model.request_limits, args, settings, on_stop=closers, access=access, on_drained=finishers)
+    serve(
+        model,
+        model.request_limits,
+        args,
+        settings,
+        on_stop=closers,
+        access=access,
+        on_drained=finishers,
+        labels=lambda: labels,
+    )
     return 0

@@ -4,9 +4,9 @@ Store calls block, and so does decoding a body of a thousand items: both run in 
 event loop keeps answering health checks. A body is bounded in bytes before it is read (the
 corrections route by a limit sized to its item limit), and its items are counted before any is
 validated. Every refusal is ``{"error": ...}``: 400 for a body that does not validate or an
-unknown label, 413 for too large a body or too many items, 429 past a caller's rate or a daily
-correction limit, 503 when the store does not answer (the transformer keeps its events and sends
-them again).
+unknown label or an unserved model version, 413 for too large a body or too many items, 429 past
+a caller's rate or a daily correction limit, 503 when the store does not answer or no served model
+has been read yet (the transformer keeps its events and sends them again).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -42,6 +42,7 @@ from case_feedback.service.contract import (
     storable,
 )
 from case_feedback.service.metrics import FeedbackMetrics, QualityCache
+from case_feedback.service.served_models import Catalogue, ServedModels
 from case_feedback.service.settings import FeedbackSettings
 from case_feedback.service.store import Correction, Prediction, Store
 from case_serving import access_http, http_errors, openapi
@@ -54,7 +55,10 @@ from case_serving.tokens import Principal
 
 log = logging.getLogger("case_feedback")
 _REFUSALS: dict[int | str, dict[str, object]] = {
-    400: {"model": Error, "description": "The body does not validate, or names an unknown label."},
+    400: {
+        "model": Error,
+        "description": "The body does not validate, names a label no served version has, or a version not served.",
+    },
     401: {"model": Error, "description": "No bearer token, or one that does not verify (WWW-Authenticate: Bearer)."},
     403: {"model": Error, "description": "The token's roles do not allow this call, or name another agent."},
     429: {
@@ -62,7 +66,7 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
         "description": "Past the caller's rate (Retry-After says when to come back), or a daily correction limit.",
     },
     413: {"model": Error, "description": "The body is too large, or holds too many items."},
-    503: {"model": Error, "description": "The store does not answer."},
+    503: {"model": Error, "description": "The store does not answer, or no served model has been read yet."},
 }
 
 
@@ -70,8 +74,12 @@ class TooMany(Exception):
     """More items in one request than the service takes."""
 
 
-class UnknownLabels(Exception):
-    """Corrections naming labels the model does not have."""
+class NotServed(Exception):
+    """Labels no served version has, or a model version no server serves."""
+
+
+class NotKnownYet(Exception):
+    """No served model has been read yet: what to accept is not known."""
 
 
 class BadParameter(Exception):
@@ -128,11 +136,12 @@ def _responses(*codes: int) -> dict[int | str, dict[str, object]]:
 
 
 def create_app(
-    store: Store, labels: Sequence[str], settings: FeedbackSettings, drain: Drain, gate: Gate | None = None
+    store: Store, served: ServedModels, settings: FeedbackSettings, drain: Drain, gate: Gate | None = None
 ) -> FastAPI:
     """The application: routes over ``store``, each open to its roles only, refusals as
     ``{"error": ...}``, a body limit, a readiness gate, Prometheus metrics, and texts erased once
-    past their retention. ``gate`` defaults to the one ``settings`` describe."""
+    past their retention. Labels and versions are checked against ``served`` (read from the served
+    models while the app runs). ``gate`` defaults to the one ``settings`` describe."""
     gate = gate or settings.gate()
     on_behalf = frozenset(settings.on_behalf_roles)
     correctors = Depends(access_http.requires(gate, settings.corrections_roles))
@@ -143,15 +152,21 @@ def create_app(
     registry = CollectorRegistry()
     quality = QualityCache(store, settings.quality_cache_seconds)
     metrics = FeedbackMetrics(quality, registry)
-    known = frozenset(labels)
+
+    def catalogue() -> Catalogue:
+        known = served.catalogue()
+        if known is None:
+            raise NotKnownYet("no served model has said its version and labels yet; try again")
+        return known
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        retention = asyncio.create_task(_erase_expired_texts(store, settings))
+        tasks = [asyncio.create_task(_erase_expired_texts(store, settings)), asyncio.create_task(served.watch())]
         try:
             yield
         finally:
-            retention.cancel()
+            for task in tasks:
+                task.cancel()
 
     app = FastAPI(
         title="case-classifier feedback service",
@@ -163,7 +178,8 @@ def create_app(
     access_http.install(app)
     openapi.install(app, openapi.without_validation_errors)
     app.add_exception_handler(TooMany, _too_many)
-    app.add_exception_handler(UnknownLabels, _bad_request)
+    app.add_exception_handler(NotServed, _bad_request)
+    app.add_exception_handler(NotKnownYet, _not_known_yet)
     app.add_exception_handler(BadParameter, _bad_request)
     app.add_exception_handler(BadBody, _bad_request)
     app.add_exception_handler(ValidationError, _invalid_body)
@@ -189,9 +205,7 @@ def create_app(
         (the token's subject); the CRM names the agent, and both are recorded. Each agent, and
         all of them together, may relabel only so many cases a day (429 above)."""
         body = await asyncio.to_thread(_decode, CorrectionsIn, await request.body(), "corrections", settings.max_items)
-        unknown = sorted({c.label for c in body.corrections} - known)
-        if unknown:
-            raise UnknownLabels(f"unknown label(s) {name_offenders(unknown)}; valid labels: {', '.join(sorted(known))}")
+        _check_labels(catalogue(), [c.label for c in body.corrections])
         rows = [
             Correction(
                 c.case_id,
@@ -237,6 +251,12 @@ def create_app(
         an event whose ``event_id`` is stored already adds nothing; one of an erased case is
         refused. All are counted in the answer and the metrics."""
         body = await asyncio.to_thread(_decode, PredictionsIn, await request.body(), "predictions", settings.max_items)
+        known = catalogue()
+        unserved = known.unserved([p.model_version for p in body.predictions])
+        if unserved:
+            versions = ", ".join(sorted(known.versions or ()))
+            raise NotServed(f"model version(s) {name_offenders(unserved)} not served; served: {versions}")
+        _check_labels(known, [label for p in body.predictions for label in (p.label, *p.top_labels)])
         received = datetime.now(UTC)
         rows = [
             Prediction(
@@ -364,6 +384,13 @@ def _agent_of(named: str | None, caller: Principal, on_behalf: frozenset[str]) -
     return caller.subject
 
 
+def _check_labels(known: Catalogue, labels: Iterable[str]) -> None:
+    unknown = known.unknown(list(labels))
+    if unknown:
+        labels = ", ".join(sorted(known.labels))
+        raise NotServed(f"unknown label(s) {name_offenders(unknown)}; the served versions' labels: {labels}")
+
+
 def _check_count(count: int, maximum: int) -> None:
     if count > maximum:
         raise TooMany(f"{count} items in one request; at most {maximum}")
@@ -381,6 +408,10 @@ async def _invalid_body(_: Request, error: Exception) -> JSONResponse:
     if not isinstance(error, ValidationError):  # registered for that class only
         raise error
     return JSONResponse({"error": http_errors.describe(error.errors())}, status_code=400)
+
+
+async def _not_known_yet(_: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(error)}, status_code=503, headers={"retry-after": "5"})
 
 
 async def _daily_limit(_: Request, error: Exception) -> JSONResponse:

@@ -55,8 +55,22 @@ class FeedbackSettings(ServiceSettings, AuthSettings):
     store_url_file: str = Field(
         "", description="File holding the store URL (a mounted Secret, as on the cluster); wins over store_url."
     )
+    served_models: CommaSeparated = Field(
+        (),
+        description="The served models' labels routes (GET /v2/models/<name>/labels, one per slot): corrections "
+        "may name the labels of the versions they serve, prediction events must come from those versions. "
+        "Empty: the labels setting, and any version (a development bench).",
+    )
+    served_models_refresh_seconds: float = Field(30.0, description="How often the served models are read.")
+    served_models_keep_seconds: float = Field(
+        3600.0,
+        description="How long a version stays accepted after a served model last reported it (events its "
+        "replaced pods still hold arrive within it).",
+    )
     labels: CommaSeparated = Field(
-        (), description="Labels a correction may name; empty: the installed model wheel's labels."
+        (),
+        description="Without served_models: the labels a correction may name; empty: the installed model "
+        "wheel's labels.",
     )
     max_items: int = Field(1024, description="Most predictions or corrections in one request (413 above).")
     max_body_bytes: int = Field(8 * 1024 * 1024, description="Largest request body accepted (413 above).")
