@@ -12,6 +12,13 @@
 # "case_language[service]", case_batch. Which other project packages it needs is read from the
 # pyproject.toml files (docker/local_packages.py). Index credentials are never arguments: pip reads
 # them from ~/.netrc, which the Dockerfiles mount as a build secret.
+#
+# The retraining image keeps wheel files to score a new model against, never installed:
+#   KEEP_MODEL_WHEEL=<dir>   the model wheel's file (the champion: the production model)
+#   KEEP_ANCHOR_WHEEL=<dir>  the anchor's file (the first approved model of the current line): the
+#                            wheel ANCHOR_VERSION names, by ANCHOR_WHEEL_SHA256, from the same index
+#                            and checked against the same key as the model wheel; with no
+#                            ANCHOR_VERSION the model wheel itself (the first image of a new line).
 set -eu
 deployable="$1"
 : "${VENV:=/opt/venv}"
@@ -35,6 +42,26 @@ printf 'case-model==%s --hash=sha256:%s\n' "$MODEL_VERSION" "$MODEL_WHEEL_SHA256
 "$VENV/bin/pip" download --no-cache-dir --disable-pip-version-check --quiet --no-deps --require-hashes \
     --index-url "$MODEL_INDEX_URL" --dest "${KEEP_MODEL_WHEEL:-$work}" -r "$work/model.txt"
 wheel="${KEEP_MODEL_WHEEL:-$work}/case_model-${MODEL_VERSION}-py3-none-any.whl"
+#    The anchor, pinned the same way and fetched now for the same reason. Named apart from the
+#    champion, because the champion moves every release while the anchor stays put for a line:
+#    the gate compares with both, so small losses that each pass against the last champion
+#    cannot add up. Without ANCHOR_VERSION the champion is the anchor (a new line starts there).
+anchor=""
+if [ -n "${KEEP_ANCHOR_WHEEL:-}" ]; then
+    mkdir -p "$KEEP_ANCHOR_WHEEL"
+    if [ -n "${ANCHOR_VERSION:-}" ]; then
+        : "${ANCHOR_WHEEL_SHA256:?ANCHOR_WHEEL_SHA256 is required with ANCHOR_VERSION: the anchor is fetched by hash only}"
+        printf 'case-model==%s --hash=sha256:%s\n' "$ANCHOR_VERSION" "$ANCHOR_WHEEL_SHA256" > "$work/anchor.txt"
+        "$VENV/bin/pip" download --no-cache-dir --disable-pip-version-check --quiet --no-deps --require-hashes \
+            --index-url "$MODEL_INDEX_URL" --dest "$KEEP_ANCHOR_WHEEL" -r "$work/anchor.txt"
+        anchor="$KEEP_ANCHOR_WHEEL/case_model-${ANCHOR_VERSION}-py3-none-any.whl"
+    elif [ -n "${ANCHOR_WHEEL_SHA256:-}" ]; then
+        echo "ANCHOR_WHEEL_SHA256 without ANCHOR_VERSION: name the anchor's version, or neither for a new line" >&2
+        exit 2
+    else
+        cp "$wheel" "$KEEP_ANCHOR_WHEEL/"
+    fi
+fi
 # 2. Every third-party package, each by version and hash: pip refuses a file whose hash differs.
 #    (The lock is installed here, not by docker/venv.sh, so that the model wheel comes first.)
 pip install --require-hashes -r "$here/locks/$LOCK.txt"
@@ -45,6 +72,9 @@ packages="$(cd "$here" && python3 docker/local_packages.py "$deployable")"
 # 4. The wheel's signature, before pip installs it and before any of its code can run.
 printf '%s\n' "$MODEL_SIGNING_PUBLIC_KEY" > "$work/model-signing.pub"
 "$VENV/bin/python" -m case_signing verify-wheel "$wheel" --public-key "$work/model-signing.pub"
+if [ -n "$anchor" ]; then
+    "$VENV/bin/python" -m case_signing verify-wheel "$anchor" --public-key "$work/model-signing.pub"
+fi
 pip install --no-deps "$wheel"
 # 5. The release key, fixed in the image: every check in the pod verifies with this file and
 #    refuses any other key named at run time (case_signing.keys.image_key_path).

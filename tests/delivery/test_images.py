@@ -7,17 +7,20 @@ starts the images' entrypoints from outside the source tree and classifies a cas
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from dev.processes import LOOPBACK, Service, start_on_ports
+from dev.processes import LOOPBACK, Service, python_module, start_on_ports
 from dev.stack import DEV_JWKS
 from tests.conftest import ROOT
 from tests.support.auth import bearer, write_token
@@ -34,6 +37,8 @@ IMAGES = {
 }
 #: Where the retraining image keeps the production wheel's file (Dockerfile.retrain, KEEP_MODEL_WHEEL).
 CHAMPION = "champion"
+#: Where it keeps the anchor's, the first approved model of the line (KEEP_ANCHOR_WHEEL).
+ANCHOR = "anchor"
 
 
 def _dockerfile(name: str) -> str:
@@ -61,6 +66,15 @@ def test_dockerfile_shape(name, reliability):
     assert "--mount=type=secret,id=netrc" in text
     assert 'io.case-classifier.model-version="${MODEL_VERSION}"' in text
     assert not re.search(r"(?i)(password|token|secret)\s*=", text.replace("type=secret", "")), "credential in file"
+    if name == "retrain":
+        # The anchor is pinned and verified like the champion: by the same script, from build
+        # arguments (a version and its hash), into a directory the final stage copies.
+        for arg in ("ANCHOR_VERSION", "ANCHOR_WHEEL_SHA256"):
+            assert re.search(rf'^ARG {arg}=""$', text, re.M), arg
+            assert f'{arg}="${{{arg}}}"' in text, arg
+        for kept, path in (("KEEP_MODEL_WHEEL", "/opt/champion"), ("KEEP_ANCHOR_WHEEL", "/opt/anchor")):
+            assert f"{kept}={path} " in text
+            assert f"COPY --from=build {path} {path}" in text
     reliability.record(
         "Artifact and images",
         f"Dockerfile.{name}",
@@ -101,8 +115,9 @@ def installed(published_model, tmp_path_factory) -> dict[str, str]:
     for image, (deployable, _) in sorted(IMAGES.items()):
         venv = tmp_path_factory.mktemp(f"image-{image}") / "venv"
         env = _build_args(published_model, image, venv)
-        if image == "retrain":
+        if image == "retrain":  # no anchor named: the first image of a line, the champion is the anchor
             env["KEEP_MODEL_WHEEL"] = str(venv.parent / CHAMPION)
+            env["KEEP_ANCHOR_WHEEL"] = str(venv.parent / ANCHOR)
         subprocess.run(["sh", str(ROOT / "docker" / "install.sh"), deployable], check=True, env=env, timeout=900)
         venvs[image] = str(venv / "bin" / "python")
     return venvs
@@ -135,6 +150,108 @@ def test_the_image_build_refuses_a_wheel_it_cannot_trust(published_model, tmp_pa
         overrides = {"MODEL_SIGNING_PUBLIC_KEY": generate_key_pair(tmp_path / "keys", "other")[1].read_text()}
     assert refusal in _refused_build(published_model, tmp_path / "venv", **overrides)
     reliability.record("Artifact and images", f"image build: {fault}", 1, "build fails; the wheel is not installed")
+
+
+def _wheelbuild() -> Any:
+    """The model package's wheel builder: in its training subpackage, or flat where the package
+    keeps its modules flat."""
+    for name in ("case_model.training.wheelbuild", "case_model.wheelbuild"):
+        with contextlib.suppress(ModuleNotFoundError):
+            return importlib.import_module(name)
+    raise ModuleNotFoundError("case_model's wheelbuild")
+
+
+@pytest.fixture(scope="module")
+def anchor_index(model_wheel, trained, tmp_path_factory):
+    """A read-only index serving the release (1.0.0, the champion), an earlier release 0.9.0 (the
+    anchor, signed by the release key) and a 0.8.0 signed by another key; its simple-index URL."""
+    from case_signing import generate_key_pair
+
+    wheelbuild = _wheelbuild()
+    root = tmp_path_factory.mktemp("anchor-index")
+    packages = root / "packages"
+    packages.mkdir()
+    (packages / model_wheel.name).write_bytes(model_wheel.read_bytes())
+    other = generate_key_pair(root / "keys", "other")[0]
+    for version, key in (("0.9.0", Path(os.environ["MODEL_SIGNING_KEY"])), ("0.8.0", other)):
+        artifact = root / f"artifact-{version}"
+        wheelbuild.write_artifact(trained, version, artifact, {"synthetic_data": True}, key)
+        wheelbuild.build_wheel(artifact, version, packages, key)
+
+    def service(ports: tuple[int, ...]) -> Service:
+        argv = python_module(
+            "pypiserver", "run", "-i", LOOPBACK, "-p", str(ports[0]), "-a", ".", "-P", ".", str(packages)
+        )
+        return Service("anchor-index", argv, f"http://{LOOPBACK}:{ports[0]}/health")
+
+    running, (port,) = start_on_ports(service, 1, root / "logs")
+    try:
+        yield f"http://{LOOPBACK}:{port}/simple/"
+    finally:
+        running.stop()
+
+
+def _anchor_install(index_url: str, work: Path, version: str, sha256: str | None = None) -> subprocess.CompletedProcess:
+    """The retraining image's install with the anchor named by ``version`` and its hash."""
+    if sha256 is None:
+        sha256 = subprocess.run(
+            [sys.executable, str(ROOT / "docker" / "wheel_hash.py"), index_url, version],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    env = _build_args(index_url, "retrain", work / "venv")
+    env.update(
+        KEEP_MODEL_WHEEL=str(work / CHAMPION),
+        KEEP_ANCHOR_WHEEL=str(work / ANCHOR),
+        ANCHOR_VERSION=version,
+        ANCHOR_WHEEL_SHA256=sha256,
+    )
+    install = ["sh", str(ROOT / "docker" / "install.sh"), "case_batch[retrain]"]
+    return subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
+
+
+def test_the_retraining_image_keeps_the_anchor_it_names_verified(anchor_index, tmp_path, reliability):
+    """An anchor named by version and hash is fetched by that hash, checked with the release key
+    and kept beside the champion, not installed; the champion stays the installed package."""
+    result = _anchor_install(anchor_index, tmp_path, "0.9.0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [w.name for w in (tmp_path / ANCHOR).iterdir()] == ["case_model-0.9.0-py3-none-any.whl"]
+    assert [w.name for w in (tmp_path / CHAMPION).iterdir()] == ["case_model-1.0.0-py3-none-any.whl"]
+    version = subprocess.run(
+        [
+            str(tmp_path / "venv" / "bin" / "python"),
+            "-c",
+            "import importlib.metadata as m; print(m.version('case-model'))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        check=True,
+    )
+    assert version.stdout.strip() == "1.0.0"
+    reliability.record(
+        "Artifact and images", "retraining image: an anchor named by version and hash", 1, "kept, verified"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "version", "sha256", "refusal"),
+    [
+        ("the anchor of another hash", "0.9.0", "0" * 64, "THESE PACKAGES DO NOT MATCH THE HASHES"),
+        ("an anchor named without its hash", "0.9.0", "", "ANCHOR_WHEEL_SHA256 is required"),
+        ("an anchor not signed by the release key", "0.8.0", None, "refused: "),
+    ],
+)
+def test_the_retraining_image_build_refuses_an_anchor_it_cannot_trust(
+    anchor_index, tmp_path, reliability, fault, version, sha256, refusal
+):
+    result = _anchor_install(anchor_index, tmp_path, version, sha256)
+    assert result.returncode != 0
+    assert refusal in result.stderr, result.stderr[-3000:]
+    assert not list((tmp_path / "venv").glob("lib/python3*/site-packages/case_model"))
+    reliability.record("Artifact and images", f"retraining image build: {fault}", 1, "build fails")
 
 
 def test_the_release_key_is_fixed_in_the_image(installed, tmp_path, reliability):
@@ -321,6 +438,9 @@ def test_retraining_runs_the_cronjobs_command_from_the_replayed_install(installe
     (tmp_path / "url").write_text(store_url)
     champion = Path(installed["retrain"]).parents[2] / CHAMPION
     assert [w.name for w in champion.iterdir()] == ["case_model-1.0.0-py3-none-any.whl"]
+    # No anchor named at build time: the champion's own file, the first model of a new line.
+    anchor = Path(installed["retrain"]).parents[2] / ANCHOR
+    assert [w.read_bytes() for w in anchor.iterdir()] == [w.read_bytes() for w in champion.iterdir()]
     argv = [
         installed["retrain"],
         "-m",
@@ -330,6 +450,7 @@ def test_retraining_runs_the_cronjobs_command_from_the_replayed_install(installe
         f"--validation={tmp_path / 'validation.parquet'}",
         f"--feedback-url-file={tmp_path / 'url'}",
         f"--champion={champion}",
+        f"--anchor={anchor}",
         f"--out={tmp_path / 'dist'}",
         f"--built-file={tmp_path / 'dist' / '.model-built'}",
         f"--report={tmp_path / 'report'}",
@@ -339,6 +460,7 @@ def test_retraining_runs_the_cronjobs_command_from_the_replayed_install(installe
     result = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=bare, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "champion 1.0.0: macro-F1" in result.stdout
+    assert "anchor 1.0.0: macro-F1" in result.stdout
     built = Path((tmp_path / "dist" / ".model-built").read_text().strip())
     assert built.name == "case_model-1.1.0-py3-none-any.whl"
     twine = subprocess.run([installed["retrain"], "-m", "twine", "--version"], capture_output=True, env=bare)

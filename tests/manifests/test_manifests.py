@@ -273,8 +273,17 @@ def test_the_retraining_job_stages_an_unsigned_candidate_with_credentials_from_s
     (train,), (stage,) = pod["initContainers"], pod["containers"]
     flags = dict(a.removeprefix("--").partition("=")[::2] for a in train["args"][1:])
     assert train["args"][0] == "train"
-    # The gate runs against the wheel the image keeps; the stage step takes only what this run built.
+    # The gate runs against the wheels the image keeps, the champion and the anchor (the first
+    # approved model of the line), each where Dockerfile.retrain keeps it and the final stage
+    # copies it; no volume is mounted there, so the pod cannot swap either. The stage step takes
+    # only what this run built.
     assert flags["champion"] == "/opt/champion"
+    assert flags["anchor"] == "/opt/anchor"
+    dockerfile = (ROOT / "Dockerfile.retrain").read_text()
+    for kept, path in (("KEEP_MODEL_WHEEL", flags["champion"]), ("KEEP_ANCHOR_WHEEL", flags["anchor"])):
+        assert f"{kept}={path} " in dockerfile
+        assert f"COPY --from=build {path} {path}" in dockerfile
+        assert not [m for m in train["volumeMounts"] if f"{path}/".startswith(m["mountPath"].rstrip("/") + "/")]
     assert "candidate" in flags
     assert "signing-key" not in flags
     assert flags["report"] == flags["out"] == "/work/candidate"
