@@ -83,6 +83,21 @@ def test_the_base_digest_and_the_wheel_hash_are_verified_before_the_build():
         assert f'--build-arg {arg}="${arg}"' in script
 
 
+def test_the_retraining_image_is_built_with_the_anchor_of_its_line():
+    """The anchor's version comes from configuration, its hash from the index before the build,
+    and both reach the build as arguments (Dockerfile.retrain pins and verifies it)."""
+    job = _images_job()
+    script = _script(job)
+    assert job["env"]["ANCHOR_VERSION"] == "${{ vars.ANCHOR_VERSION }}"
+    (anchor,) = [step for step in job["steps"] if "ANCHOR_WHEEL_SHA256=$(" in step.get("run", "")]
+    assert "docker/wheel_hash.py" in anchor["run"]
+    assert "matrix.component == 'retrain'" in anchor["if"]
+    assert script.index(anchor["run"]) < script.index("docker buildx build")
+    builds = script.count("docker buildx build")
+    assert script.count('--build-arg ANCHOR_VERSION="$ANCHOR_VERSION"') == builds
+    assert script.count('--build-arg ANCHOR_WHEEL_SHA256="${ANCHOR_WHEEL_SHA256:-}"') == builds
+
+
 def test_a_weekly_job_installs_every_lock_from_scratch():
     """A broken upstream release shows within a week: every lock, installed as make venv and the
     image builds install it (docker/venv.sh, the pinned installer, no cache), on a schedule."""
