@@ -60,7 +60,7 @@ def _one(objects: list[dict], kind: str) -> dict:
 def test_every_overlay_renders_the_whole_application(rendered):
     _, objects = rendered
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds.count("NetworkPolicy") == 14  # default deny, DNS, istiod, and each path (test_network_fence.py)
+    assert kinds.count("NetworkPolicy") == 15  # default deny, DNS, istiod, and each path (test_network_fence.py)
     assert "RayJob" not in kinds  # a batch run is asked for (manifests/batch), never re-run by an apply
     assert {
         "InferenceService",

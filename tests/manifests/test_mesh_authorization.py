@@ -195,6 +195,7 @@ GATEWAY = _sa("knative-local-gateway", "istio-system")
 ACTIVATOR = _sa("controller", "knative-serving")  # Knative's activator and autoscaler run as `controller`
 PROMETHEUS = _sa("prometheus", "monitoring")
 INFER = "/v2/models/case-classifier/infer"
+LABELS = "/v2/models/case-classifier/labels"
 
 #: (workload, request, let in?): who reaches what.
 CASES = [
@@ -217,6 +218,13 @@ CASES = [
     ("transformer-blue", Request(PROMETHEUS, None, "/metrics", "GET"), True),
     ("transformer-blue", Request(_sa("intruder", "elsewhere"), None, "/metrics", "GET"), False),
     ("transformer-blue", Request(PROMETHEUS, None, INFER), False),
+    # The slot's version and labels, for the feedback service (also through the activator).
+    ("transformer-blue", Request(_sa("case-feedback"), None, LABELS, "GET"), True),
+    ("transformer-green", Request(ACTIVATOR, None, LABELS, "GET"), True),
+    ("transformer-blue", Request(_sa("case-feedback"), None, INFER), False),
+    ("transformer-blue", Request(_sa("case-feedback"), None, "/v2/models/case-classifier", "GET"), False),
+    ("transformer-blue", Request(BATCH, None, LABELS, "GET"), False),
+    ("transformer-blue", Request(GATEWAY, None, LABELS, "GET"), False),
     # The predictors: the transformers' certificate (and the activator forwarding for them).
     ("predictor-blue", Request(TRANSFORMER, None, INFER), True),
     ("predictor-green", Request(TRANSFORMER, _person("crm"), INFER), True),

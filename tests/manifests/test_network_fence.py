@@ -128,6 +128,11 @@ ALLOWED = [
     ("ray-worker", "istiod", 15012, "TCP"),
     ("transformer-blue", "predictor-blue", 8012, "TCP"),
     ("transformer-green", "predictor-blue", 8012, "TCP"),
+    # The feedback service reads each slot's version and labels from its transformer.
+    ("feedback", "transformer-blue", 8012, "TCP"),
+    ("feedback", "transformer-green", 8012, "TCP"),
+    ("feedback", "gateway", 8080, "TCP"),
+    ("feedback", "activator", 8012, "TCP"),
     # Token signing keys: the identity provider's for the transformer and the feedback service,
     # the API server's for the feedback service.
     ("transformer-blue", "idp", 443, "TCP"),
@@ -162,6 +167,9 @@ REFUSED = [
     ("feedback", "candidates", 443, "TCP"),
     ("predictor-blue", "langdetect", 8082, "TCP"),
     ("predictor-blue", "feedback", 8083, "TCP"),
+    ("feedback", "transformer-blue", 8080, "TCP"),  # the queue-proxy only
+    ("feedback", "predictor-blue", 8012, "TCP"),
+    ("langdetect", "transformer-blue", 8012, "TCP"),
     ("transformer-blue", "predictor-blue", 8080, "TCP"),  # the queue-proxy (8012) only, never the model's port
     ("langdetect", "predictor-blue", 8012, "TCP"),
     ("crm", "predictor-blue", 8012, "TCP"),
