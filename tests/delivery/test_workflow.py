@@ -91,7 +91,7 @@ def test_the_retraining_image_is_built_with_the_anchor_of_its_line():
     assert job["env"]["ANCHOR_VERSION"] == "${{ vars.ANCHOR_VERSION }}"
     (anchor,) = [step for step in job["steps"] if "ANCHOR_WHEEL_SHA256=$(" in step.get("run", "")]
     assert "docker/wheel_hash.py" in anchor["run"]
-    assert "matrix.component == 'retrain'" in anchor["if"]
+    assert '[ "$COMPONENT" = retrain ] && [ -n "$ANCHOR_VERSION" ]' in anchor["run"]
     assert script.index(anchor["run"]) < script.index("docker buildx build")
     builds = script.count("docker buildx build")
     assert script.count('--build-arg ANCHOR_VERSION="$ANCHOR_VERSION"') == builds
