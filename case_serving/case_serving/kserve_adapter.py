@@ -17,6 +17,9 @@ and why no public path does it:
 - **gRPC.** KServe's ``GRPCServer`` builds its servicer itself; ours checks requests before
   decoding them (:mod:`case_serving.grpc_infer`), so KServe's gRPC server is switched off and ours
   is stopped from ``stop``, which KServe calls when Uvicorn re-raises the signal.
+- **The request lifecycle.** ``case_serving.lifecycle`` replaces ``Model.__call__`` for predict
+  calls (KServe's stage histograms from ``kserve.metrics``, bound once); it is kept beside this
+  module because both models inherit it.
 - **Timing middleware.** KServe adds ``TimingMiddleware`` to every app; its only output is
   ``kserve.trace`` lines, silenced below DEBUG, yet measuring CPU time twice per request cost 5%
   of the transformer's CPU under load (py-spy). It is left out while nobody reads it.

@@ -12,7 +12,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from kserve import Model
 from kserve.errors import ModelNotReady
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
@@ -20,6 +19,7 @@ from case_model import CaseClassifier, Predictions, load
 from case_model.text import cap_length
 from case_serving import schema
 from case_serving.batching import MicroBatcher
+from case_serving.lifecycle import LeanLifecycle
 from case_serving.limits import RequestLimits
 from case_serving.logs import REQUEST_ID_HEADER, request_id
 from case_serving.tensors import bytes_output, fp32_output, named_inputs, top_k_outputs, wants_explanation
@@ -30,7 +30,7 @@ from predictor.settings import PredictorSettings
 log = logging.getLogger("predictor")
 
 
-class CaseClassifierModel(Model):
+class CaseClassifierModel(LeanLifecycle):
     """Classifies a batch of cleaned case texts in one vectorised call."""
 
     def __init__(self, name: str, settings: PredictorSettings) -> None:

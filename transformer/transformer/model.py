@@ -13,7 +13,6 @@ import time
 
 import grpc
 import httpx
-from kserve import Model
 from kserve.errors import ServerNotReady
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
@@ -21,6 +20,7 @@ from case_feedback.prediction_log import PredictionLog
 from case_language.client import LanguageDetection
 from case_serving import schema, warmup
 from case_serving.batching import MicroBatcher
+from case_serving.lifecycle import LeanLifecycle
 from case_serving.limits import RequestLimits
 from case_serving.logs import REQUEST_ID_HEADER, new_request_id, request_id
 from transformer import metrics
@@ -67,7 +67,7 @@ class VersionMismatch(PredictorUnavailable):
         )
 
 
-class CaseTransformer(Model):
+class CaseTransformer(LeanLifecycle):
     """Filters, cleans and routes cases; classifies the rest through the predictor."""
 
     def __init__(
@@ -138,7 +138,7 @@ class CaseTransformer(Model):
     async def predict(self, plan: Plan, headers: dict[str, str] | None = None) -> Plan:
         """Classify the plan's classifiable cases (none: no predictor call at all)."""
         if not plan.classifiable:
-            metrics.PREDICTOR_CALLS.labels("skipped").inc()
+            metrics.CALLS["skipped"].inc()
             return plan
         texts = [plan.texts[i] for i in plan.classifiable]
         if plan.explain:  # rare, and the predictor explains per request: not batched
@@ -160,21 +160,21 @@ class CaseTransformer(Model):
         try:
             response = await super().predict(request, {REQUEST_ID_HEADER: rid})
         except (httpx.TransportError, grpc.aio.AioRpcError, OSError) as error:
-            metrics.PREDICTOR_CALLS.labels("unavailable").inc()
+            metrics.CALLS["unavailable"].inc()
             raise PredictorUnavailable(_describe(error)) from error
         except httpx.HTTPStatusError as error:
-            metrics.PREDICTOR_CALLS.labels("error").inc()
+            metrics.CALLS["error"].inc()
             raise PredictorUnavailable(f"HTTP {error.response.status_code} from the predictor") from error
         try:
             answers = decode_answers(response, len(texts))
         except ValueError as error:  # an answer that cannot be merged is the predictor's fault, not the caller's
-            metrics.PREDICTOR_CALLS.labels("error").inc()
+            metrics.CALLS["error"].inc()
             raise PredictorUnavailable(f"unusable answer from the predictor: {error}") from error
         if self.steps_version and answers.model_version != self.steps_version:
-            metrics.PREDICTOR_CALLS.labels("version_mismatch").inc()
+            metrics.CALLS["version_mismatch"].inc()
             log.error("version mismatch", extra={"steps": self.steps_version, "predictor": answers.model_version})
             raise VersionMismatch(self.steps_version, answers.model_version)
-        metrics.PREDICTOR_CALLS.labels("ok").inc()
+        metrics.CALLS["ok"].inc()
         return answers
 
     async def postprocess(
@@ -189,11 +189,7 @@ class CaseTransformer(Model):
             self.prediction_log.record(prediction_events(plan, self.model_version, time.time()))
         if not own:
             metrics.ANSWER_SECONDS.observe(time.perf_counter() - plan.started)
-        version = response.model_version or ""
-        for status, language, label in zip(plan.statuses, plan.languages, plan.labels, strict=True):
-            metrics.CASES.labels(status, language).inc()
-            if label:
-                metrics.PREDICTED_LABELS.labels(label, version).inc()
+        metrics.count_answers(plan.statuses, plan.languages, plan.labels, response.model_version or "")
         return response
 
 
