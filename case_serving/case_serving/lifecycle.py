@@ -8,18 +8,23 @@ of the transformer's CPU under load (py-spy, ``docs/benchmarks.md``). :class:`Le
 runs the same stages in the same order, observes the same histograms
 (``request_preprocess_seconds``, ``request_predict_seconds``, ``request_postprocess_seconds``,
 also for a stage that raises, as KServe's timers do) through children bound once, and falls back
-to KServe's own ``__call__`` for anything else (explain, response headers, latency logging).
+to KServe's own ``__call__`` for anything else (explain, response headers, and latency logging
+when its ``kserve.trace`` lines are shown: KServe enables it by default, and builds the line for
+every request even while ``case_serving.logs`` keeps the logger silent).
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import time
 from typing import Any
 
 from kserve import Model
 from kserve.metrics import POST_HIST_TIME, PRE_HIST_TIME, PREDICT_HIST_TIME, get_labels
 from kserve.model import InferenceVerb
+
+_TRACE = logging.getLogger("kserve.trace")
 
 
 class LeanLifecycle(Model):
@@ -48,7 +53,11 @@ class LeanLifecycle(Model):
         self, body: Any, headers: dict[str, str] | None = None, verb: InferenceVerb = InferenceVerb.PREDICT
     ) -> Any:
         """Preprocess, validate, predict, postprocess; returns (response, response headers)."""
-        if verb is not InferenceVerb.PREDICT or self.required_response_headers or self.enable_latency_logging:
+        if (
+            verb is not InferenceVerb.PREDICT
+            or self.required_response_headers
+            or (self.enable_latency_logging and _TRACE.isEnabledFor(logging.INFO))
+        ):
             return await super().__call__(body, headers, verb)
         pre, predict, post, pre_async, predict_async, post_async = self._lean_stages or self._stages()
         clock = time.perf_counter

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from prometheus_client import REGISTRY
@@ -43,3 +44,12 @@ def test_a_failing_stage_is_still_timed_and_raises():
         asyncio.run(model(["fail"]))
     assert _count("request_predict_seconds", "lean-fail") == 1
     assert _count("request_postprocess_seconds", "lean-fail") == 0
+
+
+def test_latency_logging_that_is_shown_goes_through_kserve(caplog):
+    model = Doubling("lean-trace")
+    model.enable_latency_logging = True
+    with caplog.at_level(logging.INFO, logger="kserve.trace"):
+        response, _ = asyncio.run(model([0], headers={"x-request-id": "r-1"}))
+    assert response == {"answer": [0, 1, 0, 1]}
+    assert any("requestId: r-1" in record.getMessage() for record in caplog.records)
