@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # Training and wheel building always run from the source tree, even after `make run` installed a wheel.
 SRC_ENV := PYTHONPATH=$(CURDIR)/case_model/src
 # Every package of the project, each with its own pyproject.toml; installed editable for development.
-PACKAGES := case_signing case_model[train,feedback] case_serving[kserve] case_language[service] case_feedback[service] transformer predictor case_batch case_rollout
+PACKAGES := case_signing case_model[train] case_serving[kserve] case_language[service] case_feedback[service] transformer predictor case_batch case_rollout
 DATA := data
 DIST := dist
 INDEX_PORT ?= 8090
@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml $(wildcard */pyproject.toml) locks/dev.txt locks/instal
 	touch $(STAMP)
 
 $(DATA)/cases.parquet: | $(STAMP)
-	$(SRC_ENV) $(PY) -m case_model.cli demo-data --out $(DATA)
+	$(SRC_ENV) $(PY) -m case_model.training.cli demo-data --out $(DATA)
 
 demo-data: $(DATA)/cases.parquet
 
@@ -69,7 +69,7 @@ model: $(DIST)/.model-built
 
 # The stamp holds the path of the wheel just built: make publish uploads exactly that one.
 $(DIST)/.model-built: $(MODEL_SOURCES) $(DATA)/cases.parquet | $(KEYS)/model-signing.key
-	$(SRC_ENV) $(PY) -m case_model.cli train --data $(DATA)/cases.parquet \
+	$(SRC_ENV) $(PY) -m case_model.training.cli train --data $(DATA)/cases.parquet \
 		--validation $(DATA)/validation.parquet --feedback $(DATA)/feedback.csv --out $(DIST) --synthetic \
 		--built-file $@ --signing-key $(MODEL_SIGNING_KEY)
 

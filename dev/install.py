@@ -16,7 +16,7 @@ DIST = Path("dist")
 
 def ensure_model_installed(dist: Path = DIST) -> str:
     """Install the newest wheel from ``dist`` unless that version is already installed; return it."""
-    from case_model.versioning import known_versions
+    from case_model.training.versioning import known_versions
 
     versions = known_versions(dist)
     if not versions:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from case_batch.pipeline import LOOPBACK_ONLY
-from case_model.demo_data import generate_cases, noisy_labels
+from case_model.training.demo_data import generate_cases, noisy_labels
 
 # Every local Ray the tests start listens on loopback only (Ray reads this when it is imported).
 os.environ.update(LOOPBACK_ONLY)
@@ -65,7 +65,7 @@ def trained(demo_cases):
 @pytest.fixture(scope="session")
 def artifact_dir(trained, tmp_path_factory) -> Path:
     """A directory holding model.npz, vocabulary.json, metadata.json (with their SHA-256) and the model card."""
-    from case_model.wheelbuild import write_artifact
+    from case_model.training.wheelbuild import write_artifact
 
     directory = tmp_path_factory.mktemp("artifact")
     write_artifact(trained, "1.0.0", directory, {"synthetic_data": True}, SIGNING_KEY)
@@ -75,7 +75,7 @@ def artifact_dir(trained, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def model_wheel(artifact_dir, tmp_path_factory) -> Path:
     """The model wheel built from the session's artifact."""
-    from case_model.wheelbuild import build_wheel
+    from case_model.training.wheelbuild import build_wheel
 
     return build_wheel(artifact_dir, "1.0.0", tmp_path_factory.mktemp("wheels"), SIGNING_KEY)
 

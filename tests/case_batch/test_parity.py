@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from case_model.demo_data import generate_cases
+from case_model.training.demo_data import generate_cases
 from tests.conftest import SOURCE_ENV
 from tests.support.v2 import infer, infer_body, outputs
 

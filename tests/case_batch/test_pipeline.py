@@ -13,7 +13,7 @@ from case_batch.pipeline import BatchJob, run
 from case_batch.scoring import CaseScorer, ScoringConfig
 from case_language.client import ClientConfig
 from case_model import Verdict, load, prepare
-from case_model.corrections import read_corrections
+from case_model.training.corrections import read_corrections
 from dev.adversarial import FAMILIES, PROSE
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]

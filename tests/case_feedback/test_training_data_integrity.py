@@ -221,7 +221,7 @@ def test_daily_limits_per_agent_and_for_all(labels, tmp_path):
 def test_forged_pairs_of_a_flagged_agent_do_not_move_the_canarys_quality(feedback, ids):
     """Sixty forged pairs under a canary's version move /v1/quality (what promote --if-healthy
     reads) until a retraining flags their agent; then they count in no figure."""
-    from case_model.corrections import record_flagged
+    from case_model.training.corrections import record_flagged
 
     version = f"0.{uuid.uuid4().int % 10**8}.0"
     cases = [f"{ids}-f{n}" for n in range(60)]

@@ -10,10 +10,9 @@ import zipfile
 import pandas as pd
 import pytest
 
-from case_model import cli
-from case_model.agent_influence import AgentLimits, limit_agents
-from case_model.corrections import UNKNOWN_AGENT, read_corrections
-from case_model.training import train
+from case_model.training import cli, train
+from case_model.training.agent_influence import AgentLimits, limit_agents
+from case_model.training.corrections import UNKNOWN_AGENT, read_corrections
 
 LABELS = ("battery_power", "display", "storage", "thermal_fan")
 

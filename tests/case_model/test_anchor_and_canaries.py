@@ -10,11 +10,10 @@ import zipfile
 import pandas as pd
 import pytest
 
-from case_model import cli
-from case_model.canary import DEFAULT_CANARY_FILE, check_canaries, read_canaries
-from case_model.champion import Comparison
 from case_model.classifier import CaseClassifier
-from case_model.training import DataError, Evaluation, train
+from case_model.training import DataError, Evaluation, cli, train
+from case_model.training.canary import DEFAULT_CANARY_FILE, check_canaries, read_canaries
+from case_model.training.champion import Comparison
 from tests.conftest import SIGNING_KEY
 
 SWOLLEN = "The battery of my XPS 15 9530 is swollen and the touchpad is lifting up."
@@ -28,7 +27,7 @@ def test_the_shipped_canaries_cover_every_label_and_the_model_answers_them_all(t
     check = check_canaries(CaseClassifier.from_pipeline(trained.pipeline, {}), DEFAULT_CANARY_FILE)
     assert (check.n, check.refusals()) == (len(canaries), [])
     with zipfile.ZipFile(model_wheel) as wheel:  # the default list ships with the package
-        assert wheel.read("case_model/canary_sentences.csv") == DEFAULT_CANARY_FILE.read_bytes()
+        assert wheel.read("case_model/training/canary_sentences.csv") == DEFAULT_CANARY_FILE.read_bytes()
 
 
 def test_a_canary_file_that_checks_nothing_is_refused(trained, tmp_path):
@@ -79,7 +78,7 @@ def test_a_model_that_flips_a_canary_sentence_is_refused_naming_it(demo_cases, t
 
 
 def _wheel(result, version: str, directory) -> object:
-    from case_model.wheelbuild import build_wheel, write_artifact
+    from case_model.training.wheelbuild import build_wheel, write_artifact
 
     artifact = directory / f"artifact-{version}"
     write_artifact(result, version, artifact, {"synthetic_data": True}, SIGNING_KEY)

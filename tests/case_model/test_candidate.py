@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from case_model import cli
-from case_model.champion import REPORT_FILES
-from case_model.wheelcheck import check_wheel
+from case_model.training import cli
+from case_model.training.champion import REPORT_FILES
+from case_model.training.wheelcheck import check_wheel
 from case_signing.__main__ import main as case_signing
 from tests.conftest import KEYS
 
@@ -248,7 +248,7 @@ def index() -> Iterator[str]:
 
 
 def test_the_index_versions_are_read_from_its_simple_api(index):
-    from case_model.versioning import index_versions, next_version
+    from case_model.training.versioning import index_versions, next_version
 
     assert index_versions(index) == ["1.1.0", "1.3.0"]
     assert index_versions(index.replace("/simple/", "/empty/")) == []  # never published: 404

@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from case_feedback.service.store import Correction, Prediction, Store
-from case_model import cli
-from case_model.corrections import apply_corrections, read_corrections
-from case_model.training import DataError, classifiable
+from case_model.training import DataError, classifiable, cli
+from case_model.training.corrections import apply_corrections, read_corrections
 from tests.support.feedback import event
 
 pytestmark = pytest.mark.slow

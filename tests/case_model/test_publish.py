@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from case_model.wheelbuild import build_wheel, write_artifact
-from case_model.wheelcheck import check_wheel
+from case_model.training.wheelbuild import build_wheel, write_artifact
+from case_model.training.wheelcheck import check_wheel
 from tests.conftest import SIGNING_KEY
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]

@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 
 from case_feedback.service.store import Correction, Prediction, Store
-from case_model import cli
-from case_model.champion import Comparison
-from case_model.training import Evaluation
-from case_model.wheelcheck import check_wheel
+from case_model.training import Evaluation, cli
+from case_model.training.champion import Comparison
+from case_model.training.wheelcheck import check_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -152,7 +151,7 @@ def test_the_next_wheel_builds_from_an_installed_package(model_wheel, files, tmp
     # Ahead of the editable checkout; not measured: the installed copy is not the project's source.
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")} | {"PYTHONPATH": str(site)}
     script = (
-        "import sys, case_model, case_model.cli as cli; print(case_model.__file__, file=sys.stderr); "
+        "import sys, case_model, case_model.training.cli as cli; print(case_model.__file__, file=sys.stderr); "
         "sys.exit(cli.main(sys.argv[1:]))"
     )
     argv = _train(data, validation, model_wheel, tmp_path / "dist", "--built-file", str(tmp_path / "built"))

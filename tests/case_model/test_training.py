@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from case_model.corrections import apply_corrections
 from case_model.training import DataError, QualityGateError, check_quality, read_table, train
-from case_model.versioning import next_version
+from case_model.training.corrections import apply_corrections
+from case_model.training.versioning import next_version
 
 
 def test_latest_correction_wins_and_is_counted():

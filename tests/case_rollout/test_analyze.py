@@ -38,7 +38,7 @@ TEXTS = [
 def canaries(stack, trained, tmp_path_factory):
     """Two canary chains (predictor and transformer of another model version), sharing the
     stack's language service: 2.0.0 degraded by a confidence floor of 0.99, 3.0.0 healthy."""
-    from case_model.wheelbuild import write_artifact
+    from case_model.training.wheelbuild import write_artifact
 
     running, urls = [], {}
     logs = tmp_path_factory.mktemp("canary-logs")

@@ -19,8 +19,8 @@ import pytest
 
 from case_model.artifact import METADATA_FILE
 from case_model.scoring import ARRAYS_FILE
-from case_model.wheelbuild import build_wheel
-from case_model.wheelcheck import check_wheel
+from case_model.training.wheelbuild import build_wheel
+from case_model.training.wheelcheck import check_wheel
 from case_signing import ProvenanceError, generate_key_pair, sign_directory, verify_directory, verify_wheel
 from tests.conftest import ROOT
 
@@ -213,7 +213,7 @@ def test_the_cli_verifies_and_refuses(model_wheel, other_key, tmp_path):
 
 def test_training_never_builds_an_unsigned_wheel(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "MODEL_SIGNING_KEY"}
-    argv = [sys.executable, "-m", "case_model.cli", "train", "--data", "x.csv", "--validation", "y.csv"]
+    argv = [sys.executable, "-m", "case_model.training.cli", "train", "--data", "x.csv", "--validation", "y.csv"]
     missing = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert missing.returncode == 2
     assert "pass --signing-key or set MODEL_SIGNING_KEY" in missing.stderr

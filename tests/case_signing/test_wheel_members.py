@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from case_model.wheelcheck import check_wheel
+from case_model.training.wheelcheck import check_wheel
 from case_signing import ProvenanceError, verify_wheel
 from tests.case_signing.planted import plant, plants
 from tests.conftest import ROOT
@@ -84,7 +84,7 @@ def test_record_must_list_exactly_the_members_with_their_hashes(model_wheel, tmp
 
 def test_entry_points_are_only_the_scripts_the_signed_project_declares(model_wheel, tmp_path):
     """An entry point named ``python`` would have pip write a bin/python of the attacker's choosing."""
-    scripts = b"[console_scripts]\ncase-model = case_model.cli:main\npython = case_model.cli:main\n"
+    scripts = b"[console_scripts]\ncase-model = case_model.training.cli:main\npython = case_model.training.cli:main\n"
     wheel = plant(model_wheel, tmp_path / "ep" / model_wheel.name, {f"{DIST_INFO}/entry_points.txt": scripts})
     with pytest.raises(ProvenanceError, match=r"entry_points\.txt refused: its entry points .* are not the scripts"):
         verify_wheel(wheel)

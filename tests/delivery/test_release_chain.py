@@ -402,7 +402,7 @@ def test_the_retraining_job_stages_a_candidate_and_publishes_nothing_to_the_prod
 
 
 def test_the_cli_accepts_what_the_cronjob_and_the_release_workflow_run():
-    from case_model.cli import build_parser
+    from case_model.training.cli import build_parser
 
     parser = build_parser()
     retrain = yaml.safe_load((ROOT / "manifests" / "base" / "retrain.yaml").read_text())

@@ -59,7 +59,7 @@ async def test_plain_cases_get_their_category(predictor):
 
 
 async def test_a_batch_answers_exactly_what_the_model_file_predicts(predictor, model_dir):
-    from case_model.demo_data import generate_cases
+    from case_model.training.demo_data import generate_cases
 
     texts = [case.text for case in generate_cases(40, seed=99, prefix="X")]
     out = await _outputs(predictor, _request(texts))

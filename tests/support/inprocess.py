@@ -35,7 +35,7 @@ from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from case_feedback.events import PredictionEvent
 from case_feedback.prediction_log import LogConfig, PredictionLog
-from case_model.demo_data import generate_cases
+from case_model.training.demo_data import generate_cases
 from case_serving import rest_app, schema
 from case_serving.grpc_infer import CaseInferenceServicer, GrpcServer
 from case_serving.kserve_adapter import leave_out_unread_timings
@@ -69,7 +69,7 @@ def small_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     if "small" not in _ARTIFACTS:
         from case_model.training import train
-        from case_model.wheelbuild import write_artifact
+        from case_model.training.wheelbuild import write_artifact
 
         result = train(_frame(600, 7, "T"), _frame(150, 8, "V"), None, seed=0)
         directory = tmp_path_factory.mktemp("small-artifact")
@@ -96,7 +96,7 @@ def build_app(
 
     app = FastAPI(title="KServe ModelServer", docs_url=None, redoc_url=None, default_response_class=ORJSONResponse)
     leave_out_unread_timings(app)
-    rest_app.prepare(app, model, limits, max_body_bytes, lambda: model.version, lambda: getattr(model, "labels", None))
+    rest_app.prepare(app, model, limits, max_body_bytes, lambda: model.version)
     app.add_middleware(ReadinessGate, ready=ready)
     repository = ModelRepository()
     repository.update(model)

@@ -31,7 +31,7 @@ AUTO = "Automatic reply: I am out of the office until Monday."
 @pytest.fixture(scope="module")
 def chains(stack, trained, model_wheel, tmp_path_factory):
     """Transformer URLs by the predictor version behind them: "1.0.0" (its own) and "2.0.0"."""
-    from case_model.wheelbuild import write_artifact
+    from case_model.training.wheelbuild import write_artifact
 
     site = tmp_path_factory.mktemp("site")
     subprocess.run(

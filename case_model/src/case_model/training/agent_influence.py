@@ -3,7 +3,7 @@ reported, capped, and an agent whose labels keep contradicting the other agents'
 
 A model retrained every week on agents' corrections learns whatever a few agents tell it: one agent
 (a compromised CRM account, a careless or hostile person) who relabels hundreds of cases decides the
-next model. Two defences, in this order, before :func:`case_model.corrections.apply_corrections`:
+next model. Two defences, in this order, before :func:`case_model.training.corrections.apply_corrections`:
 
 **The cap** bounds every agent's influence whatever its labels say. Of the corrections that would
 change the training data (relabel a training case, or add a case with its text: the *influential*
@@ -46,7 +46,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from case_model.corrections import UNKNOWN_AGENT, agent_ids
+from case_model.training.corrections import UNKNOWN_AGENT, agent_ids
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -184,7 +184,7 @@ def limit_agents(
 
     Args:
         cases: The training cases (``case_id``, ``text``, ``label``).
-        feedback: Corrections as :func:`case_model.corrections.read_corrections` returns them
+        feedback: Corrections as :func:`case_model.training.corrections.read_corrections` returns them
             (``agent_id`` optional: none is :data:`UNKNOWN_AGENT`).
         limits: The cap and the flag's settings; the defaults when None.
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from case_model.agent_influence import AgentLimits, AgentReport, limit_agents
 from case_model.classifier import CaseClassifier, build_pipeline
-from case_model.corrections import CorrectionCounts, apply_corrections
 from case_model.prepare import prepare_many
+from case_model.training.agent_influence import AgentLimits, AgentReport, limit_agents
+from case_model.training.corrections import CorrectionCounts, apply_corrections
 from case_model.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -190,11 +190,11 @@ def train(
         cases: Training rows with ``case_id``, ``text``, ``label``.
         validation: Held-out rows with the same columns; never trained on.
         feedback: Agents' corrections (``case_id``, ``corrected_label``, ``timestamp``, and
-            ``text`` for cases outside the training data), see :mod:`case_model.corrections`.
+            ``text`` for cases outside the training data), see :mod:`case_model.training.corrections`.
         seed: Seed of every random step; the same data and seed give the same model.
         agent_limits: How far one agent's corrections may move the model (the defaults when None):
             beyond its cap they are left out, and all of a flagged agent's; see
-            :mod:`case_model.agent_influence`. ``corrections.read`` still counts every row read.
+            :mod:`case_model.training.agent_influence`. ``corrections.read`` still counts every row read.
     """
     corrections = CorrectionCounts()
     agents = AgentReport(agent_limits or AgentLimits())
@@ -228,7 +228,7 @@ def train(
 
 def check_quality(macro_f1: float, threshold: float) -> None:
     """Refuse a model below the absolute threshold (the comparison with the model it replaces is
-    :mod:`case_model.champion`'s, on the same validation set).
+    :mod:`case_model.training.champion`'s, on the same validation set).
 
     Raises:
         QualityGateError: with the figures that failed the gate.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from case_model.training import Evaluation
+    from case_model.training.fit import Evaluation
 
 
 def render_model_card(metadata: dict[str, Any], evaluation: Evaluation) -> str:

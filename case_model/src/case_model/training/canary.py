@@ -79,7 +79,7 @@ def read_canaries(path: Path) -> list[Canary]:
         case_model.training.DataError: unreadable, without those columns, or without a sentence:
             an empty list would pass every model and so check nothing.
     """
-    from case_model.training import DataError
+    from case_model.training.fit import DataError
 
     try:
         with path.open(encoding="utf-8", newline="") as handle:
@@ -102,7 +102,7 @@ def check_canaries(classifier: CaseClassifier, path: Path) -> CanaryCheck:
             would not classify (too short, an auto-reply, another language): it would test nothing.
     """
     from case_model.prepare import prepare_many
-    from case_model.training import DataError
+    from case_model.training.fit import DataError
     from case_model.verdict import Verdict
 
     canaries = read_canaries(path)

@@ -40,9 +40,9 @@ from case_model.artifact import (
     MODEL_NAME,
     sha256_file,
 )
-from case_model.modelcard import render_model_card
 from case_model.text import DEFAULT_MAX_CHARS
-from case_model.training import TrainingResult, plot_confusion
+from case_model.training.fit import TrainingResult, plot_confusion
+from case_model.training.modelcard import render_model_card
 
 _LIBRARIES = ("scikit-learn", "numpy", "scipy", "py3langid")
 
@@ -57,7 +57,8 @@ def build_sources() -> tuple[Path, Path]:
         The directory holding ``pyproject.toml`` and ``README.md``, and the package directory:
         the checkout's when this module runs from one, else those bundled in the installed wheel.
     """
-    package = Path(__file__).resolve().parent
+    # This module lives in case_model/training/; the package is its parent's parent.
+    package = Path(__file__).resolve().parents[1]
     checkout = package.parents[1]
     if all((checkout / name).is_file() for name in _PROJECT_FILES) and checkout.joinpath("src", "case_model").is_dir():
         return checkout, package

@@ -15,10 +15,10 @@ Two more checks close what a champion comparison leaves open to someone feeding 
 little poison at a time. The *anchor* is the first approved model of the current line: the
 challenger must also stay within the same tolerance and recall margin of it, so losses each small
 enough to pass against last week's champion cannot add up week after week. The *canary sentences*
-(:mod:`case_model.canary`) are ordinary cases with known labels that the challenger must all
+(:mod:`case_model.training.canary`) are ordinary cases with known labels that the challenger must all
 answer right, so a flipped answer on one narrow kind of case is caught even where the averages
 hardly move. The report holds all three verdicts, and the training's account of the agents'
-corrections (:mod:`case_model.agent_influence`): who held what share, who was capped or flagged.
+corrections (:mod:`case_model.training.agent_influence`): who held what share, who was capped or flagged.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # training needs the train extra (pandas); the gate's defaults must not
-    from case_model.canary import CanaryCheck
-    from case_model.training import Evaluation
+    from case_model.training.canary import CanaryCheck
+    from case_model.training.fit import Evaluation
 
 _ARTIFACT_IN_WHEEL = "case_model/_artifact/"
 #: Default gate: the challenger's macro-F1 may be at most this much below the champion's.
@@ -50,7 +50,7 @@ def evaluate_wheel(wheel: Path, texts: list[str], labels: list[str]) -> tuple[st
         ValueError: the file is not a case-model wheel.
     """
     from case_model.artifact import ArtifactError, load
-    from case_model.training import evaluate
+    from case_model.training.fit import evaluate
     from case_signing import ProvenanceError, verify_wheel
 
     try:  # the champion is a wheel from the index like any other: its origin first
@@ -213,7 +213,7 @@ class Comparison:
 
     def write_report(self, directory: Path) -> Path:
         """``report.md``, ``report.json`` and both confusion matrices as PNG; returns the Markdown."""
-        from case_model.training import plot_confusion
+        from case_model.training.fit import plot_confusion
 
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "report.json").write_text(json.dumps(self.as_dict(), indent=2, sort_keys=True) + "\n")

@@ -17,7 +17,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 from case_model.artifact import METADATA_FILE, MODEL_FILES
-from case_model.versioning import wheel_version
+from case_model.training.versioning import wheel_version
 
 _ARTIFACT = "case_model/_artifact/"
 
