@@ -12,7 +12,7 @@ import pytest
 from case_batch.pipeline import BatchJob, run
 from case_batch.scoring import CaseScorer, ScoringConfig
 from case_language.client import ClientConfig
-from case_model import Verdict, load, prepare
+from case_model import Status, load, prepare
 from case_model.training.corrections import read_corrections
 from dev.adversarial import FAMILIES, PROSE
 
@@ -70,7 +70,7 @@ def test_filtered_and_foreign_cases_keep_their_reason(predictions):
 
 
 def test_bad_rows_are_kept_with_a_reason(predictions):
-    bad = predictions[predictions["status"] == Verdict.INVALID.value].set_index("error")
+    bad = predictions[predictions["status"] == Status.INVALID.value].set_index("error")
     assert "missing text" in bad.index
     assert "missing case_id" in bad.index
 

@@ -10,7 +10,7 @@ import pytest
 
 from case_model import ArtifactError, load
 from case_model.artifact import METADATA_FILE, sha256_file
-from case_model.scoring import ARRAYS_FILE, VOCABULARY_FILE
+from case_model.linear_model import ARRAYS_FILE, VOCABULARY_FILE
 
 
 def test_load_predicts_with_metadata(artifact_dir):

@@ -29,10 +29,12 @@ PUBLIC = [
     "LocalDetector",
     "Predictions",
     "Prepared",
+    "Status",
     "StatusRules",
     "Verdict",
     "__version__",
     "clean_text",
+    "filter_status",
     "filter_verdict",
     "has_real_words",
     "load",
@@ -59,12 +61,40 @@ def test_what_serves_loads_nothing_of_training():
     """What the transformer, predictor and batch scorer import, in a fresh interpreter."""
     serving = (
         "import sys, case_model, case_model.artifact, case_model.classifier, case_model.language, "
-        "case_model.prepare, case_model.status, case_model.text; "
+        "case_model.linear_model, case_model.prepare, case_model.status, case_model.text; "
         "print(sorted(m for m in sys.modules if m.startswith('case_model.training')))"
     )
     loaded = _python(serving)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "[]"
+
+
+def test_the_case_status_keeps_its_old_names_for_one_release():
+    """``Status`` was ``Verdict`` (a name the canary decision keeps) and its filter ``filter_verdict``."""
+    from case_model.case_filter import filter_status
+    from case_model.status import Status
+
+    assert case_model.Verdict is case_model.Status is Status
+    assert case_model.filter_verdict is case_model.filter_status is filter_status
+    prepared = case_model.prepare("Automatic reply: out of office")
+    assert prepared.verdict is prepared.status is Status.AUTO_REPLY
+    sys.modules.pop("case_model.verdict", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from case_model.verdict import Verdict, filter_verdict
+    assert (Verdict, filter_verdict) == (Status, filter_status)
+    assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+
+
+def test_the_linear_model_keeps_its_old_module_name_for_one_release():
+    from case_model import linear_model
+
+    sys.modules.pop("case_model.scoring", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import case_model.scoring as old
+    assert old is linear_model
+    assert any("case_model.linear_model" in str(w.message) for w in caught)
 
 
 @pytest.mark.parametrize("name", ["demo_data", "corrections", "versioning", "cli"])

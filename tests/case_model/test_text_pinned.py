@@ -118,7 +118,7 @@ def test_what_counts_as_real_words(text, real):
 
 
 @pytest.mark.parametrize(
-    ("raw", "verdict"),
+    ("raw", "status"),
     [
         ("Fan broken, help.", "ok"),
         ("fan loud", "too_short"),
@@ -132,5 +132,5 @@ def test_what_counts_as_real_words(text, real):
         ("I am currently on vacation until Monday", "auto_reply"),
     ],
 )
-def test_verdict_rules(raw, verdict):
-    assert prepare(raw).verdict.value == verdict
+def test_status_rules(raw, status):
+    assert prepare(raw).status.value == status

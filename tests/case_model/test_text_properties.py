@@ -14,9 +14,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from case_model import prepare
+from case_model.case_filter import filter_status
 from case_model.pii import mask_pii
 from case_model.text import cap_length, clean_text, collapse_whitespace, normalize_unicode, strip_html
-from case_model.verdict import filter_verdict
 from dev.adversarial import FAMILIES
 
 #: Text as a CRM might pass it on: any unicode, plus the markup and separators the steps look for.
@@ -35,7 +35,7 @@ def test_clean_text_never_raises_and_respects_the_cap(reliability, text, cap):
     assert isinstance(cleaned, str)
     assert len(cleaned) <= cap
     assert cleaned == cleaned.strip()
-    filter_verdict(text, cleaned)  # the verdict step takes whatever the cleaning gives
+    filter_status(text, cleaned)  # the filter step takes whatever the cleaning gives
     reliability.record(
         "Fuzzing", "arbitrary unicode texts through the text steps (Hypothesis)", 1, "never raise; length cap kept"
     )

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from case_model.artifact import METADATA_FILE
-from case_model.scoring import ARRAYS_FILE
+from case_model.linear_model import ARRAYS_FILE
 from case_model.training.wheelbuild import build_wheel
 from case_model.training.wheelcheck import check_wheel
 from case_signing import ProvenanceError, generate_key_pair, sign_directory, verify_directory, verify_wheel

@@ -2,13 +2,17 @@
 
 from case_model._version import __version__
 from case_model.artifact import MODEL_NAME, ArtifactError, load, read_metadata, verify
+from case_model.case_filter import filter_status
 from case_model.classifier import CaseClassifier, Predictions
 from case_model.language import UNKNOWN, Detection, LocalDetector, has_real_words
 from case_model.pii import mask_pii
 from case_model.prepare import Prepared, prepare, prepare_many
-from case_model.status import StatusRules
+from case_model.status import Status, StatusRules
 from case_model.text import clean_text
-from case_model.verdict import Verdict, filter_verdict
+
+#: The case status and its filter under their names before ``Status``, kept for one release.
+Verdict = Status
+filter_verdict = filter_status
 
 __all__ = [
     "MODEL_NAME",
@@ -19,10 +23,12 @@ __all__ = [
     "LocalDetector",
     "Predictions",
     "Prepared",
+    "Status",
     "StatusRules",
     "Verdict",
     "__version__",
     "clean_text",
+    "filter_status",
     "filter_verdict",
     "has_real_words",
     "load",

@@ -1,6 +1,6 @@
 """The model artifact inside the wheel, and a loader that checks it before reading it.
 
-The artifact is data only (:mod:`case_model.scoring`: arrays read with ``allow_pickle=False`` and
+The artifact is data only (:mod:`case_model.linear_model`: arrays read with ``allow_pickle=False`` and
 JSON), so loading it cannot run code. Each file's SHA-256 is recorded in ``metadata.json`` when the
 wheel is built and :func:`verify` compares before anything is parsed: a mixed-up or damaged file is
 named as such rather than failing somewhere in NumPy. Loading the bundled artifact also checks that
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from case_model.classifier import CaseClassifier
 
-from case_model.scoring import ARRAYS_FILE, VOCABULARY_FILE
+from case_model.linear_model import ARRAYS_FILE, VOCABULARY_FILE
 
 #: The files whose SHA-256 the metadata records; together they are the classifier.
 MODEL_FILES = (ARRAYS_FILE, VOCABULARY_FILE)
@@ -116,7 +116,7 @@ def load(artifact_dir: Path | None = None) -> CaseClassifier:
         ArtifactError: see :func:`verify`, or the files are malformed.
     """
     from case_model.classifier import CaseClassifier
-    from case_model.scoring import LinearScorer, ScorerFormatError
+    from case_model.linear_model import LinearScorer, ScorerFormatError
 
     meta = verify(artifact_dir)
     directory = bundled_artifact_dir() if artifact_dir is None else Path(artifact_dir)

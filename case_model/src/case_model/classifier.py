@@ -19,7 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from case_model.scoring import LinearScorer
+from case_model.linear_model import LinearScorer
 
 TOP_K = 3
 

@@ -5,23 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from case_model.case_filter import filter_status
+from case_model.status import Status
 from case_model.text import DEFAULT_MAX_CHARS, bound_raw, clean_text
-from case_model.verdict import Verdict, filter_verdict
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A case after the text steps: the cleaned text and the filter verdict."""
+    """A case after the text steps: the cleaned text and the case filter's status."""
 
     text: str
-    verdict: Verdict
+    status: Status
+
+    @property
+    def verdict(self) -> Status:
+        """The status under its old name, kept for one release for callers that read it."""
+        return self.status
 
 
 def prepare(raw: str, max_chars: int = DEFAULT_MAX_CHARS) -> Prepared:
     """Clean a raw case log and decide whether it can be classified."""
-    raw = bound_raw(raw, max_chars)  # the verdict reads the raw text too
+    raw = bound_raw(raw, max_chars)  # the filter reads the raw text too
     cleaned = clean_text(raw, max_chars)
-    return Prepared(cleaned, filter_verdict(raw, cleaned))
+    return Prepared(cleaned, filter_status(raw, cleaned))
 
 
 def prepare_many(raws: Iterable[str], max_chars: int = DEFAULT_MAX_CHARS) -> list[Prepared]:

@@ -1,6 +1,6 @@
 """The status every answered case carries, decided in one place for online and batch alike.
 
-A case's status starts as its filter verdict (:func:`case_model.verdict.filter_verdict`: empty,
+A case's status starts as the case filter's (:func:`case_model.case_filter.filter_status`: empty,
 too short, an automatic reply), is set to ``unsupported_language`` when a known language outside
 the supported ones is detected, and to ``low_confidence`` when the classifier's confidence is under
 the threshold (the label is still given; the CRM routes the case to a human). The transformer and
@@ -12,9 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from case_model.language import DEFAULT_SUPPORTED, UNKNOWN
-from case_model.verdict import Verdict
+
+
+class Status(StrEnum):
+    """Why a case is (not) classified; the value is what ``status`` carries on the wire."""
+
+    OK = "ok"
+    EMPTY = "empty"
+    TOO_SHORT = "too_short"
+    AUTO_REPLY = "auto_reply"
+    # Set by language detection, not by :func:`case_model.case_filter.filter_status`.
+    UNSUPPORTED_LANGUAGE = "unsupported_language"
+    # Set after prediction when the model is unsure, so the CRM routes the case to a human.
+    LOW_CONFIDENCE = "low_confidence"
+    # Set for a row the batch pipeline could not read (missing or non-text field).
+    INVALID = "invalid"
+
 
 #: Below this confidence a classified case is ``low_confidence``.
 DEFAULT_CONFIDENCE_THRESHOLD = 0.5
@@ -32,14 +48,14 @@ class StatusRules:
         """Rules for the given languages (ISO 639-1) and threshold."""
         return cls(frozenset(supported_languages), confidence_threshold)
 
-    def after_language(self, verdict: Verdict, language: str) -> Verdict:
+    def after_language(self, status: Status, language: str) -> Status:
         """A classifiable case in a known language outside the supported ones is not classified."""
-        if verdict is Verdict.OK and language != UNKNOWN and language not in self.supported_languages:
-            return Verdict.UNSUPPORTED_LANGUAGE
-        return verdict
+        if status is Status.OK and language != UNKNOWN and language not in self.supported_languages:
+            return Status.UNSUPPORTED_LANGUAGE
+        return status
 
-    def after_prediction(self, verdict: Verdict, confidence: float) -> Verdict:
+    def after_prediction(self, status: Status, confidence: float) -> Status:
         """A classified case under the confidence threshold goes to a human."""
-        if verdict is Verdict.OK and confidence < self.confidence_threshold:
-            return Verdict.LOW_CONFIDENCE
-        return verdict
+        if status is Status.OK and confidence < self.confidence_threshold:
+            return Status.LOW_CONFIDENCE
+        return status

@@ -1,81 +1,20 @@
-"""The filter verdict: whether a case may be classified at all, and if not, why.
+"""Old home of the case status and its filter, kept for one release.
 
-Empty cases, one-word cases and automatic replies carry no category; classifying them would put a
-confident-looking but meaningless label in front of an agent. They are answered with the reason
-instead, by the transformer online and by the batch pipeline offline, from this one function.
+The case status is :class:`case_model.status.Status` (``status`` on the wire) and the filter
+:func:`case_model.case_filter.filter_status`; ``Verdict`` now names only the canary decision
+(:mod:`case_rollout.analysis`). Importing this module warns and gives the same objects.
 """
 
-from __future__ import annotations
+import warnings
 
-from enum import StrEnum
+from case_model.case_filter import filter_status as filter_verdict
+from case_model.status import Status as Verdict
 
-from case_model.patterns import NOT_WORD, SPACE, any_of, compile_pattern
-from case_model.words import TO_CLASSIFY, words
+__all__ = ["Verdict", "filter_verdict"]
 
-
-class Verdict(StrEnum):
-    """Why a case is (not) classified; the value is what ``status`` carries on the wire."""
-
-    OK = "ok"
-    EMPTY = "empty"
-    TOO_SHORT = "too_short"
-    AUTO_REPLY = "auto_reply"
-    # Set by language detection, not by :func:`filter_verdict`.
-    UNSUPPORTED_LANGUAGE = "unsupported_language"
-    # Set after prediction when the model is unsure, so the CRM routes the case to a human.
-    LOW_CONFIDENCE = "low_confidence"
-    # Set for a row the batch pipeline could not read (missing or non-text field).
-    INVALID = "invalid"
-
-
-# Markers of automatic replies, standing as words of their own (Unicode-aware boundaries, which
-# RE2's ASCII ``\b`` is not).
-_S = SPACE
-_AUTO_REPLY = compile_pattern(
-    f"(?:^|{NOT_WORD})"
-    + any_of(
-        rf"out{_S}+of{_S}+(?:the{_S}+)?office",
-        rf"automatic{_S}+reply",
-        "auto[- ]?reply",
-        "autoreply",
-        "auto[- ]?response",
-        rf"delivery{_S}+status{_S}+notification",
-        "undeliverable",
-        rf"mail{_S}+delivery{_S}+(?:failed|subsystem)",
-        rf"i{_S}+am{_S}+(?:currently{_S}+)?(?:away|on{_S}+(?:vacation|leave|holiday))",
-        "abwesenheitsnotiz",
-        rf"automatische{_S}+antwort",
-        rf"bin{_S}+(?:derzeit{_S}+)?nicht{_S}+im{_S}+büro",
-        rf"réponse{_S}+automatique",
-        rf"absent{_S}+du{_S}+bureau",
-        rf"respuesta{_S}+automática",
-        rf"fuera{_S}+de{_S}+la{_S}+oficina",
-        rf"risposta{_S}+automatica",
-        rf"fuori{_S}+ufficio",
-        rf"resposta{_S}+automática",
-        rf"automatisch{_S}+antwoord",
-    )
-    + f"(?:$|{NOT_WORD})",
-    ignore_case=True,
+warnings.warn(
+    "case_model.verdict is now case_model.status.Status and case_model.case_filter.filter_status; "
+    "the old names go in the next release",
+    DeprecationWarning,
+    stacklevel=2,
 )
-#: Auto-reply markers count only near the top, where mail systems put them.
-_AUTO_REPLY_WINDOW = 400
-
-
-def filter_verdict(raw: str, cleaned: str) -> Verdict:
-    """Decide whether a case can be classified.
-
-    Args:
-        raw: The case log as received (auto-reply markers are looked for at its top).
-        cleaned: The same case after :func:`case_model.text.clean_text`.
-
-    Returns:
-        ``Verdict.OK`` or the reason the case is not classified.
-    """
-    if not cleaned:
-        return Verdict.EMPTY
-    if _AUTO_REPLY.search(raw[:_AUTO_REPLY_WINDOW]):
-        return Verdict.AUTO_REPLY
-    if not TO_CLASSIFY.met_by(words(cleaned)):
-        return Verdict.TOO_SHORT
-    return Verdict.OK

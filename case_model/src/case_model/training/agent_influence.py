@@ -320,7 +320,7 @@ def _subjects(latest: pd.DataFrame, training: pd.DataFrame) -> dict[Any, str]:
     """Per corrected case, what makes two corrections comparable: its text, cleaned as the model
     sees it and normalised (case, whitespace), when the case is classifiable; else its id."""
     from case_model.prepare import prepare
-    from case_model.verdict import Verdict
+    from case_model.status import Status
 
     training_texts = dict(zip(training.index, training["text"], strict=True))
     texts: dict[Any, str | None] = {}
@@ -332,7 +332,7 @@ def _subjects(latest: pd.DataFrame, training: pd.DataFrame) -> dict[Any, str]:
     subjects = {}
     for case_id, text in texts.items():
         prepared = prepare(text) if text is not None else None
-        if prepared is not None and prepared.verdict is Verdict.OK:
+        if prepared is not None and prepared.status is Status.OK:
             subjects[case_id] = "text:" + " ".join(prepared.text.casefold().split())
         else:
             subjects[case_id] = f"case:{case_id}"

@@ -102,12 +102,12 @@ def check_canaries(classifier: CaseClassifier, path: Path) -> CanaryCheck:
             would not classify (too short, an auto-reply, another language): it would test nothing.
     """
     from case_model.prepare import prepare_many
+    from case_model.status import Status
     from case_model.training.fit import DataError
-    from case_model.verdict import Verdict
 
     canaries = read_canaries(path)
     prepared = prepare_many(c.text for c in canaries)
-    unclassifiable = [c.text for c, p in zip(canaries, prepared, strict=True) if p.verdict is not Verdict.OK]
+    unclassifiable = [c.text for c, p in zip(canaries, prepared, strict=True) if p.status is not Status.OK]
     if unclassifiable:
         raise DataError(f"{path}: canary sentences the service would not classify: {unclassifiable}")
     predicted = classifier.predict([p.text for p in prepared]).labels

@@ -15,9 +15,9 @@ import numpy as np
 
 from case_model.classifier import CaseClassifier, build_pipeline
 from case_model.prepare import prepare_many
+from case_model.status import Status
 from case_model.training.agent_influence import AgentLimits, AgentReport, limit_agents
 from case_model.training.corrections import CorrectionCounts, apply_corrections
-from case_model.verdict import Verdict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,7 +73,7 @@ def fingerprint(frame: pd.DataFrame) -> str:
 def classifiable(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Clean every text and keep those the service would classify, with their labels."""
     prepared = prepare_many(frame["text"].astype(str))
-    keep = [i for i, p in enumerate(prepared) if p.verdict is Verdict.OK]
+    keep = [i for i, p in enumerate(prepared) if p.status is Status.OK]
     labels = frame["label"].astype(str).tolist()
     return [prepared[i].text for i in keep], [labels[i] for i in keep]
 

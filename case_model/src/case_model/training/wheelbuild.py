@@ -1,7 +1,7 @@
 """Build the versioned wheel that carries the code, the trained artifact and its metadata.
 
 The wheel is built from this package's own code, with the fitted pipeline written as plain data
-(:mod:`case_model.scoring`) into ``case_model/_artifact/`` and each file's SHA-256 recorded in
+(:mod:`case_model.linear_model`) into ``case_model/_artifact/`` and each file's SHA-256 recorded in
 ``metadata.json`` beside it. The package directory is then signed (:mod:`case_signing`) with the
 release key, and the signature travels inside the wheel: whoever installs it can prove its origin.
 
@@ -88,7 +88,7 @@ def write_artifact(
     Without a key (a retraining candidate) the directory stays unsigned: the release pipeline signs
     it inside the wheel (:func:`sign_package`), and nothing loads it before that.
     """
-    from case_model.scoring import LinearScorer
+    from case_model.linear_model import LinearScorer
 
     directory.mkdir(parents=True, exist_ok=True)
     files = LinearScorer.from_pipeline(result.pipeline).save(directory)

@@ -11,7 +11,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from case_model import load
-from case_model.scoring import ARRAYS_FILE, VOCABULARY_FILE, LinearScorer, ScorerFormatError
+from case_model.linear_model import ARRAYS_FILE, VOCABULARY_FILE, LinearScorer, ScorerFormatError
 from case_model.text import clean_text
 
 
