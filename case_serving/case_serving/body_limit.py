@@ -18,6 +18,8 @@ from collections.abc import Mapping
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from case_serving.refusals import TooLarge
+
 #: Most bytes of a refused body read and thrown away so that the 413 reaches the client: loopback
 #: and cluster links read 64 MiB in well under a second, and no CRM sends more by mistake.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
@@ -27,9 +29,14 @@ class BodyTooLarge(Exception):
     """A chunked body crossed the limit while it was being read."""
 
 
-def _message(limit: int, size: int | None) -> bytes:
+def too_large(limit: int, size: int | None) -> TooLarge:
+    """The refusal of a body over ``limit`` bytes (``size`` when it announced it), in every service."""
     told = f"request body of {size} bytes" if size is not None else "request body"
-    return orjson.dumps({"error": f"{told} exceeds the limit of {limit} bytes"})
+    return TooLarge(f"{told} exceeds the limit of {limit} bytes")
+
+
+def _message(limit: int, size: int | None) -> bytes:
+    return orjson.dumps({"error": str(too_large(limit, size))})
 
 
 async def _discard_body(receive: Receive, already: int = 0) -> None:

@@ -3,7 +3,8 @@
 KServe validates the JSON body with pydantic and FastAPI answers such failures with 422 and
 ``{"detail": [...]}``; the V2 protocol (and the CRM) expect ``{"error": "..."}``. These handlers
 answer 400 with one line naming the problem, and give Starlette's own refusals (an unknown path,
-a body it cannot parse, a wrong method) the same V2 shape with their status.
+a body it cannot parse, a wrong method) the same V2 shape with their status. A service's own
+:class:`case_serving.refusals.Refusal` is answered here too, with the status its class carries.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException
 
-from case_serving.refusals import NAMED_OFFENDERS, SHOWN_CHARS
+from case_serving.refusals import NAMED_OFFENDERS, SHOWN_CHARS, Refusal
 
 #: Characters shown of one validation message.
 MESSAGE_CHARS = 120
@@ -52,7 +53,15 @@ async def _http_error(_: Request, error: Exception) -> ORJSONResponse:
     return ORJSONResponse(status_code=error.status_code, content={"error": str(error.detail)}, headers=error.headers)
 
 
+async def _refusal(_: Request, error: Exception) -> ORJSONResponse:
+    if not isinstance(error, Refusal):  # registered for that class only
+        raise error
+    return ORJSONResponse(status_code=error.status, content={"error": str(error)}, headers=error.headers)
+
+
 def install(app: FastAPI) -> None:
-    """Answer ``app``'s own refusals as V2 errors (``{"error": ...}``; 400 for invalid bodies)."""
+    """Answer ``app``'s refusals as V2 errors (``{"error": ...}``): FastAPI's and Starlette's own
+    (400 for invalid bodies), and every :class:`case_serving.refusals.Refusal` with its status."""
+    app.add_exception_handler(Refusal, _refusal)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

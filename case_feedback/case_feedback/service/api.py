@@ -50,7 +50,7 @@ from case_serving.access import Forbidden, Gate
 from case_serving.body_limit import BodyLimitMiddleware
 from case_serving.identifiers import MAX_CASE_ID_CHARS
 from case_serving.readiness import Drain, ReadinessGate
-from case_serving.refusals import name_offenders
+from case_serving.refusals import Invalid, Throttled, TooLarge, Unavailable, name_offenders
 from case_serving.tokens import Principal
 
 log = logging.getLogger("case_feedback")
@@ -70,28 +70,34 @@ _REFUSALS: dict[int | str, dict[str, object]] = {
 }
 
 
-class TooMany(Exception):
+class TooMany(TooLarge):
     """More items in one request than the service takes."""
 
 
-class NotServed(Exception):
+class NotServed(Invalid):
     """Labels no served version has, or a model version no server serves."""
 
 
-class NotKnownYet(Exception):
+class NotKnownYet(Unavailable):
     """No served model has been read yet: what to accept is not known."""
 
+    def __init__(self) -> None:
+        super().__init__("no served model has said its version and labels yet; try again", retry_after=5)
 
-class BadParameter(Exception):
+
+class BadParameter(Invalid):
     """A path or query parameter no store can look up (a NUL, a lone surrogate)."""
 
 
-class BadBody(Exception):
+class BadBody(Invalid):
     """A body that is not the JSON object its route takes."""
 
 
-class DailyLimit(Exception):
+class DailyLimit(Throttled):
     """More corrections than an agent, or all agents together, may make in a day."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=3600)
 
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -156,7 +162,7 @@ def create_app(
     def catalogue() -> Catalogue:
         known = served.catalogue()
         if known is None:
-            raise NotKnownYet("no served model has said its version and labels yet; try again")
+            raise NotKnownYet
         return known
 
     @contextlib.asynccontextmanager
@@ -177,13 +183,9 @@ def create_app(
     http_errors.install(app)
     access_http.install(app)
     openapi.install(app, openapi.without_validation_errors)
-    app.add_exception_handler(TooMany, _too_many)
-    app.add_exception_handler(NotServed, _bad_request)
-    app.add_exception_handler(NotKnownYet, _not_known_yet)
-    app.add_exception_handler(BadParameter, _bad_request)
-    app.add_exception_handler(BadBody, _bad_request)
+    # Refusals (the classes above) are answered by http_errors with their status; these map
+    # what the libraries raise.
     app.add_exception_handler(ValidationError, _invalid_body)
-    app.add_exception_handler(DailyLimit, _daily_limit)
     app.add_exception_handler(DBAPIError, _store_unavailable)
     app.add_middleware(ReadinessGate, ready=lambda: not drain.draining, is_readiness=lambda path: path == "/readyz")
     app.add_middleware(
@@ -396,26 +398,10 @@ def _check_count(count: int, maximum: int) -> None:
         raise TooMany(f"{count} items in one request; at most {maximum}")
 
 
-async def _too_many(_: Request, error: Exception) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=413)
-
-
-async def _bad_request(_: Request, error: Exception) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=400)
-
-
 async def _invalid_body(_: Request, error: Exception) -> JSONResponse:
     if not isinstance(error, ValidationError):  # registered for that class only
         raise error
     return JSONResponse({"error": http_errors.describe(error.errors())}, status_code=400)
-
-
-async def _not_known_yet(_: Request, error: Exception) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=503, headers={"retry-after": "5"})
-
-
-async def _daily_limit(_: Request, error: Exception) -> JSONResponse:
-    return JSONResponse({"error": str(error)}, status_code=429, headers={"retry-after": "3600"})
 
 
 async def _store_unavailable(_: Request, error: Exception) -> JSONResponse:

@@ -19,7 +19,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from case_language.protocol import DETECT_PATH
 from case_language.service.settings import LanguageServiceSettings
 from case_model import LocalDetector
+from case_serving.body_limit import too_large
 from case_serving.logs import REQUEST_ID_HEADER, new_request_id, request_id
+from case_serving.readiness import Drain
+from case_serving.refusals import Invalid, Refusal, TooLarge
 
 log = logging.getLogger("langdetect")
 
@@ -30,9 +33,11 @@ class ServiceState:
 
     settings: LanguageServiceSettings
     detector: LocalDetector
+    #: Warmed up (the drain, shared with the serve loop, says whether a shutdown has begun).
     ready: bool = False
     in_flight: int = 0
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    drain: Drain = field(default_factory=lambda: Drain(0.0))
 
     def __post_init__(self) -> None:
         self.requests = Counter(
@@ -72,24 +77,24 @@ class DetectHandler(_JsonHandler):
         self.state.in_flight += 1
         declared = int(self.request.headers.get("Content-Length") or 0)
         if declared > self.state.settings.max_body_bytes:
-            self._fail(413, f"request body of {declared} bytes exceeds {self.state.settings.max_body_bytes}")
+            self._fail(too_large(self.state.settings.max_body_bytes, declared))
 
     def data_received(self, chunk: bytes) -> None:
         if self._finished:
             return
         self._size += len(chunk)
         if self._size > self.state.settings.max_body_bytes:
-            self._fail(413, f"request body exceeds {self.state.settings.max_body_bytes} bytes")
+            self._fail(too_large(self.state.settings.max_body_bytes, None))
             return
         self._chunks.append(chunk)
 
     def post(self) -> None:
         if self._finished:
             return
-        texts, error = self._texts(b"".join(self._chunks))
-        if error:
-            status = 413 if error.startswith("too many") else 400
-            self._fail(status, error)
+        try:
+            texts = self._texts(b"".join(self._chunks))
+        except Refusal as refusal:
+            self._fail(refusal)
             return
         detections = self.state.detector.detect_many(texts)
         for detection in detections:
@@ -100,23 +105,32 @@ class DetectHandler(_JsonHandler):
         self.state.in_flight -= 1
         self.state.latency.observe(time.perf_counter() - self._started)
 
-    def _texts(self, body: bytes) -> tuple[list[str], str | None]:
+    def _texts(self, body: bytes) -> list[str]:
+        """The texts of ``body``.
+
+        Raises:
+            Invalid: not ``{"texts": [string, ...]}``.
+            TooLarge: more texts than ``max_texts``.
+        """
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as error:
-            return [], f"body is not valid JSON: {error}"
+            raise Invalid(f"body is not valid JSON: {error}") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("texts"), list):
-            return [], 'expected a JSON object {"texts": [string, ...]}'
-        texts = payload["texts"]
+            raise Invalid('expected a JSON object {"texts": [string, ...]}')
+        texts: list[str] = payload["texts"]
         if len(texts) > self.state.settings.max_texts:
-            return [], f"too many texts: {len(texts)} > {self.state.settings.max_texts}"
+            raise TooLarge(f"too many texts: {len(texts)} > {self.state.settings.max_texts}")
         if not all(isinstance(text, str) for text in texts):
-            return [], "every element of texts must be a string"
-        return texts, None
+            raise Invalid("every element of texts must be a string")
+        return texts
 
-    def _fail(self, status: int, message: str) -> None:
-        log.info("detect refused", extra={"status": status, "reason": message})
-        self._respond(status, {"error": message})
+    def _fail(self, refusal: Refusal) -> None:
+        """Answer ``refusal`` with its status and headers (the one way every service refuses)."""
+        log.info("detect refused", extra={"status": refusal.status, "reason": str(refusal)})
+        for name, value in refusal.headers.items():
+            self.set_header(name, value)
+        self._respond(refusal.status, {"error": str(refusal)})
 
     def _respond(self, status: int, payload: object) -> None:
         self.state.requests.labels(str(status)).inc()
@@ -134,7 +148,8 @@ class ReadyHandler(_JsonHandler):
     """``GET /readyz``: ready for traffic; false from the moment a shutdown begins."""
 
     def get(self) -> None:
-        self.send_json(200 if self.state.ready else 503, {"ready": self.state.ready})
+        ready = self.state.ready and not self.state.drain.draining
+        self.send_json(200 if ready else 503, {"ready": ready})
 
 
 class MetricsHandler(tornado.web.RequestHandler):

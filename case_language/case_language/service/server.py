@@ -11,13 +11,15 @@ import tornado.httpserver
 from case_language.service.app import ServiceState, make_app
 from case_language.service.settings import LanguageServiceSettings
 from case_model import LocalDetector
+from case_serving.readiness import Drain
 
 log = logging.getLogger("case_language")
 
 
 async def serve(settings: LanguageServiceSettings) -> None:
     """Serve until SIGTERM/SIGINT, then drain: not ready, stop accepting, finish in-flight calls."""
-    state = ServiceState(settings, LocalDetector(settings.languages, settings.min_confidence, settings.max_text_chars))
+    detector = LocalDetector(settings.languages, settings.min_confidence, settings.max_text_chars)
+    state = ServiceState(settings, detector, drain=Drain(settings.drain_seconds))
     state.detector.detect("warm up the detector before the first call")
     server = tornado.httpserver.HTTPServer(make_app(state), max_body_size=settings.max_body_bytes * 2)
     server.listen(settings.port, settings.host)
@@ -28,9 +30,9 @@ async def serve(settings: LanguageServiceSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    state.ready = False
+    state.drain.draining = True
     log.info("shutting down", extra={"in_flight": state.in_flight})
-    await asyncio.sleep(settings.drain_seconds)
+    await asyncio.sleep(state.drain.seconds)
     server.stop()
     deadline = loop.time() + settings.shutdown_timeout
     while state.in_flight and loop.time() < deadline:
