@@ -7,15 +7,12 @@ starts the images' entrypoints from outside the source tree and classifies a cas
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -152,22 +149,13 @@ def test_the_image_build_refuses_a_wheel_it_cannot_trust(published_model, tmp_pa
     reliability.record("Artifact and images", f"image build: {fault}", 1, "build fails; the wheel is not installed")
 
 
-def _wheelbuild() -> Any:
-    """The model package's wheel builder: in its training subpackage, or flat where the package
-    keeps its modules flat."""
-    for name in ("case_model.training.wheelbuild", "case_model.wheelbuild"):
-        with contextlib.suppress(ModuleNotFoundError):
-            return importlib.import_module(name)
-    raise ModuleNotFoundError("case_model's wheelbuild")
-
-
 @pytest.fixture(scope="module")
 def anchor_index(model_wheel, trained, tmp_path_factory):
     """A read-only index serving the release (1.0.0, the champion), an earlier release 0.9.0 (the
     anchor, signed by the release key) and a 0.8.0 signed by another key; its simple-index URL."""
+    from case_model.training.wheelbuild import build_wheel, write_artifact
     from case_signing import generate_key_pair
 
-    wheelbuild = _wheelbuild()
     root = tmp_path_factory.mktemp("anchor-index")
     packages = root / "packages"
     packages.mkdir()
@@ -175,8 +163,8 @@ def anchor_index(model_wheel, trained, tmp_path_factory):
     other = generate_key_pair(root / "keys", "other")[0]
     for version, key in (("0.9.0", Path(os.environ["MODEL_SIGNING_KEY"])), ("0.8.0", other)):
         artifact = root / f"artifact-{version}"
-        wheelbuild.write_artifact(trained, version, artifact, {"synthetic_data": True}, key)
-        wheelbuild.build_wheel(artifact, version, packages, key)
+        write_artifact(trained, version, artifact, {"synthetic_data": True}, key)
+        build_wheel(artifact, version, packages, key)
 
     def service(ports: tuple[int, ...]) -> Service:
         argv = python_module(
