@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from kserve.errors import InvalidInput
 
 from case_serving.identifiers import MAX_CASE_ID_CHARS, MAX_REQUEST_ID_CHARS
-from case_serving.refusals import SHOWN_CHARS, name_offenders, shown
+from case_serving.refusals import name_offenders
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,3 @@ class RequestLimits:
             raise InvalidInput(f"{where}: {len(request_id)} characters; at most {self.max_request_id_chars} accepted")
         if not request_id.isprintable():
             raise InvalidInput(f"{where}: must hold printable characters only")
-
-
-__all__ = ["SHOWN_CHARS", "RequestLimits", "name_offenders", "shown"]

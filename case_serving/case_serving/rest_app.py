@@ -12,7 +12,8 @@ from starlette.routing import Route
 
 from case_serving import http_errors, model_labels, openapi, repository, rest_infer
 from case_serving.body_limit import BodyLimitMiddleware
-from case_serving.limits import SHOWN_CHARS, RequestLimits
+from case_serving.limits import RequestLimits
+from case_serving.refusals import SHOWN_CHARS
 from case_serving.versions import VersionRoutes
 
 

@@ -27,8 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from case_serving.limits import RequestLimits, shown
+from case_serving.limits import RequestLimits
 from case_serving.logs import REQUEST_ID_HEADER
+from case_serving.refusals import shown
 from case_serving.tensors import check_element_count, check_tensor_header, selected_outputs, split_bytes_elements
 
 #: Header of the V2 binary tensor extension: the JSON part's length, binary tensors after it.

@@ -17,7 +17,8 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from case_serving.identifiers import unstorable
-from case_serving.limits import RequestLimits, name_offenders, shown
+from case_serving.limits import RequestLimits
+from case_serving.refusals import name_offenders, shown
 from case_serving.schema import CASE_ID, EXPLAIN_PARAMETER, EXPLANATION, TOP_K
 
 _LENGTH_PREFIX = 4  # V2 binary BYTES: each element is a 4-byte little-endian length, then the bytes

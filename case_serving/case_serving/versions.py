@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from case_serving.limits import SHOWN_CHARS
+from case_serving.refusals import SHOWN_CHARS
 
 _VERSIONED_PATH = re.compile(r"^/v2/models/([^/]+)/versions/([^/]+)(/.*)?$")
 
