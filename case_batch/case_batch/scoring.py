@@ -21,8 +21,7 @@ import pandas as pd
 
 from case_language.client import ClientConfig, Mode, build_detection
 from case_language.protocol import DEFAULT_URL
-from case_model import UNKNOWN, StatusRules, load, prepare
-from case_model import Status as Verdict
+from case_model import UNKNOWN, StatusRules, Verdict, load, prepare
 from case_model.artifact import bundled_artifact_dir
 from case_model.language import DETECTOR_LANGUAGES
 from case_signing import verify_directory

@@ -17,8 +17,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
 
 from case_feedback.events import PredictionEvent, event_id
-from case_model import UNKNOWN, StatusRules, prepare
-from case_model import Status as Verdict
+from case_model import UNKNOWN, StatusRules, Verdict, prepare
 from case_serving import schema
 from case_serving.limits import RequestLimits
 from case_serving.tensors import bytes_output, fp32_output, named_inputs, top_k_outputs, wants_explanation
