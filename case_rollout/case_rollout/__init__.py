@@ -1,1 +1,1 @@
-"""``case-classifier rollout``: canary deploy, status, promote and rollback of the InferenceService."""
+"""``case-rollout``: canary deploy, status, promote and rollback of the InferenceService."""

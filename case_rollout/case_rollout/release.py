@@ -52,7 +52,7 @@ STABLE_SLOT, REGISTRY, ROLLED_BACK, STAGED = "stable-slot", "registry", "rolled-
 FOLDER = "release"
 ROUTE = "route"
 HEADER = (
-    "# Written by `case-classifier rollout`, the owner of the images (by digest) and the traffic split;\n"
+    "# Written by `case-rollout`, the owner of the images (by digest) and the traffic split;\n"
     "# `kubectl apply -k` deploys what it says. Change it with the rollout command (deploy, promote,\n"
     "# rollback), and commit it: it is the record of what runs.\n"
 )

@@ -22,7 +22,7 @@ import pytest
 from case_model.training import cli
 from case_model.training.champion import REPORT_FILES
 from case_model.training.wheelcheck import check_wheel
-from case_signing.__main__ import main as case_signing
+from case_signing.cli import main as case_signing
 from tests.conftest import KEYS
 
 pytestmark = pytest.mark.slow

@@ -117,7 +117,7 @@ def test_a_degraded_canary_is_judged_rollback(stack, prometheus, traffic, reader
     overlay = _overlay(tmp_path, traffic, "2.0.0")
     args = ["--prometheus-url", prometheus, "--feedback-url", stack.feedback_url, "--overlay", str(overlay)]
     args += ["--feedback-token-file", reader_token]
-    result = _cli("rollout", "analyze", "--window", "5m", *args)
+    result = _cli("analyze", "--window", "5m", *args)
     verdict = json.loads(result.stdout)
     assert result.returncode == 4, result.stdout + result.stderr
     assert verdict["decision"] == "rollback"
@@ -126,7 +126,7 @@ def test_a_degraded_canary_is_judged_rollback(stack, prometheus, traffic, reader
     assert verdict["stable"]["cases"] >= 300
     assert verdict["canary"]["low_confidence_share"] > 0.5 > verdict["stable"]["low_confidence_share"]
     # promote --if-healthy refuses, and the release is untouched.
-    refused = _cli("rollout", "promote", "--if-healthy", "--window", "5m", *args)
+    refused = _cli("promote", "--if-healthy", "--window", "5m", *args)
     assert refused.returncode == 4
     assert "not promoting: the analysis says rollback" in refused.stderr
     assert release.read(overlay).canary == "2.0.0"
@@ -138,13 +138,13 @@ def test_a_healthy_canary_is_judged_promote_and_promoted_if_healthy(stack, prome
     # histogram buckets, moves by up to ~1.5x between them; the margin here leaves room for that.
     args = ["--prometheus-url", prometheus, "--feedback-url", stack.feedback_url, "--overlay", str(overlay)]
     args += ["--feedback-token-file", reader_token, "--max-p99-ratio", "2.5"]
-    result = _cli("rollout", "analyze", "--window", "5m", *args)
+    result = _cli("analyze", "--window", "5m", *args)
     verdict = json.loads(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     assert verdict["decision"] == "promote", verdict
     assert verdict["canary"]["error_rate"] == 0.0
     assert verdict["canary"]["p99_ms"] is not None
-    promoted = _cli("rollout", "promote", "--if-healthy", "--dry-run", "--window", "5m", *args)
+    promoted = _cli("promote", "--if-healthy", "--dry-run", "--window", "5m", *args)
     assert promoted.returncode == 0, promoted.stderr
     assert f"case-classifier-predictor@{_digests('3.0.0')['predictor']}" in promoted.stdout
 
@@ -159,8 +159,6 @@ def test_too_little_evidence_holds(prometheus, traffic):
 def test_an_unreachable_prometheus_is_a_clear_error(tmp_path):
     overlay = _overlay(tmp_path, "1.0.0", "3.0.0")
     with refusing_port() as nothing_listens:  # held: nothing can start listening there meanwhile
-        result = _cli(
-            "rollout", "analyze", "--prometheus-url", f"http://{LOOPBACK}:{nothing_listens}", "--overlay", str(overlay)
-        )
+        result = _cli("analyze", "--prometheus-url", f"http://{LOOPBACK}:{nothing_listens}", "--overlay", str(overlay))
     assert result.returncode == 2
     assert "error: Prometheus at" in result.stderr

@@ -121,13 +121,9 @@ def test_dry_run_prints_both_steps_needs_no_cluster_and_takes_flags_anywhere(tmp
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}
     before = {p: p.read_text() for p in (ROOT / "manifests/overlays/prod/release").iterdir()}
     digests = _flags("1.3.0")
-    first = _cli("rollout", "--dry-run", "deploy", "--model-version", "1.3.0", "--canary", "10", *digests, env=env)
-    after = _cli(
-        "rollout", "deploy", "--model-version", "1.3.0", *digests, "--canary", "10", "--dry-run", "-n", "x", env=env
-    )
-    explicit = _cli(
-        "rollout", "deploy", "--dry-run=client", "--context", "prod", "--model-version", "1.3.0", *digests, env=env
-    )
+    first = _cli("--dry-run", "deploy", "--model-version", "1.3.0", "--canary", "10", *digests, env=env)
+    after = _cli("deploy", "--model-version", "1.3.0", *digests, "--canary", "10", "--dry-run", "-n", "x", env=env)
+    explicit = _cli("deploy", "--dry-run=client", "--context", "prod", "--model-version", "1.3.0", *digests, env=env)
     for result in (first, after, explicit):
         assert result.returncode == 0, result.stderr
         assert result.stdout == first.stdout
@@ -137,7 +133,7 @@ def test_dry_run_prints_both_steps_needs_no_cluster_and_takes_flags_anywhere(tmp
     assert step2 == release.render(staged.shift(10))
     after_files = {p: p.read_text() for p in (ROOT / "manifests/overlays/prod/release").iterdir()}
     assert after_files == before  # a dry run writes nothing
-    assert _cli("rollout", "deploy", "--model-version", "1", "--dry-run=maybe").returncode == 2
+    assert _cli("deploy", "--model-version", "1", "--dry-run=maybe").returncode == 2
 
 
 def test_canary_promote_and_rollback_render_valid_inference_services(overlay):
@@ -213,7 +209,7 @@ def test_every_step_of_a_release_keeps_each_request_inside_one_version(overlay):
 def test_promote_after_rollback_is_refused(overlay):
     rolled_back = release.read(overlay).deploy("1.3.0", 10, _digests("1.3.0")).rollback()
     release.write(overlay, rolled_back)
-    result = _cli("rollout", "promote", "--dry-run", "--overlay", str(overlay))
+    result = _cli("promote", "--dry-run", "--overlay", str(overlay))
     assert result.returncode == 2
     assert "no canary to promote (1.3.0 was rolled back); 1.2.0 serves all traffic" in result.stderr
     # The next canary starts from the stable version again.
@@ -249,7 +245,7 @@ def test_a_later_apply_of_the_manifests_deploys_the_rollouts_version(overlay):
 
 @pytest.mark.parametrize("canary", ["0", "101", "-5"])
 def test_canary_outside_1_to_100_is_refused(canary):
-    result = _cli("rollout", "--dry-run", "deploy", "--model-version", "1.3.0", "--canary", canary)
+    result = _cli("--dry-run", "deploy", "--model-version", "1.3.0", "--canary", canary)
     assert result.returncode == 2
     assert "within 1..100" in result.stderr
 
@@ -328,7 +324,7 @@ def test_deploy_canary_promote_rollback_on_a_real_cluster(tmp_path):
 
     def run(*args: str) -> str:
         return subprocess.run(
-            [sys.executable, "-m", "case_rollout", "rollout", "--timeout", "900", "--overlay", str(overlay), *args],
+            [sys.executable, "-m", "case_rollout", "--timeout", "900", "--overlay", str(overlay), *args],
             capture_output=True,
             text=True,
             check=True,
@@ -372,7 +368,7 @@ def test_deploy_with_a_registry_changes_only_the_canary_slot(overlay, tmp_path):
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}
     stable_blue = (ROOT / "manifests/overlays/prod/release/blue.yaml").read_text()
     result = _cli(
-        "rollout", "deploy", "--model-version", "1.3.0", *_flags("1.3.0"), "--registry", "reg.example/ml",
+        "deploy", "--model-version", "1.3.0", *_flags("1.3.0"), "--registry", "reg.example/ml",
         "--dry-run", "--overlay", str(overlay), env=env,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -416,7 +412,7 @@ def test_a_bad_version_is_refused_before_any_file_is_written(version, reason, ov
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}
     folder = overlay / release.FOLDER
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    result = _cli("rollout", "deploy", "--model-version", version, *_flags("1.3.0"), "--overlay", str(overlay), env=env)
+    result = _cli("deploy", "--model-version", version, *_flags("1.3.0"), "--overlay", str(overlay), env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith(f"error: model version {version!r} ")
     assert re.search(reason, result.stderr), result.stderr
@@ -435,7 +431,7 @@ def _deploy_writes_nothing(overlay: Path, tmp_path: Path, *flags: str) -> str:
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}
     folder = overlay / release.FOLDER
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    result = _cli("rollout", "deploy", "--model-version", "1.3.0", *flags, "--overlay", str(overlay), env=env)
+    result = _cli("deploy", "--model-version", "1.3.0", *flags, "--overlay", str(overlay), env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("error: "), result.stderr
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
@@ -502,7 +498,7 @@ def test_a_release_file_naming_a_tag_is_refused_when_the_rollout_reads_it(overla
     stderr = _deploy_writes_nothing(overlay, tmp_path, *_flags("1.3.0"))
     assert f"{blue}: {TAGGED!r} names an image by tag, not by digest" in stderr
     for step in ("promote", "rollback"):
-        result = _cli("rollout", step, "--dry-run", "--overlay", str(overlay))
+        result = _cli(step, "--dry-run", "--overlay", str(overlay))
         assert result.returncode == 2
         assert "names an image by tag, not by digest" in result.stderr
 
@@ -526,3 +522,21 @@ def test_a_slot_file_other_than_the_routes_record_is_refused(overlay, tmp_path):
     blue.write_text(blue.read_text().replace(f"predictor@{COMMITTED}", f"predictor@{GOOD['predictor']}"))
     stderr = _deploy_writes_nothing(overlay, tmp_path, *_flags("1.3.0"))
     assert "are not the ones the route records" in stderr
+
+
+def test_the_old_command_name_still_works_for_one_release_and_says_so(tmp_path):
+    env = {**os.environ, "KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)}
+    digests = _flags("1.3.0")
+    new = _cli("deploy", "--model-version", "1.3.0", "--dry-run", *digests, env=env)
+    code = "from case_rollout.cli import legacy_main; raise SystemExit(legacy_main())"
+    legacy = subprocess.run(
+        [sys.executable, "-c", code, "rollout", "deploy", "--model-version", "1.3.0", "--dry-run", *digests],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    assert legacy.returncode == new.returncode == 0, legacy.stderr
+    assert legacy.stdout == new.stdout
+    assert "case-classifier rollout <step> is now case-rollout <step>" in legacy.stderr
+    assert "case-classifier" not in new.stderr
