@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from case_serving.refusals import TooLarge
+from case_serving.refusals import too_large
 
 #: Most bytes of a refused body read and thrown away so that the 413 reaches the client: loopback
 #: and cluster links read 64 MiB in well under a second, and no CRM sends more by mistake.
@@ -27,12 +27,6 @@ DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 
 class BodyTooLarge(Exception):
     """A chunked body crossed the limit while it was being read."""
-
-
-def too_large(limit: int, size: int | None) -> TooLarge:
-    """The refusal of a body over ``limit`` bytes (``size`` when it announced it), in every service."""
-    told = f"request body of {size} bytes" if size is not None else "request body"
-    return TooLarge(f"{told} exceeds the limit of {limit} bytes")
 
 
 def _message(limit: int, size: int | None) -> bytes:

@@ -13,7 +13,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from case_serving.readiness import Drain
-from case_serving.settings import ServiceSettings
+from case_serving.settings import HttpServiceSettings
 
 log = logging.getLogger("case_serving")
 
@@ -46,7 +46,7 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = True
 
 
-def serve_app(app: ASGIApp, host: str, port: int, settings: ServiceSettings, drain: Drain) -> None:
+def serve_app(app: ASGIApp, host: str, port: int, settings: HttpServiceSettings, drain: Drain) -> None:
     """Serve ``app`` on ``host:port`` until SIGTERM/SIGINT, then drain and stop gracefully."""
     config = uvicorn.Config(
         app,

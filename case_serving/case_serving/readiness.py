@@ -10,9 +10,12 @@ before the container gets SIGTERM, so ``drain_seconds`` can stay 0 there (the de
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:  # annotations only: the language service (tornado, no Starlette) shares Drain
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 _NOT_READY = orjson.dumps({"error": "not ready: warming up or shutting down"})
 

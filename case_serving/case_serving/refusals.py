@@ -70,3 +70,9 @@ class Unavailable(Refusal):
 
     def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message, {"retry-after": str(retry_after)} if retry_after is not None else None)
+
+
+def too_large(limit: int, size: int | None) -> TooLarge:
+    """The refusal of a body over ``limit`` bytes (``size`` when it announced it), in every service."""
+    told = f"request body of {size} bytes" if size is not None else "request body"
+    return TooLarge(f"{told} exceeds the limit of {limit} bytes")

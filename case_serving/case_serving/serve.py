@@ -6,7 +6,6 @@ import argparse
 import gc
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from kserve import Model, model_server
 from kserve.model_repository import ModelRepository
@@ -21,18 +20,8 @@ from case_serving.kserve_adapter import CaseModelServer, leave_out_unread_timing
 from case_serving.limits import RequestLimits
 from case_serving.readiness import Drain, ReadinessGate
 from case_serving.repository import SealedRepositoryExtension
-from case_serving.settings import ServingSettings
+from case_serving.settings import ModelServerSettings
 from case_serving.warmup import Warmup
-
-
-class ServedModel(Protocol):
-    """What :func:`serve` needs of a model besides KServe's ``Model``: the version it serves."""
-
-    name: str
-
-    @property
-    def version(self) -> str | None:
-        """The model version answering now (None until known)."""
 
 
 def _grpc_server(
@@ -40,7 +29,7 @@ def _grpc_server(
     limits: RequestLimits,
     repository: ModelRepository,
     args: argparse.Namespace,
-    settings: ServingSettings,
+    settings: ModelServerSettings,
     access: Access | None,
 ) -> GrpcServer:
     plane = DataPlane(model_registry=repository)
@@ -62,7 +51,7 @@ def serve(
     model: Model,
     limits: RequestLimits,
     args: argparse.Namespace,
-    settings: ServingSettings,
+    settings: ModelServerSettings,
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     access: Access | None = None,
     on_drained: Sequence[Callable[[], Awaitable[None]]] = (),

@@ -3,7 +3,7 @@
 Each service declares one pydantic-settings class (env prefix, a description per field) built
 once at start-up by :func:`load_settings`, which attaches its fields as flags to the service's
 argparse parser (KServe's, for the predictor and transformer) and passes the object down.
-:class:`ServiceSettings` holds the fields every HTTP service shares; :class:`ServingSettings` adds
+:class:`HttpServiceSettings` holds the fields every HTTP service shares; :class:`ModelServerSettings` adds
 what the KServe services need. Nothing here imports KServe, so the language and feedback
 services use it too.
 """
@@ -24,7 +24,7 @@ from case_serving.tokens import Issuer, TokenPolicy, TokenVerifier
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-class ServiceSettings(BaseSettings):
+class HttpServiceSettings(BaseSettings):
     """What every HTTP service of ours reads: body limit, drain and shutdown, logging."""
 
     max_body_bytes: int = Field(
@@ -40,7 +40,7 @@ class ServiceSettings(BaseSettings):
     )
 
 
-class ServingSettings(ServiceSettings):
+class ModelServerSettings(HttpServiceSettings):
     """What :func:`case_serving.serve.serve` reads besides: warm-up before readiness."""
 
     warmup_requests: int = Field(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from case_serving.settings import ServingSettings
+from case_serving.settings import ModelServerSettings
 
 
-class PredictorSettings(ServingSettings):
+class PredictorSettings(ModelServerSettings):
     """Everything the predictor reads at start-up; nothing is read later."""
 
     model_config = SettingsConfigDict(env_prefix="PREDICTOR_", extra="ignore", frozen=True, protected_namespaces=())

@@ -1,4 +1,4 @@
-"""The release chain, read from the pipeline and the rendered manifests (issue 22, parts 2 and 4).
+"""The release chain, read from the pipeline and the rendered manifests.
 
 Retraining proposes, a person releases: the cluster holds no signing key and publishes nothing to
 the production index; the release workflow runs in a protected environment, gets the key from the

@@ -18,10 +18,10 @@ from case_language.protocol import DEFAULT_URL
 from case_model import StatusRules
 from case_model.language import DEFAULT_SUPPORTED, DETECTOR_LANGUAGES
 from case_model.status import DEFAULT_CONFIDENCE_THRESHOLD
-from case_serving.settings import AuthSettings, CommaSeparated, ServingSettings
+from case_serving.settings import AuthSettings, CommaSeparated, ModelServerSettings
 
 
-class TransformerSettings(ServingSettings, AuthSettings):
+class TransformerSettings(ModelServerSettings, AuthSettings):
     """Everything the transformer reads at start-up; nothing is read later."""
 
     model_config = SettingsConfigDict(env_prefix="TRANSFORMER_", extra="ignore", frozen=True)

@@ -8,11 +8,11 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from case_feedback.events import DEFAULT_PORT
-from case_serving.settings import AuthSettings, CommaSeparated, ServiceSettings
+from case_serving.settings import AuthSettings, CommaSeparated, HttpServiceSettings
 from case_serving.tokens import Issuer
 
 
-class FeedbackSettings(ServiceSettings, AuthSettings):
+class FeedbackSettings(HttpServiceSettings, AuthSettings):
     """Everything the service reads at start-up; nothing is read later."""
 
     model_config = SettingsConfigDict(env_prefix="FEEDBACK_", extra="ignore", frozen=True)

@@ -19,10 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from case_language.protocol import DETECT_PATH
 from case_language.service.settings import LanguageServiceSettings
 from case_model import LocalDetector
-from case_serving.body_limit import too_large
 from case_serving.logs import REQUEST_ID_HEADER, new_request_id, request_id
 from case_serving.readiness import Drain
-from case_serving.refusals import Invalid, Refusal, TooLarge
+from case_serving.refusals import Invalid, Refusal, TooLarge, too_large
 
 log = logging.getLogger("langdetect")
 

@@ -7,10 +7,10 @@ from pydantic_settings import SettingsConfigDict
 
 from case_language.protocol import DEFAULT_PORT
 from case_model.language import DETECT_CHARS, DETECTOR_LANGUAGES, MIN_CONFIDENCE
-from case_serving.settings import CommaSeparated, ServiceSettings
+from case_serving.settings import CommaSeparated, HttpServiceSettings
 
 
-class LanguageServiceSettings(ServiceSettings):
+class LanguageServiceSettings(HttpServiceSettings):
     """Everything the service reads at start-up; nothing is read later."""
 
     model_config = SettingsConfigDict(env_prefix="LANGDETECT_", extra="ignore", frozen=True)

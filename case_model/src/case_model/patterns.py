@@ -3,7 +3,7 @@
 Python's ``re`` backtracks: a pattern with adjacent or nested quantifiers over the same characters
 (``\\s*[:#=]?\\s*``, ``(?:[\\s./-]?\\d{1,5}){3,}``) takes time polynomial or exponential in the
 length of a run of those characters, and a single case log made of such a run froze the
-transformer for seconds to minutes (issue 11). Rewriting each pattern with atomic groups and
+transformer for seconds to minutes. Rewriting each pattern with atomic groups and
 possessive quantifiers fixes one match attempt, not the search: a search still tries every start
 position, which makes any pattern whose match attempt can read far ahead quadratic.
 
