@@ -96,7 +96,7 @@ def build_app(
 
     app = FastAPI(title="KServe ModelServer", docs_url=None, redoc_url=None, default_response_class=ORJSONResponse)
     leave_out_unread_timings(app)
-    rest_app.prepare(app, model, limits, max_body_bytes, lambda: model.version)
+    rest_app.prepare(app, model, limits, max_body_bytes, lambda: model.version, lambda: getattr(model, "labels", None))
     app.add_middleware(ReadinessGate, ready=ready)
     repository = ModelRepository()
     repository.update(model)
