@@ -21,7 +21,7 @@ CALLS = {
 }
 MODEL_INFO = Gauge("case_classifier_model_info", "The model version served (value 1)", ["model_version"])
 #: From a request's arrival in the transformer to its answer, per request: the latency a canary is
-#: judged by (``case-classifier rollout analyze`` compares its p99 with the stable version's).
+#: judged by (``case-rollout analyze`` compares its p99 with the stable version's).
 ANSWER_SECONDS = Histogram(
     "case_classifier_answer_seconds",
     "Seconds from a request's arrival in the transformer to its answer",
