@@ -16,7 +16,7 @@ was rolled back). The rollout command changes a release only by rewriting those 
 the overlay, so a later ``kubectl apply -k`` applies the release the rollout made, never the base's
 images, and the files under version control are the record of what runs.
 
-**Images by digest, never by tag** (issue 22, part 4). A tag is a pointer anyone who may push to
+**Images by digest, never by tag.** A tag is a pointer anyone who may push to
 the registry can move; a digest names the bytes. Each slot's images are written as
 ``registry/case-classifier-<component>@sha256:<64 hex>``, the digests that CI's ``images`` job
 printed when it pushed, scanned and signed them for the release, so what runs is exactly what was

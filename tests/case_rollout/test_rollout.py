@@ -490,7 +490,7 @@ TAGGED = "registry.example.com/case-classifier-predictor:1.2.0"
 
 
 def test_a_release_file_naming_a_tag_is_refused_when_the_rollout_reads_it(overlay, tmp_path):
-    """Issue 22, part 4: a slot file edited to a tag would deploy what nobody scanned; the rollout
+    """A slot file edited to a tag would deploy what nobody scanned; the rollout
     refuses to start any step from it (exit 2, nothing written), dry run or not."""
     blue = overlay / release.FOLDER / "blue.yaml"
     blue.write_text(blue.read_text().replace(f"registry.example.com/case-classifier-predictor@{COMMITTED}", TAGGED))
