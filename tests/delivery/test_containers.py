@@ -186,27 +186,8 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
     }
     containers = Containers(engine, tmp_path)
     try:
-        # As the Deployments run them; the listen address is loopback here (host networking).
-        for service in ("langdetect", "feedback"):
-            container = spec[service]
-            env = _env(container)
-            # No signing key is mounted: each image verifies its model with the key built into it.
-            mounts = [f"{store}:/run/secrets/feedback-store:ro", idp_mount] if service == "feedback" else []
-            if service == "feedback":  # the stand-in issuer, no cluster issuer here
-                env |= {f"FEEDBACK_AUTH_{key}": value for key, value in trust.items()}
-                env["FEEDBACK_AUTH_SERVICE_ISSUER"] = ""
-                env["FEEDBACK_AUTH_RATE_LIMITS"] = "service=100,reader=100"
-            port = containers.start(
-                service,
-                tag(service, version),
-                lambda p, c=container: [*c["args"], f"--host={LOOPBACK}", f"--port={p}"],
-                env,
-                mounts,
-                lambda p: f"http://{LOOPBACK}:{p}/readyz",
-                container["tmp"],
-            )
-            url[service] = f"http://{LOOPBACK}:{port}"
-        # As KServe runs them: the InferenceService's args, then what KServe adds (--predictor_host).
+        # As KServe runs them: the InferenceService's args, then what KServe adds (--predictor_host);
+        # first, because the feedback service reads the version and labels it serves.
         ready = "/v2/models/case-classifier/ready"
         predictor = containers.start(
             "predictor",
@@ -217,6 +198,28 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
             lambda p: f"http://{LOOPBACK}:{p}{ready}",
             spec["predictor"]["tmp"],
         )
+        # As the Deployments run them; the listen address is loopback here (host networking).
+        for service in ("langdetect", "feedback"):
+            container = spec[service]
+            env = _env(container)
+            # No signing key is mounted: each image verifies its model with the key built into it.
+            mounts = [f"{store}:/run/secrets/feedback-store:ro", idp_mount] if service == "feedback" else []
+            if service == "feedback":  # the stand-in issuer, no cluster issuer here
+                env |= {f"FEEDBACK_AUTH_{key}": value for key, value in trust.items()}
+                env["FEEDBACK_AUTH_SERVICE_ISSUER"] = ""
+                env["FEEDBACK_AUTH_RATE_LIMITS"] = "service=100,reader=100"
+                # The served model here (the slots' hosts are the cluster's).
+                env["FEEDBACK_SERVED_MODELS"] = f"http://{LOOPBACK}:{predictor}/v2/models/case-classifier/labels"
+            port = containers.start(
+                service,
+                tag(service, version),
+                lambda p, c=container: [*c["args"], f"--host={LOOPBACK}", f"--port={p}"],
+                env,
+                mounts,
+                lambda p: f"http://{LOOPBACK}:{p}/readyz",
+                container["tmp"],
+            )
+            url[service] = f"http://{LOOPBACK}:{port}"
         transformer_env = {
             **spec["transformer-config"],
             **_env(spec["transformer"]),
