@@ -226,7 +226,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from case_model import clean_text, load
-    from case_model.demo_data import generate_cases
+    from case_model.training.demo_data import generate_cases
 
     version = ensure_model_installed()
     model_dir = str(installed_artifact_dir())

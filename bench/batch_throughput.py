@@ -25,7 +25,7 @@ def main() -> None:
     from case_batch.pipeline import BatchJob, run, start_ray
     from case_batch.scoring import CaseScorer, ScoringConfig
     from case_model import clean_text, load
-    from case_model.demo_data import generate_cases
+    from case_model.training.demo_data import generate_cases
 
     if args.model_dir is None:
         from dev.install import ensure_model_installed, installed_artifact_dir

@@ -17,7 +17,7 @@ import sys
 
 _PROBE = r"""
 import json, sys, time, resource
-from case_model.demo_data import generate_cases
+from case_model.training.demo_data import generate_cases
 name = sys.argv[1]
 langs = ["en", "de", "fr", "es", "it", "pt"]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -17,7 +17,7 @@ from pathlib import Path
 from bench import alternatives, wrk
 from bench.__main__ import INFER, _bodies
 from case_model import clean_text
-from case_model.demo_data import generate_cases
+from case_model.training.demo_data import generate_cases
 from dev.install import ensure_model_installed, installed_artifact_dir
 
 SIZES = (8, 16, 32, 64)

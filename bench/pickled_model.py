@@ -21,8 +21,8 @@ PICKLE_FILE = "model.joblib"
 
 def write_pickled_model(served: CaseClassifier, data_dir: Path, texts: list[str], out_dir: Path) -> Path:
     """Refit the served model's pipeline, check it against ``served`` on ``texts``, dump it; return the directory."""
-    from case_model.corrections import read_corrections
     from case_model.training import read_table, train
+    from case_model.training.corrections import read_corrections
 
     feedback = data_dir / "feedback.csv"
     result = train(

@@ -36,7 +36,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.tokens import crm_headers
-from case_model.demo_data import generate_cases
+from case_model.training.demo_data import generate_cases
 from dev.processes import RunningService, start
 from dev.stack import MODEL_NAME, Ports, Stack, launch
 
