@@ -8,7 +8,7 @@ predict, so the per-row cost is the in-process batched cost plus Ray's transfer.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,8 +62,14 @@ def _read(path: str, blocks: int) -> ray.data.Dataset:
     return dataset.repartition(blocks)
 
 
-def start_ray(address: str | None) -> None:
-    """Join the Ray cluster at ``address``, or start a local one, unless Ray already runs here."""
+def start_ray(address: str | None, worker_env: Mapping[str, str] | None = None) -> None:
+    """Join the Ray cluster at ``address``, or start a local one, unless Ray already runs here.
+
+    ``worker_env`` is set in the job's worker processes only, not in Ray's own daemons (its raylet
+    and agents), which inherit the driver's environment: a tool that slows every Python process
+    it enters, such as a coverage hook, can be given to the workers without delaying the start.
+    """
+    runtime_env = {**RUNTIME_ENV, "env_vars": dict(worker_env)} if worker_env else RUNTIME_ENV
     if address is None:
         os.environ.update(LOOPBACK_ONLY)
     import ray
@@ -71,7 +77,7 @@ def start_ray(address: str | None) -> None:
     if ray.is_initialized():
         return
     if address is not None:  # a given address joins that cluster as it is
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=RUNTIME_ENV)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
         return
     # A local Ray stays on loopback and gets one logical CPU more than the cores: the scoring
     # actors take one each, and Ray Data's list/read/write tasks (IO, next to no CPU) need a slot
@@ -82,7 +88,7 @@ def start_ray(address: str | None) -> None:
                 include_dashboard=False,
                 log_to_driver=False,
                 num_cpus=(os.cpu_count() or 1) + 1,
-                runtime_env=RUNTIME_ENV,
+                runtime_env=runtime_env,
             )
             return
         except Exception as error:  # Ray raises a bare Exception when its node does not start

@@ -4,17 +4,14 @@ language, confidence and model version."""
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from case_batch.cli import main
 from case_model.training.demo_data import generate_cases
-from tests.conftest import SOURCE_ENV
 from tests.support.v2 import infer, infer_body, outputs
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # its own stack: one Ray at a time
@@ -57,20 +54,15 @@ def _online(stack, cases: pd.DataFrame) -> pd.DataFrame:
 
 
 def _batch(cases: pd.DataFrame, artifact_dir, tmp_path) -> pd.DataFrame:
+    """The job as ``case-batch`` runs it: its command line, on the module's local Ray."""
     source, target = tmp_path / "cases.parquet", tmp_path / "predictions"
     cases.to_parquet(source)
-    argv = [sys.executable, "-m", "case_batch", "--input", str(source), "--output", str(target)]
-    subprocess.run(
-        [*argv, "--model-dir", str(artifact_dir), "--batch-size", "256"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, **SOURCE_ENV},
-        timeout=600,
-    )
+    argv = ["--input", str(source), "--output", str(target), "--model-dir", str(artifact_dir)]
+    assert main([*argv, "--batch-size", "256"]) == 0
     return pd.read_parquet(target)
 
 
-def test_batch_and_online_give_the_same_answers(stack, artifact_dir, tmp_path, reliability):
+def test_batch_and_online_give_the_same_answers(stack, artifact_dir, tmp_path, reliability, local_ray):
     cases = _cases()
     online = _online(stack, cases).set_index("case_id").sort_index()
     batch = _batch(cases, artifact_dir, tmp_path).set_index("case_id").sort_index()

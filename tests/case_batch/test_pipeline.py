@@ -27,7 +27,7 @@ def cases(demo_cases) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def batch_output(cases, artifact_dir, tmp_path_factory) -> Path:
+def batch_output(cases, artifact_dir, tmp_path_factory, local_ray) -> Path:
     """The predictions of a real run of the job, as it wrote them."""
     root = tmp_path_factory.mktemp("batch")
     source = root / "cases.parquet"

@@ -17,10 +17,11 @@ import pytest
 
 from tests.case_signing.planted import plant
 from tests.conftest import ROOT
+from tests.support.coverage_hook import without_coverage
 
 
 def _env(pythonpath: str) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    environment = without_coverage(os.environ)
     environment["PYTHONPATH"] = pythonpath
     return environment
 
