@@ -13,7 +13,7 @@ beyond ``--memory-bound-mb``, or when, with flapping on, the breaker never opene
 detection did not resume after a restart.
 
     python -m bench.soak [--duration 600] [--concurrency 32] [--flap-seconds 20]
-    python -m bench.soak --short          # 30 s, the mode the test suite runs
+    python -m bench.soak --short          # 30 s and 2 restarts at least: the test suite's mode
     python -m bench.soak --docs           # paste the last report into docs/reliability.md
 """
 
@@ -152,10 +152,10 @@ def _judge(kind: Kind, status: int, payload: bytes) -> str:
     return "ok" if "label" in outputs and "status" in outputs else "outputs missing"
 
 
-async def _caller(worker: int, session, base: str, requests: Requests, deadline: float, seed: int, tally) -> None:
+async def _caller(worker: int, session, base: str, requests: Requests, load: Load, seed: int, tally) -> None:
     rng = random.Random(seed * 1000 + worker)
     weights = [kind.weight for kind in KINDS]
-    while time.monotonic() < deadline:
+    while load.going():
         kind = rng.choices(KINDS, weights)[0]
         await _one(session, base, kind, requests.make(kind.name, rng), tally)
 
@@ -184,6 +184,23 @@ def _calls(samples: dict[Sample, float], outcome: str) -> float:
 
 
 @dataclass
+class Load:
+    """How long the callers keep going: the duration, and at least until the flapping is done.
+
+    A restart under load can take many seconds on a busy machine; the load lasts until every
+    restart asked for has happened and been checked, so a slow machine gives a longer run, never
+    fewer restarts.
+    """
+
+    deadline: float
+    flapping: bool = False
+
+    def going(self) -> bool:
+        """Whether callers send another request."""
+        return self.flapping or time.monotonic() < self.deadline
+
+
+@dataclass
 class Flapper:
     """Kills and restarts the language service; records, per restart, whether detection resumed."""
 
@@ -191,13 +208,22 @@ class Flapper:
     logs: Path
     period: float
     running: RunningService
+    minimum: int = 0
     restarts: int = 0
     resumed: list[bool] = field(default_factory=list)
 
-    async def run(self, deadline: float, session: aiohttp.ClientSession, base: str) -> None:
-        """Until ``deadline``: up for ``period``, killed for ``period / 2``, up again."""
+    async def run(self, load: Load, session: aiohttp.ClientSession, base: str) -> None:
+        """Until the load's deadline and ``minimum`` restarts: up for ``period``, killed for
+        ``period / 2``, up again. The load goes on while this runs."""
         loop = asyncio.get_running_loop()
-        while time.monotonic() + self.period * 1.5 < deadline:
+        load.flapping = True
+        try:
+            await self._flap(load, session, base, loop)
+        finally:
+            load.flapping = False
+
+    async def _flap(self, load: Load, session: aiohttp.ClientSession, base: str, loop) -> None:
+        while self.restarts < self.minimum or time.monotonic() + self.period * 1.5 < load.deadline:
             await asyncio.sleep(self.period)
             self.running.process.kill()
             self.running.process.wait()
@@ -260,14 +286,12 @@ async def _drive(args, stack: Stack, running: dict[str, RunningService], logs: P
         rss_start = _rss_mb(running)
         metrics_start = await _metrics(session, base)
         started = time.monotonic()
-        deadline = started + args.duration
+        load = Load(started + args.duration)
         flapper = None
-        tasks = [
-            _caller(worker, session, base, requests, deadline, args.seed, tally) for worker in range(args.concurrency)
-        ]
+        tasks = [_caller(worker, session, base, requests, load, args.seed, tally) for worker in range(args.concurrency)]
         if args.flap_seconds > 0:
-            flapper = Flapper(stack, logs, args.flap_seconds, running.pop("langdetect"))
-            tasks.append(flapper.run(deadline, session, base))
+            flapper = Flapper(stack, logs, args.flap_seconds, running.pop("langdetect"), args.restarts)
+            tasks.insert(0, flapper.run(load, session, base))
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
         metrics_end = await _metrics(session, base)
@@ -366,14 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model_dir", help="model artifact directory (default: the installed demo model)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--report", type=Path, default=RESULTS / "soak-latest.json")
-    parser.add_argument("--short", action="store_true", help="30 s, language service flapping every 4 s")
+    parser.add_argument("--restarts", type=int, default=0, help="language restarts the load lasts for, at least")
+    parser.add_argument("--short", action="store_true", help="30 s, flapping every 4 s, 2 restarts at least")
     parser.add_argument("--docs", action="store_true", help="only paste the --report file into docs/reliability.md")
     args = parser.parse_args(argv)
     if args.docs:
         paste_into_docs(json.loads(args.report.read_text()))
         return 0
     if args.short:
-        args.duration, args.flap_seconds = 30.0, 4.0
+        args.duration, args.flap_seconds, args.restarts = 30.0, 4.0, max(args.restarts, 2)
     model_dir = args.model_dir
     if model_dir is None:
         from dev.install import ensure_model_installed, installed_artifact_dir

@@ -160,14 +160,14 @@ def test_the_quick_start_correction_is_accepted_as_the_readme_says(stack):
     first, second = (shlex.split(command) for command in re.split(r"\n(?=curl )", correct))
 
     def predictions() -> int:
-        answer = httpx.get(f"{stack.feedback_url}/v1/quality", timeout=10, headers=_authorization(second))
+        answer = httpx.get(f"{stack.feedback_url}/v1/quality", timeout=30, headers=_authorization(second))
         return sum(version["predictions"] for version in answer.json()["model_versions"])
 
     before = predictions()
     httpx.post(
         f"{stack.transformer_url}/v2/models/case-classifier/infer",
         json=body,
-        timeout=10,
+        timeout=30,
         headers=_authorization(shlex.split(classify)),
     )
     url = next(arg for arg in first if arg.startswith("http://"))
@@ -178,6 +178,6 @@ def test_the_quick_start_correction_is_accepted_as_the_readme_says(stack):
     assert quality_url == "http://127.0.0.1:8083/v1/quality"
 
     eventually(lambda: predictions() > before)  # logged off the request path, a moment later
-    answer = httpx.post(base, json=correction, timeout=10, headers=_authorization(first))
+    answer = httpx.post(base, json=correction, timeout=30, headers=_authorization(first))
     assert answer.json() == {"accepted": 1, "unknown_case_ids": []}
     assert '`{"accepted": 1, "unknown_case_ids": []}`' in FLAT
