@@ -183,6 +183,15 @@ class IssuerKeys:
         """Whether a fetch is due: never fetched, stale, or the last attempt long enough ago."""
         return self.attempted_at is None or self.clock() - self.attempted_at >= self.refresh_seconds
 
+    def worth_fetching(self) -> bool:
+        """Whether to call :meth:`fetch` for a key not held: a fetch is due, or one is under way.
+
+        Waiting for a fetch under way gives its keys: the first requests after a start arrive
+        together, and those behind the one that started the fetch would otherwise be refused as
+        naming an unknown key (a fetch is never due twice within ``refresh_seconds``).
+        """
+        return self.may_fetch() or self._lock.locked()
+
     def fetch(self) -> None:
         """Read the JWKS again (blocking: call it off the event loop). Keys of other algorithms,
         other uses and unparseable entries are skipped; a failed fetch keeps the keys held."""
@@ -266,7 +275,7 @@ class TokenVerifier:
         if principal is not None:
             return principal
         token, keys, kid = self._locate(header)
-        if keys.known(kid) is None and keys.may_fetch():
+        if keys.known(kid) is None and keys.worth_fetching():
             keys.fetch()
         return self._check(header or "", token, keys, kid)
 
@@ -276,7 +285,7 @@ class TokenVerifier:
         if principal is not None:
             return principal
         token, keys, kid = self._locate(header)
-        if keys.known(kid) is None and keys.may_fetch():
+        if keys.known(kid) is None and keys.worth_fetching():
             await asyncio.to_thread(keys.fetch)
         return self._check(header or "", token, keys, kid)
 

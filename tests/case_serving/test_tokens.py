@@ -132,9 +132,11 @@ def test_service_accounts_get_their_role_by_subject():
 class _Jwks(BaseHTTPRequestHandler):
     document: ClassVar[dict] = {"keys": []}
     fetches = 0
+    delay = 0.0
 
     def do_GET(self) -> None:
         type(self).fetches += 1
+        time.sleep(type(self).delay)
         body = json.dumps(type(self).document).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -189,6 +191,24 @@ def test_the_async_check_fetches_off_the_event_loop(jwks_server):
         return await verifier.verify_async(f"Bearer {_signed(key, 'k')}")
 
     assert asyncio.run(check()).subject == "crm-1"
+
+
+def test_requests_arriving_during_the_first_fetch_wait_for_its_keys(jwks_server):
+    """A service's first requests come together: all are served by the one fetch, none refused."""
+    handler, url = jwks_server
+    key = ec.generate_private_key(ec.SECP256R1())
+    handler.document, handler.delay = {"keys": [{**public_jwk(key), "kid": "k"}]}, 0.3
+    verifier = TokenVerifier([Issuer("https://idp.test", DEV_AUDIENCE, url)], TokenPolicy(refresh_seconds=60))
+    tokens = [
+        f"Bearer {jwt.encode(claims(subject=f'crm-{i}', iss='https://idp.test'), key, 'ES256', {'kid': 'k'})}"
+        for i in range(6)
+    ]
+
+    async def together() -> list[Principal]:
+        return await asyncio.gather(*(verifier.verify_async(header) for header in tokens))
+
+    assert [principal.subject for principal in asyncio.run(together())] == [f"crm-{i}" for i in range(6)]
+    assert handler.fetches == 1
 
 
 def test_a_jwks_that_cannot_be_read_refuses_tokens_and_keeps_serving(tmp_path: Path):
