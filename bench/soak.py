@@ -193,6 +193,7 @@ class Load:
     """
 
     deadline: float
+    #: Set while a flapper still has restarts to make (it clears it when done).
     flapping: bool = False
 
     def going(self) -> bool:
@@ -214,15 +215,14 @@ class Flapper:
 
     async def run(self, load: Load, session: aiohttp.ClientSession, base: str) -> None:
         """Until the load's deadline and ``minimum`` restarts: up for ``period``, killed for
-        ``period / 2``, up again. The load goes on while this runs."""
-        loop = asyncio.get_running_loop()
-        load.flapping = True
+        ``period / 2``, up again. The load goes on until this returns."""
         try:
-            await self._flap(load, session, base, loop)
+            await self._flap(load, session, base)
         finally:
             load.flapping = False
 
-    async def _flap(self, load: Load, session: aiohttp.ClientSession, base: str, loop) -> None:
+    async def _flap(self, load: Load, session: aiohttp.ClientSession, base: str) -> None:
+        loop = asyncio.get_running_loop()
         while self.restarts < self.minimum or time.monotonic() + self.period * 1.5 < load.deadline:
             await asyncio.sleep(self.period)
             self.running.process.kill()
@@ -286,12 +286,12 @@ async def _drive(args, stack: Stack, running: dict[str, RunningService], logs: P
         rss_start = _rss_mb(running)
         metrics_start = await _metrics(session, base)
         started = time.monotonic()
-        load = Load(started + args.duration)
+        load = Load(started + args.duration, flapping=args.flap_seconds > 0)
         flapper = None
         tasks = [_caller(worker, session, base, requests, load, args.seed, tally) for worker in range(args.concurrency)]
         if args.flap_seconds > 0:
             flapper = Flapper(stack, logs, args.flap_seconds, running.pop("langdetect"), args.restarts)
-            tasks.insert(0, flapper.run(load, session, base))
+            tasks.append(flapper.run(load, session, base))
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
         metrics_end = await _metrics(session, base)

@@ -44,11 +44,6 @@ class BatchJob:
 # the scoring actors, which take one CPU each (on 2 cores, two actors would otherwise deadlock).
 _IO_CPUS = 0
 
-#: Local starts tried: Ray's raylet exits when its agents take longer than a fixed 15 s to start
-#: (ray-project/ray#65983, not configurable), which a node busy with other work can hit; a second
-#: start, once the load has passed, succeeds.
-LOCAL_START_ATTEMPTS = 3
-
 
 def _read(path: str, blocks: int) -> ray.data.Dataset:
     import ray.data
@@ -82,19 +77,7 @@ def start_ray(address: str | None, worker_env: Mapping[str, str] | None = None) 
     # A local Ray stays on loopback and gets one logical CPU more than the cores: the scoring
     # actors take one each, and Ray Data's list/read/write tasks (IO, next to no CPU) need a slot
     # of their own or they wait behind the actors forever.
-    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
-        try:
-            ray.init(
-                include_dashboard=False,
-                log_to_driver=False,
-                num_cpus=(os.cpu_count() or 1) + 1,
-                runtime_env=runtime_env,
-            )
-            return
-        except Exception as error:  # Ray raises a bare Exception when its node does not start
-            if attempt == LOCAL_START_ATTEMPTS or "timed out during startup" not in str(error):
-                raise
-            ray.shutdown()
+    ray.init(include_dashboard=False, log_to_driver=False, num_cpus=(os.cpu_count() or 1) + 1, runtime_env=runtime_env)
 
 
 def run(job: BatchJob) -> int:

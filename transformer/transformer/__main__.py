@@ -1,8 +1,11 @@
 """``python -m transformer``, the container's entrypoint: the installed model package's signature is
 checked before any of its code is imported (exit 3, saying why, if refused), then :mod:`transformer.cli` runs."""
 
-import sys
+from functools import partial
 
 from case_signing import run_verified
 
-sys.exit(run_verified("transformer.cli"))
+main = partial(run_verified, "transformer.cli")
+
+if __name__ == "__main__":
+    raise SystemExit(main())
