@@ -85,4 +85,7 @@ chmod 0444 "$VENV/share/case-classifier/model-signing.pub"
 "$VENV/bin/python" -m case_signing verify-installed --public-key "$work/model-signing.pub"
 "$VENV/bin/pip" check
 "$VENV/bin/python" -c "import case_model; m = case_model.verify(); assert m['model_version'] == '${MODEL_VERSION}'"
+# 7. Every module of the deployable imports against this wheel: the wheel carries code the services
+#    call, so a wheel older than a name they need fails the build here, not the pod at its start.
+"$VENV/bin/python" "$here/docker/imports.py" "$deployable"
 rm -rf "$work"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import pandas as pd
 
 from case_language.client import ClientConfig, Mode, build_detection
 from case_language.protocol import DEFAULT_URL
-from case_model import UNKNOWN, StatusRules, Verdict, load, prepare
+from case_model import CaseFlow, StatusRules, load
 from case_model.artifact import bundled_artifact_dir
 from case_model.language import DETECTOR_LANGUAGES
 from case_signing import verify_directory
@@ -85,57 +84,47 @@ class CaseScorer:
         self.language, self._client = build_detection(config.language_mode, config.language, config.detector_languages)
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        """Score a batch; every input row gives exactly one output row, bad rows with a reason."""
+        """Score a batch; every input row gives exactly one output row, bad rows with a reason.
+
+        The status decisions are the model package's :class:`case_model.CaseFlow`, the very code
+        the transformer runs for a request; this only reads the rows and fills the columns.
+        """
         n = len(batch)
         case_ids = batch["case_id"].tolist() if "case_id" in batch else [None] * n
         texts = batch["text"].tolist() if "text" in batch else [None] * n
+        errors = [_row_error(case_id, text) or "" for case_id, text in zip(case_ids, texts, strict=True)]
+        flow = CaseFlow.start([None if error else text for text, error in zip(texts, errors, strict=True)])
+        candidates = flow.classifiable()
+        if candidates:
+            languages = self._loop.run_until_complete(self.language.detect(flow.texts_of(candidates)))
+            flow.record_languages(candidates, languages, self.config.rules)
         out: dict[str, Any] = {
             "case_id": ["" if _missing(c) else str(c) for c in case_ids],
             "label": [""] * n,
             "confidence": np.zeros(n, dtype=np.float32),
             "top_labels": [[] for _ in range(n)],
             "top_probabilities": [[] for _ in range(n)],
-            "language": [UNKNOWN] * n,
-            "status": [Verdict.OK.value] * n,
-            "error": [""] * n,
+            "language": flow.languages,
+            "status": None,
+            "error": errors,
             "model_version": [self.model.version] * n,
-            "text": [""] * n,
+            "text": flow.texts,
         }
-        candidates: list[int] = []
-        cleaned: list[str] = []
-        for i, (case_id, text) in enumerate(zip(case_ids, texts, strict=True)):
-            error = _row_error(case_id, text)
-            if error:
-                out["status"][i], out["error"][i] = Verdict.INVALID.value, error
-                continue
-            prepared = prepare(text)
-            out["status"][i] = prepared.verdict.value
-            out["text"][i] = prepared.text
-            if prepared.verdict is Verdict.OK:
-                candidates.append(i)
-                cleaned.append(prepared.text)
-        languages = self._loop.run_until_complete(self.language.detect(cleaned)) if cleaned else []
-        to_score, kept = [], []
-        for i, text, language in zip(candidates, cleaned, languages, strict=True):
-            out["language"][i] = language
-            verdict = self.config.rules.after_language(Verdict.OK, language)
-            out["status"][i] = verdict.value
-            if verdict is Verdict.OK:
-                to_score.append(i)
-                kept.append(text)
-        self._score(out, to_score, kept)
+        self._score(out, flow)
+        out["status"] = flow.status_values()
         return pd.DataFrame(out, columns=list(OUTPUT_COLUMNS))
 
-    def _score(self, out: dict[str, Any], rows: Sequence[int], texts: list[str]) -> None:
+    def _score(self, out: dict[str, Any], flow: CaseFlow) -> None:
+        rows = flow.classifiable()
         if not rows:
             return
-        predictions = self.model.predict(texts)
+        predictions = self.model.predict(flow.texts_of(rows))
         for j, i in enumerate(rows):
             out["label"][i] = predictions.labels[j]
             out["confidence"][i] = predictions.confidences[j]
             out["top_labels"][i] = predictions.top_labels[j]
             out["top_probabilities"][i] = predictions.top_probabilities[j].tolist()
-            out["status"][i] = self.config.rules.after_prediction(Verdict.OK, float(predictions.confidences[j])).value
+        flow.record_confidences(rows, predictions.confidences.tolist(), self.config.rules)
 
     def close(self) -> None:
         """Close the language client's connections and the private loop."""

@@ -25,6 +25,7 @@ PUBLIC = [
     "UNKNOWN",
     "ArtifactError",
     "CaseClassifier",
+    "CaseFlow",
     "Detection",
     "LocalDetector",
     "Predictions",

@@ -1,9 +1,9 @@
 """The transformer's logic as plain functions: plan a request, build the predictor's, merge answers.
 
-A :class:`Plan` carries one request from ``preprocess`` through ``predict`` to ``postprocess``: the
-cleaned texts, each case's status and language, and which cases go to the predictor. Filtered
-and foreign cases are answered from the plan alone; a plan with nothing to classify never
-reaches the predictor.
+A :class:`Plan` carries one request from ``preprocess`` through ``predict`` to ``postprocess``: its
+cases' :class:`case_model.CaseFlow` (cleaned texts, statuses, languages: the status decisions the
+batch scorer makes with the same code) and the predictor's answers. Filtered and foreign cases
+are answered from the plan alone; a plan with nothing to classify never reaches the predictor.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
 
 from case_feedback.events import PredictionEvent, event_id
-from case_model import UNKNOWN, StatusRules, Verdict, prepare
+from case_model import UNKNOWN, CaseFlow, StatusRules
 from case_serving import schema
 from case_serving.limits import RequestLimits
 from case_serving.tensors import bytes_output, fp32_output, named_inputs, top_k_outputs, wants_explanation
@@ -28,9 +28,7 @@ class Plan:
     """One request on its way through the transformer."""
 
     request_id: str
-    texts: list[str]
-    statuses: list[str]
-    languages: list[str]
+    flow: CaseFlow
     case_ids: list[str]
     explain: bool
     model_version: str | None = None
@@ -44,7 +42,7 @@ class Plan:
     explanations: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        n = len(self.texts)
+        n = len(self.flow.texts)
         self.labels = [""] * n
         self.confidences = np.zeros(n, dtype=np.float32)
         self.top_labels = [[""] * schema.TOP_K for _ in range(n)]
@@ -52,10 +50,25 @@ class Plan:
         self.explanations = ["[]"] * n
 
     @property
+    def texts(self) -> list[str]:
+        """The cleaned texts, one per case."""
+        return self.flow.texts
+
+    @property
+    def statuses(self) -> list[str]:
+        """Each case's status as the wire carries it."""
+        return self.flow.status_values()
+
+    @property
+    def languages(self) -> list[str]:
+        """Each case's detected language (``unknown`` until detection, or when it found none)."""
+        return self.flow.languages
+
+    @property
     def classifiable(self) -> list[int]:
         """Cases whose status is still ``ok``: before detection, those waiting for it; after it,
         those the predictor must classify."""
-        return [i for i, status in enumerate(self.statuses) if status == Verdict.OK]
+        return self.flow.classifiable()
 
 
 def text_chars(request: InferRequest) -> int:
@@ -78,12 +91,9 @@ def plan_request(request: InferRequest, limits: RequestLimits, max_chars: int) -
     case_ids = inputs.get(schema.CASE_ID, [""] * len(texts))
     if len(case_ids) != len(texts):
         raise InvalidInput(f"input 'case_id' has {len(case_ids)} elements but 'text' has {len(texts)}")
-    prepared = [prepare(text, max_chars) for text in texts]
     return Plan(
         request_id=request.id or "",
-        texts=[p.text for p in prepared],
-        statuses=[p.verdict.value for p in prepared],
-        languages=[UNKNOWN] * len(texts),
+        flow=CaseFlow.start(texts, max_chars),
         case_ids=case_ids,
         explain=wants_explanation(request),
     )
@@ -91,9 +101,7 @@ def plan_request(request: InferRequest, limits: RequestLimits, max_chars: int) -
 
 def apply_languages(plan: Plan, indices: Sequence[int], languages: Sequence[str], rules: StatusRules) -> None:
     """Record detected languages; a known language outside the supported ones is not classified."""
-    for i, language in zip(indices, languages, strict=True):
-        plan.languages[i] = language
-        plan.statuses[i] = rules.after_language(Verdict(plan.statuses[i]), language).value
+    plan.flow.record_languages(indices, languages, rules)
 
 
 def predictor_request(texts: list[str], model_name: str, request_id: str, explain: bool) -> InferRequest:
@@ -146,14 +154,15 @@ def decode_answers(response: InferResponse, n: int) -> Answers:
 def apply_predictions(plan: Plan, answers: Answers, part: slice, rules: StatusRules) -> None:
     """Take the answers in ``part`` for the plan's classifiable cases; flag the unsure ones."""
     k = schema.TOP_K
-    for j, i in enumerate(plan.classifiable, start=part.start):
+    classified = plan.classifiable
+    for j, i in enumerate(classified, start=part.start):
         plan.labels[i] = answers.labels[j]
         plan.confidences[i] = answers.confidences[j]
         plan.top_labels[i] = answers.top_labels[j * k : (j + 1) * k]
         plan.top_probabilities[i] = answers.top_probabilities[j * k : (j + 1) * k]
         if j < len(answers.explanations):
             plan.explanations[i] = answers.explanations[j]
-        plan.statuses[i] = rules.after_prediction(Verdict(plan.statuses[i]), answers.confidences[j]).value
+    plan.flow.record_confidences(classified, answers.confidences[part], rules)
     plan.model_version = answers.model_version
 
 
@@ -189,6 +198,7 @@ def prediction_events(plan: Plan, model_version: str | None, now: float) -> list
     text the model saw (the raw text never leaves the request)."""
     version = plan.model_version or model_version or UNKNOWN
     probabilities = plan.top_probabilities.tolist()
+    statuses = plan.statuses
     events = []
     for i, text in enumerate(plan.texts):
         top = [label for label in plan.top_labels[i] if label]  # unclassified cases have none
@@ -200,7 +210,7 @@ def prediction_events(plan: Plan, model_version: str | None, now: float) -> list
                 model_version=version,
                 label=plan.labels[i],
                 confidence=float(plan.confidences[i]),
-                status=plan.statuses[i],
+                status=statuses[i],
                 language=plan.languages[i],
                 top_labels=top,
                 top_probabilities=probabilities[i][: len(top)],

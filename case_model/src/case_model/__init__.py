@@ -4,6 +4,7 @@ from case_model._version import __version__
 from case_model.artifact import MODEL_NAME, ArtifactError, load, read_metadata, verify
 from case_model.case_filter import filter_status
 from case_model.classifier import CaseClassifier, Predictions
+from case_model.flow import CaseFlow
 from case_model.language import UNKNOWN, Detection, LocalDetector, has_real_words
 from case_model.pii import mask_pii
 from case_model.prepare import Prepared, prepare, prepare_many
@@ -19,6 +20,7 @@ __all__ = [
     "UNKNOWN",
     "ArtifactError",
     "CaseClassifier",
+    "CaseFlow",
     "Detection",
     "LocalDetector",
     "Predictions",
