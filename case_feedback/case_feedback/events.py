@@ -1,7 +1,8 @@
 """The prediction log's event: one answered case, as the emitter sends it and the service stores it.
 
-The one definition both sides share; the service's pydantic contract
-(:mod:`case_feedback.service.contract`) validates exactly these fields.
+The one definition of the record: the emitter builds it, the service's pydantic contract
+(:mod:`case_feedback.service.contract`) validates exactly these fields, and the store writes it
+as it came, adding only what the server owns (its clock at receipt, the authenticated caller).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ class PredictionEvent(TypedDict):
     case_id: str | None
     request_id: str
     #: The idempotency key (:func:`event_id`; a batch run: the run and the row), so a retried
-    #: send, a retried request or a rerun load adds nothing to the store.
-    event_id: str
+    #: send, a retried request or a rerun load adds nothing to the store. ``None`` from a client
+    #: that sends none: its events are never taken for duplicates.
+    event_id: str | None
     model_version: str
     label: str
     confidence: float
@@ -31,8 +33,9 @@ class PredictionEvent(TypedDict):
     top_labels: list[str]
     top_probabilities: list[float]
     text: str
-    #: The emitter's clock: information only, the store dates each event at receipt.
-    predicted_at: float
+    #: The emitter's clock, seconds since the epoch: information only, the store dates each event
+    #: at receipt.
+    predicted_at: float | None
     source: Literal["online", "batch"]
 
 

@@ -8,7 +8,8 @@ By concern:
   flags), ``logs`` (JSON lines, request ids).
 - **Refusing a request** (every service): ``refusals`` (the refusal classes, each with its status,
   and short messages), ``http_errors`` (their FastAPI handler, and V2 bodies for FastAPI's own),
-  ``body_limit`` (413 before a body is buffered), ``identifiers`` (ids a store can keep),
+  ``body_limit`` (413 before a body is buffered), ``json_body`` (a JSON body, one wording when
+  it is not), ``identifiers`` (ids a store can keep),
   ``limits`` (a V2 request's shape limits).
 - **Lifecycle of a process**: ``readiness`` (the readiness gate and the drain), ``http_server``
   (an ASGI service under Uvicorn with that drain), ``warmup`` (ready only after real requests).

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from case_serving.json_body import json_object
 from case_serving.limits import RequestLimits
 from case_serving.logs import REQUEST_ID_HEADER
 from case_serving.refusals import shown
@@ -90,12 +91,7 @@ def decode_request(body: bytes, model_name: str, limits: RequestLimits, json_len
     are decoded by the model's strict decoding (``case_serving.tensors.named_inputs``).
     """
     head, binary = (body, None) if json_length is None else (body[:json_length], body[json_length:])
-    try:
-        document = orjson.loads(head)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput(f"invalid request: body is not valid JSON ({error})") from error
-    if not isinstance(document, dict):
-        raise InvalidInput("invalid request: body must be a JSON object with 'inputs'")
+    document = json_object(head, InvalidInput, "a JSON object with 'inputs'")
     items = _field(document, "inputs", list, "")
     limits.check_input_count(len(items))
     request_id = _field(document, "id", str, "", required=False)

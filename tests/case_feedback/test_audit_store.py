@@ -18,8 +18,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from case_feedback.service.store import MIGRATIONS, AuditRecord, Correction, Prediction, Store, corrections
+from case_feedback.events import PredictionEvent
+from case_feedback.service.store import MIGRATIONS, AuditRecord, Correction, Store, corrections
 from tests.conftest import POSTGRES_SERVER
+from tests.support.events import answered
 
 NOW = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
@@ -53,8 +55,8 @@ def store(store_url: str) -> Iterator[Store]:
     store.close()
 
 
-def _prediction(case_id: str, text: str = SECRET_TEXT) -> Prediction:
-    return Prediction(case_id, "r-1", "1.0.0", "display", 0.9, "ok", "en", ["display"], [0.9], text, NOW)
+def _prediction(case_id: str, text: str = SECRET_TEXT) -> PredictionEvent:
+    return answered(case_id, text, request_id="r-1", top_labels=["display"], top_probabilities=[0.9])
 
 
 def _rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
@@ -133,7 +135,7 @@ def test_a_failing_correction_batch_leaves_neither_corrections_nor_audit_records
 
 
 def test_erasure_removes_the_case_and_keeps_its_audit_trail_adding_its_own(store: Store) -> None:
-    store.add_predictions([_prediction("C-1"), _prediction("C-1"), _prediction("C-2")])
+    store.add_predictions([_prediction("C-1"), _prediction("C-1"), _prediction("C-2")], NOW)
     store.add_corrections([Correction("C-1", "storage", "agent-7", "crm-service")], NOW)
     store.add_corrections([Correction("C-2", "storage", "agent-7", "crm-service")], NOW)
     assert store.erase_case("C-1", "privacy-officer", LATER) == (2, 1)
@@ -153,7 +155,7 @@ def test_erasure_removes_the_case_and_keeps_its_audit_trail_adding_its_own(store
 
 
 def test_the_audit_log_holds_no_text_and_no_label(store: Store) -> None:
-    store.add_predictions([_prediction("C-1")])
+    store.add_predictions([_prediction("C-1")], NOW)
     store.add_corrections([Correction("C-1", "thermal_fan", "agent-7", "crm-service")], NOW)
     store.erase_case("C-1", "crm-service", LATER)
     columns = {column.lower() for column in _columns(store.engine, "audit_log")}

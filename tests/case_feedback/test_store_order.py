@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from case_feedback.service.store import Correction, Prediction, Store
+from case_feedback.events import PredictionEvent
+from case_feedback.service.store import Correction, Store
 from tests.case_feedback.test_audit_store import store_url  # noqa: F401 - the fixture, per store
+from tests.support.events import answered
 
 pytestmark = pytest.mark.slow
 NOW = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
@@ -62,14 +64,14 @@ def test_two_writers_in_opposite_orders_do_not_deadlock(store):
 
 
 def test_events_logged_while_a_case_is_erased_never_outlive_the_erasure(store):
-    def prediction(case: str, n: int) -> Prediction:
-        return Prediction(case, "r", "1.0.0", "display", 0.9, "ok", "en", [], [], "text", NOW, event_id=f"r/{case}/{n}")
+    def prediction(case: str, n: int) -> PredictionEvent:
+        return answered(case, event_id=f"r/{case}/{n}")
 
     cases = [f"E-{n}" for n in range(20)]
 
     def logger() -> None:
         for n in range(30):
-            store.add_predictions([prediction(case, n) for case in cases])
+            store.add_predictions([prediction(case, n) for case in cases], NOW)
 
     def eraser() -> None:
         for case in cases:
@@ -88,7 +90,7 @@ def test_events_logged_while_a_case_is_erased_never_outlive_the_erasure(store):
 
 
 def test_predictions_without_a_case_id_expire_whole(store):
-    store.add_predictions([Prediction(None, "r", "1.0.0", "display", 0.9, "ok", "en", [], [], "t", NOW)])
-    store.add_predictions([Prediction("K-1", "r", "1.0.0", "display", 0.9, "ok", "en", [], [], "t", NOW)])
+    store.add_predictions([answered(None, "t")], NOW)
+    store.add_predictions([answered("K-1", "t")], NOW)
     assert store.expire_texts(datetime(2027, 1, 1, tzinfo=UTC)) == 2
     assert [q.predictions for q in store.quality("1.0.0")] == [1]  # the case's row stays, textless

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from case_feedback.service.store import Correction, Prediction, Store
+from case_feedback.service.store import Correction, Store
 from case_model.training import DataError, classifiable, cli
 from case_model.training.corrections import apply_corrections, read_corrections
+from tests.support.events import answered
 from tests.support.feedback import event
 
 pytestmark = pytest.mark.slow
@@ -42,10 +43,10 @@ def test_training_from_the_store_counts_every_correction(demo_cases, tmp_path, c
     other = "storage" if training_case["label"] != "storage" else "display"
     now = datetime.now(UTC)
     online = [
-        Prediction(f"ON-{i}", "r", "1.0.0", "display", 0.9, "ok", "en", [], [], text, now)
+        answered(f"ON-{i}", text)
         for i, text in enumerate(["my ssd is not detected after the update", "the disk makes clicking noises"])
     ]
-    store.add_predictions(online)
+    store.add_predictions(online, now)
     store.add_corrections(
         [
             Correction(str(training_case["case_id"]), other, "a-1", "crm-1"),  # relabels a training case

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from case_feedback.service.store import Correction, Prediction, Store
+from case_feedback.service.store import Correction, Store
 from case_model.training import Evaluation, cli
 from case_model.training.champion import Comparison
 from case_model.training.wheelcheck import check_wheel
+from tests.support.events import answered
 
 pytestmark = pytest.mark.slow
 
@@ -84,9 +85,7 @@ def test_retraining_from_the_store_passes_the_gate_and_builds_the_next_version(
     store.migrate()
     now = datetime.now(UTC)
     texts = ["my ssd is not detected after the update", "the disk makes clicking noises when it starts"]
-    store.add_predictions(
-        [Prediction(f"ST-{i}", "r", "1.0.0", "display", 0.5, "ok", "en", [], [], t, now) for i, t in enumerate(texts)]
-    )
+    store.add_predictions([answered(f"ST-{i}", t, confidence=0.5) for i, t in enumerate(texts)], now)
     store.add_corrections([Correction(f"ST-{i}", "storage", "a-1", "crm-1") for i in range(2)], now)
     store.close()
     source, champion = ["--feedback", store_url], model_wheel

@@ -18,15 +18,15 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
 
+from case_feedback.events import PredictionEvent
 from case_feedback.service.contract import (
     AuditOut,
     AuditRecordOut,
@@ -44,11 +44,12 @@ from case_feedback.service.contract import (
 from case_feedback.service.metrics import FeedbackMetrics, QualityCache
 from case_feedback.service.served_models import Catalogue, ServedModels
 from case_feedback.service.settings import FeedbackSettings
-from case_feedback.service.store import Correction, Prediction, Store
+from case_feedback.service.store import Correction, Store
 from case_serving import access_http, http_errors, openapi
 from case_serving.access import Forbidden, Gate
 from case_serving.body_limit import BodyLimitMiddleware
 from case_serving.identifiers import MAX_CASE_ID_CHARS
+from case_serving.json_body import json_object
 from case_serving.readiness import Drain, ReadinessGate
 from case_serving.refusals import Invalid, Throttled, TooLarge, Unavailable, name_offenders
 from case_serving.tokens import Principal
@@ -119,12 +120,7 @@ def _decode(model: type[Body], raw: bytes, items: str, maximum: int) -> Body:
         TooMany: more than ``maximum`` items.
         ValidationError: an item does not validate.
     """
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise BadBody(f"invalid request: the body is not JSON ({error.msg})") from None
-    if not isinstance(document, dict):
-        raise BadBody("invalid request: the body must be a JSON object")
+    document = json_object(raw, BadBody)
     listed = document.get(items)
     if isinstance(listed, list):
         _check_count(len(listed), maximum)
@@ -259,28 +255,8 @@ def create_app(
             versions = ", ".join(sorted(known.versions or ()))
             raise NotServed(f"model version(s) {name_offenders(unserved)} not served; served: {versions}")
         _check_labels(known, [label for p in body.predictions for label in (p.label, *p.top_labels)])
-        received = datetime.now(UTC)
-        rows = [
-            Prediction(
-                case_id=p.case_id or None,
-                request_id=p.request_id,
-                model_version=p.model_version,
-                label=p.label,
-                confidence=p.confidence,
-                status=p.status,
-                language=p.language,
-                top_labels=p.top_labels,
-                top_probabilities=p.top_probabilities,
-                text=p.text,
-                predicted_at=received,
-                source=p.source,
-                client_predicted_at=None if p.predicted_at is None else datetime.fromtimestamp(p.predicted_at, UTC),
-                event_id=p.event_id,
-                principal=caller.name,
-            )
-            for p in body.predictions
-        ]
-        logged = await asyncio.to_thread(store.add_predictions, rows)
+        events = [cast(PredictionEvent, p.model_dump()) for p in body.predictions]
+        logged = await asyncio.to_thread(store.add_predictions, events, datetime.now(UTC), caller.name)
         metrics.logged(logged)
         if logged.erased:
             log.info("events of erased cases refused", extra={"events": logged.erased})

@@ -58,6 +58,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from case_feedback.events import PredictionEvent
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: Statuses of classified cases: those an agent's label can agree or disagree with.
 CLASSIFIED = ("ok", "low_confidence")
@@ -132,31 +134,6 @@ flagged_agents = Table(
     Column("agent_id", String(128), primary_key=True),
     Column("flagged_at", DateTime(timezone=True), nullable=False),
 )
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One answered case, as the transformer or a batch run recorded it."""
-
-    case_id: str | None
-    request_id: str
-    model_version: str
-    label: str
-    confidence: float
-    status: str
-    language: str
-    top_labels: list[str]
-    top_probabilities: list[float]
-    text: str
-    #: The store's clock at receipt (the API sets it; a client's time never becomes it).
-    predicted_at: datetime
-    source: str = "online"
-    #: The time the client claimed, kept as information only.
-    client_predicted_at: datetime | None = None
-    #: The emitter's idempotency key: a second event with the same key adds nothing.
-    event_id: str | None = None
-    #: Who logged it (the authenticated service).
-    principal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -278,18 +255,25 @@ class Store:
             return False
         return True
 
-    def add_predictions(self, rows: Sequence[Prediction]) -> Logged:
+    def add_predictions(
+        self, events: Sequence[PredictionEvent], received: datetime, principal: str | None = None
+    ) -> Logged:
         """Record answered cases, except duplicates of stored events (by event id) and events of
-        erased cases (refused: an erasure holds); say how many of each."""
-        if not rows:
+        erased cases (refused: an erasure holds); say how many of each.
+
+        Each is dated ``received`` (the store's clock; the emitter's time is kept as information)
+        and attributed to ``principal``, the authenticated caller that logged it.
+        """
+        if not events:
             return Logged()
+        rows = [_prediction_row(event, received, principal) for event in events]
         with self.engine.begin() as connection:
             postgres = connection.dialect.name == "postgresql"
             if postgres:  # shared: loggers never wait for each other, only for an erasure
                 connection.execute(text(f"SELECT pg_advisory_xact_lock_shared({_ERASURE_LOCK})"))
-            ids = sorted({row.case_id for row in rows if row.case_id is not None})
+            ids = sorted({row["case_id"] for row in rows if row["case_id"] is not None})
             erased = set(_erased_among(connection, ids))
-            kept = [row for row in rows if row.case_id not in erased]
+            kept = [row for row in rows if row["case_id"] not in erased]
             stored = 0
             if kept:
                 # One statement, its parameters a list: SQLAlchemy compiles it once (then from its
@@ -297,7 +281,7 @@ class Store:
                 # statement with the rows inside it compiled 256 rows of bind parameters per batch,
                 # most of the feedback service's CPU under load (py-spy).
                 # RETURNING counts what was inserted (rowcount is not reliable for a multi-row insert).
-                stored = len(connection.execute(_insert_new_events(postgres), [row.__dict__ for row in kept]).all())
+                stored = len(connection.execute(_insert_new_events(postgres), kept).all())
             late = 0
             if not postgres and ids:
                 # SQLite read the tombstones outside the write transaction; now this transaction
@@ -561,6 +545,18 @@ class Store:
     def close(self) -> None:
         """Close the connection pool."""
         self.engine.dispose()
+
+
+def _prediction_row(event: PredictionEvent, received: datetime, principal: str | None) -> dict[str, Any]:
+    """The ``predictions`` row of an event: its fields as sent, the store's time and the caller."""
+    claimed = event["predicted_at"]
+    return {
+        **event,
+        "case_id": event["case_id"] or None,
+        "predicted_at": _utc(received),
+        "client_predicted_at": None if claimed is None else datetime.fromtimestamp(claimed, UTC),
+        "principal": principal,
+    }
 
 
 def _insert_new_events(postgres: bool) -> Any:
