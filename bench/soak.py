@@ -228,7 +228,7 @@ class Flapper:
             self.running.process.kill()
             self.running.process.wait()
             await asyncio.sleep(self.period / 2)
-            self.running = await loop.run_in_executor(None, start, self.stack.langdetect(), self.logs)
+            self.running = await loop.run_in_executor(None, start, self.stack.language(), self.logs)
             self.restarts += 1
             self.resumed.append(await self._detection_resumes(session, base))
 
@@ -252,9 +252,7 @@ class Flapper:
 
 def _rss_mb(running: dict[str, RunningService]) -> dict[str, float]:
     """Resident memory of predictor and transformer (the language service is restarted by design)."""
-    return {
-        name: psutil.Process(r.pid).memory_info().rss / 2**20 for name, r in running.items() if name != "langdetect"
-    }
+    return {name: psutil.Process(r.pid).memory_info().rss / 2**20 for name, r in running.items() if name != "language"}
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -290,14 +288,14 @@ async def _drive(args, stack: Stack, running: dict[str, RunningService], logs: P
         flapper = None
         tasks = [_caller(worker, session, base, requests, load, args.seed, tally) for worker in range(args.concurrency)]
         if args.flap_seconds > 0:
-            flapper = Flapper(stack, logs, args.flap_seconds, running.pop("langdetect"), args.restarts)
+            flapper = Flapper(stack, logs, args.flap_seconds, running.pop("language"), args.restarts)
             tasks.append(flapper.run(load, session, base))
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
         metrics_end = await _metrics(session, base)
         rss_end = _rss_mb(running)
         if flapper is not None:
-            running["langdetect"] = flapper.running
+            running["language"] = flapper.running
     delta = {key: metrics_end.get(key, 0.0) - metrics_start.get(key, 0.0) for key in metrics_end}
     growth = {name: rss_end[name] - rss_start[name] for name in rss_start}
     return {

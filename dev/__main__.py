@@ -58,7 +58,7 @@ def main() -> int:
         if isinstance(error, PortTakenError):  # the ports here are fixed: no other one is tried
             print(
                 "a port of the stack is taken: stop what holds it, or choose others with HTTP_PORT, GRPC_PORT, "
-                "LANGDETECT_PORT, FEEDBACK_PORT, PREDICTOR_HTTP_PORT, PREDICTOR_GRPC_PORT",
+                "LANGUAGE_PORT, FEEDBACK_PORT, PREDICTOR_HTTP_PORT, PREDICTOR_GRPC_PORT",
                 file=sys.stderr,
             )
         for process in reversed(running):
@@ -71,7 +71,7 @@ def main() -> int:
 case-classifier {version} is up (logs in {log_dir})
   transformer  V2 REST  {stack.url(ports.http)}   gRPC 127.0.0.1:{ports.grpc}
   predictor    V2 REST  {stack.url(ports.predictor_http)}   gRPC 127.0.0.1:{ports.predictor_grpc}
-  language     {stack.url(ports.langdetect, "/v1/detect")}
+  language     {stack.url(ports.language, "/v1/detect")}
   feedback     {stack.url(ports.feedback)}   (corrections, quality; store {stack.feedback_store})
   metrics      {stack.url(ports.http, "/metrics")}
 

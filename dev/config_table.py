@@ -36,7 +36,7 @@ def services() -> dict[str, type[BaseSettings]]:
     return {
         "transformer": TransformerSettings,
         "predictor": PredictorSettings,
-        "langdetect": LanguageServiceSettings,
+        "language": LanguageServiceSettings,
         "feedback": FeedbackSettings,
         "case-batch": BatchSettings,
     }

@@ -34,7 +34,7 @@ from case_signing import public_key_path
 from dev.processes import LOOPBACK, Service, python_module, start_on_ports
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGES = ("predictor", "transformer", "langdetect", "feedback", "batch", "retrain")
+IMAGES = ("predictor", "transformer", "language", "feedback", "batch", "retrain")
 LOCAL_BASE = "localhost/python-base:bookworm"
 #: What pip inside a build needs from the host to reach the registries (read-only mounts).
 HOST_PIP_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf")

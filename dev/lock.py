@@ -31,7 +31,7 @@ LOCKS = ROOT / "locks"
 IMAGES = {
     "predictor": "predictor",
     "transformer": "transformer",
-    "langdetect": "case_language[service]",
+    "language": "case_language[service]",
     "feedback": "case_feedback[service]",
     "batch": "case_batch",
     "retrain": "case_batch[retrain]",

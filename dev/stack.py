@@ -19,6 +19,7 @@ from pathlib import Path
 from case_feedback.events import PREDICTIONS_PATH
 from case_model import MODEL_NAME
 from case_serving.model_labels import LABELS_PATH
+from case_serving.settings import warn_renamed
 from dev.processes import LOOPBACK, RunningService, Service, python_module, start, start_on_ports
 from dev.tokens import JWKS, KEYS
 
@@ -27,12 +28,15 @@ DEV_JWKS = KEYS / JWKS
 #: The ports each service binds, by the name of its :class:`Stack` method.
 SERVICE_PORTS: dict[str, tuple[str, ...]] = {
     "predictor": ("predictor_http", "predictor_grpc"),
-    "langdetect": ("langdetect",),
+    "language": ("language",),
     "feedback": ("feedback",),
     "transformer": ("http", "grpc"),
 }
 #: The order :func:`launch` starts services in: the transformer needs the others' real ports.
-START_ORDER = ("predictor", "langdetect", "feedback", "transformer")
+START_ORDER = ("predictor", "language", "feedback", "transformer")
+#: Port variables still read under a former name until the next release, below the new name and
+#: with a warning (the language service's variables are ``LANGUAGE_*``, its former ones ``LANGDETECT_*``).
+FORMER_PORT_NAMES = {"LANGDETECT_PORT": "language"}
 
 
 @dataclass(frozen=True)
@@ -41,24 +45,30 @@ class Ports:
 
     http: int = 8080
     grpc: int = 8081
-    langdetect: int = 8082
+    language: int = 8082
     feedback: int = 8083
     predictor_http: int = 8085
     predictor_grpc: int = 8086
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Ports:
-        """Defaults overridden by HTTP_PORT, GRPC_PORT, LANGDETECT_PORT, FEEDBACK_PORT,
-        PREDICTOR_HTTP_PORT, PREDICTOR_GRPC_PORT."""
+        """Defaults overridden by HTTP_PORT, GRPC_PORT, LANGUAGE_PORT, FEEDBACK_PORT,
+        PREDICTOR_HTTP_PORT, PREDICTOR_GRPC_PORT, or where one is unset by its former name
+        (:data:`FORMER_PORT_NAMES`), with a warning."""
         names = {
             "http": "HTTP_PORT",
             "grpc": "GRPC_PORT",
-            "langdetect": "LANGDETECT_PORT",
+            "language": "LANGUAGE_PORT",
             "feedback": "FEEDBACK_PORT",
             "predictor_http": "PREDICTOR_HTTP_PORT",
             "predictor_grpc": "PREDICTOR_GRPC_PORT",
         }
-        return cls(**{key: int(env[var]) for key, var in names.items() if env.get(var)})
+        ports = {key: int(env[var]) for key, var in names.items() if env.get(var)}
+        for former, key in FORMER_PORT_NAMES.items():
+            if env.get(former):
+                warn_renamed(former, names[key], new_is_set=key in ports)
+                ports.setdefault(key, int(env[former]))
+        return cls(**ports)
 
     @classmethod
     def any(cls, **given: int) -> Ports:
@@ -79,7 +89,7 @@ class Stack:
     feedback_store: str | None = None
     predictor_protocol: str = "grpc-v2"
     model_dir: str | None = None
-    langdetect_args: Sequence[str] = ()
+    language_args: Sequence[str] = ()
     feedback_args: Sequence[str] = ()
     predictor_args: Sequence[str] = ()
     transformer_args: Sequence[str] = ()
@@ -93,12 +103,12 @@ class Stack:
         """``http://127.0.0.1:port/path``."""
         return f"http://{LOOPBACK}:{port}{path}"
 
-    def langdetect(self) -> Service:
+    def language(self) -> Service:
         """The language-detection service."""
         argv = python_module(
-            "case_language", "--host", LOOPBACK, "--port", str(self.ports.langdetect), *self.langdetect_args
+            "case_language", "--host", LOOPBACK, "--port", str(self.ports.language), *self.language_args
         )
-        return Service("langdetect", argv, self.url(self.ports.langdetect, "/readyz"), self.env)
+        return Service("language", argv, self.url(self.ports.language, "/readyz"), self.env)
 
     def feedback(self) -> Service:
         """The feedback service (prediction log, corrections, quality)."""
@@ -155,7 +165,7 @@ class Stack:
             "--predictor_protocol",
             self.predictor_protocol,
             "--language_url",
-            self.url(self.ports.langdetect, "/v1/detect"),
+            self.url(self.ports.language, "/v1/detect"),
             "--feedback_url",
             self.url(self.ports.feedback, PREDICTIONS_PATH) if self.feedback_store else "",
             "--feedback_token_file",
@@ -170,7 +180,7 @@ class Stack:
         """In start order: language service, feedback service (when it has a store), predictor,
         transformer."""
         feedback = [self.feedback()] if self.feedback_store else []
-        return [self.langdetect(), *feedback, self.predictor(), self.transformer()]
+        return [self.language(), *feedback, self.predictor(), self.transformer()]
 
 
 @dataclass
@@ -208,7 +218,7 @@ def start_service(
     if name == "transformer":
         needed = [
             "predictor_grpc" if stack.predictor_protocol == "grpc-v2" else "predictor_http",
-            "langdetect",
+            "language",
             *(["feedback"] if stack.feedback_store else []),
         ]
         unknown = [port for port in needed if not getattr(stack.ports, port)]

@@ -143,8 +143,8 @@ class RunningStack:
         return self.stack.url(self.stack.ports.predictor_http)
 
     @property
-    def langdetect_url(self) -> str:
-        return self.stack.url(self.stack.ports.langdetect)
+    def language_url(self) -> str:
+        return self.stack.url(self.stack.ports.language)
 
     @property
     def feedback_url(self) -> str:
@@ -163,7 +163,7 @@ def stack(artifact_dir, tmp_path_factory):
 
     # Request logs on (off by default): the tracing test follows a request id through them, and
     # checks that even then no case text is written.
-    access_logs = {f"{service}_ACCESS_LOG": "true" for service in ("TRANSFORMER", "PREDICTOR", "LANGDETECT")}
+    access_logs = {f"{service}_ACCESS_LOG": "true" for service in ("TRANSFORMER", "PREDICTOR", "LANGUAGE")}
     from case_model import read_metadata
 
     store = tmp_path_factory.mktemp("feedback") / "feedback.sqlite"

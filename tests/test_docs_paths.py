@@ -12,7 +12,7 @@ coincidence:
   ``manifests/...``, ``case_model/...``): nothing else starts that way by chance;
 - a token with a slash whose last segment ends in a file suffix (.py .md .yaml ...): a vanished
   package such as ``lifecycle/warmup.py`` has no top-level entry left to be recognised by;
-- a whole inline code span that ends in ``/`` (``microbatch/``, ``langdetect/``): how this
+- a whole inline code span that ends in ``/`` (``microbatch/``, ``service/``): how this
   project names a directory, whether or not it still exists;
 - a bare file name with a file suffix in a comment (``mesh-peering.yaml``) or in inline code
   (``settings.py``); in running markdown prose a bare name is as often a file inside an artifact

@@ -89,7 +89,7 @@ def test_numbers_quoted_from_the_settings_and_limits():
     for name, port in (
         ("HTTP_PORT", ports.http),
         ("GRPC_PORT", ports.grpc),
-        ("LANGDETECT_PORT", ports.langdetect),
+        ("LANGUAGE_PORT", ports.language),
         ("FEEDBACK_PORT", ports.feedback),
         ("PREDICTOR_HTTP_PORT", ports.predictor_http),
         ("PREDICTOR_GRPC_PORT", ports.predictor_grpc),

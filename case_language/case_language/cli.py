@@ -10,11 +10,16 @@ from case_language.service.settings import LanguageServiceSettings
 from case_serving import logs
 from case_serving.settings import load_settings
 
+SERVICE = "case_language"
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(prog="langdetect", description="Reference language-detection service.")
+    parser = argparse.ArgumentParser(prog="case-language", description="Reference language-detection service.")
+    # Logging first, so that a warning while the settings are read (a variable under its former
+    # name) is a JSON line like every other; then again at the configured level.
+    logs.configure(SERVICE)
     settings, _ = load_settings(LanguageServiceSettings, parser, argv)
-    logs.configure("langdetect", settings.log_level, access_log=settings.access_log)
+    logs.configure(SERVICE, settings.log_level, access_log=settings.access_log)
     asyncio.run(serve(settings))
     return 0

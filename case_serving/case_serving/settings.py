@@ -11,14 +11,25 @@ services use it too.
 from __future__ import annotations
 
 import argparse
+import logging
+import warnings
 from collections.abc import Sequence
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, Field
-from pydantic_settings import BaseSettings, CliSettingsSource, NoDecode
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    CliSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+)
 
 from case_serving.access import Gate, RateLimiter, parse_rates
 from case_serving.tokens import Issuer, TokenPolicy, TokenVerifier
+
+log = logging.getLogger("case_serving")
 
 #: KServe's own default for gRPC messages (``--grpc_max_receive_message_length``); REST matches it.
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -52,6 +63,42 @@ class ModelServerSettings(HttpServiceSettings):
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def warn_renamed(old: str, new: str, new_is_set: bool) -> None:
+    """Say, in the log and as a :class:`DeprecationWarning`, that the environment variable ``old``
+    is the former name of ``new``, and whether it was read or ``new`` won over it."""
+    if new_is_set:
+        message = f"{old} is ignored: {new}, its new name, is set too; remove {old}"
+    else:
+        message = f"{old} is the former name of {new}: still read until the next release; set {new} instead"
+    log.warning(message, extra={"variable": old, "new_name": new})
+    warnings.warn(message, DeprecationWarning, stacklevel=2)
+
+
+class FormerEnvPrefix(EnvSettingsSource):
+    """The environment under a settings class's former prefix, so that deployments which still set
+    the old names keep working for a release. Placed below ``current`` (the source of the present
+    prefix, ``env_prefix`` of the class) in ``settings_customise_sources``, so the new name wins
+    when both are set; every old variable found is named with its new name by :func:`warn_renamed`."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], former_prefix: str, current: PydanticBaseSettingsSource
+    ) -> None:
+        super().__init__(settings_cls, env_prefix=former_prefix)
+        self.current = current
+        self.current_prefix = settings_cls.model_config.get("env_prefix") or ""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """The old variable's value; warns when it is set."""
+        value, key, is_complex = super().get_field_value(field, field_name)
+        if value is not None:
+            warn_renamed(
+                f"{self.env_prefix}{field_name}".upper(),
+                f"{self.current_prefix}{field_name}".upper(),
+                self.current.get_field_value(field, field_name)[0] is not None,
+            )
+        return value, key, is_complex
 
 
 def _split_commas(value: object) -> object:

@@ -88,10 +88,10 @@ def test_external_language_service_gives_the_same_answers(artifact_dir, demo_cas
     from tests.conftest import SOURCE_ENV
     from tests.support.v2 import metric
 
-    stack, service = start_service(Stack(ports=Ports.any(), env=SOURCE_ENV), "langdetect", tmp_path)
+    stack, service = start_service(Stack(ports=Ports.any(), env=SOURCE_ENV), "language", tmp_path)
     try:
         batch = demo_cases[2][["case_id", "text"]].head(300)
-        url = stack.url(stack.ports.langdetect)
+        url = stack.url(stack.ports.language)
         external = CaseScorer(
             ScoringConfig(
                 model_dir=str(artifact_dir),
@@ -99,7 +99,7 @@ def test_external_language_service_gives_the_same_answers(artifact_dir, demo_cas
                 language=ClientConfig(url=f"{url}/v1/detect", timeout_seconds=5.0, batch_max_size=1024),
             )
         )(batch)
-        calls = metric(url, "langdetect_requests_total", {"status": "200"})
+        calls = metric(url, "case_classifier_language_service_requests_total", {"status": "200"})
     finally:
         service.stop()
     local = CaseScorer(ScoringConfig(model_dir=str(artifact_dir)))(batch)

@@ -74,7 +74,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 def _requests(state: ServiceState, status: str) -> float:
     for family in text_string_to_metric_families(_metrics(state)):
         for sample in family.samples:
-            if sample.name == "langdetect_requests_total" and sample.labels == {"status": status}:
+            if sample.name == "case_classifier_language_service_requests_total" and sample.labels == {"status": status}:
                 return sample.value
     return 0.0
 
@@ -154,8 +154,26 @@ async def test_liveness_readiness_and_metrics(service, client):
     await client.post(f"{service.url}/v1/detect", json={"texts": TEXTS[:2]})
     metrics = await client.get(f"{service.url}/metrics")
     assert metrics.status_code == 200
-    assert 'langdetect_texts_total{language="de"} 1.0' in metrics.text
+    assert 'case_classifier_language_service_texts_total{language="de"} 1.0' in metrics.text
     assert service.state.in_flight == 0
+
+
+async def test_the_services_metrics_are_apart_from_the_transformers_client_metrics(service):
+    """The service counts its side of the calls under ``case_classifier_language_service_*``; the
+    transformer counts its side under ``case_classifier_language_*``: no name is both."""
+    from prometheus_client import REGISTRY
+
+    import case_language.client_metrics  # noqa: F401  (registers the client's metrics)
+
+    ours = {family.name for family in service.state.registry.collect()}
+    assert ours == {
+        "case_classifier_language_service_requests",
+        "case_classifier_language_service_texts",
+        "case_classifier_language_service_request_seconds",
+    }
+    clients = {family.name for family in REGISTRY.collect() if family.name.startswith("case_classifier_language_")}
+    assert clients
+    assert not ours & clients
 
 
 async def test_an_unknown_route_is_a_json_404(service, client):

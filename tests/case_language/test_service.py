@@ -19,7 +19,7 @@ def test_batch_of_texts_in_order(stack):
         "Mon ordinateur ne démarre plus après la mise à jour.",
         "Mi portátil no arranca después de actualizar la BIOS.",
     ]
-    answer = _detect(stack.langdetect_url, {"texts": texts}).json()
+    answer = _detect(stack.language_url, {"texts": texts}).json()
     assert [a["language"] for a in answer] == ["en", "de", "fr", "es"]
     assert all(0.5 <= a["confidence"] <= 1 for a in answer)
 
@@ -28,7 +28,7 @@ def test_batch_of_texts_in_order(stack):
     "text", ["0x0000007B 2000-0142", "[EMAIL] [SERIAL] [PHONE]", "https://dell.com/support/x1", "", "7XK2M3Q PXE-E61"]
 )
 def test_no_real_words_is_unknown(stack, text):
-    assert _detect(stack.langdetect_url, {"texts": [text]}).json() == [{"language": "unknown", "confidence": 0.0}]
+    assert _detect(stack.language_url, {"texts": [text]}).json() == [{"language": "unknown", "confidence": 0.0}]
 
 
 @pytest.mark.parametrize(
@@ -41,13 +41,13 @@ def test_no_real_words_is_unknown(stack, text):
     ],
 )
 def test_bad_requests_get_a_json_error(stack, body, fragment):
-    response = httpx.post(f"{stack.langdetect_url}/v1/detect", content=body)
+    response = httpx.post(f"{stack.language_url}/v1/detect", content=body)
     assert response.status_code == 400
     assert fragment in response.json()["error"]
 
 
 def test_limits_are_413(stack):
-    assert _detect(stack.langdetect_url, {"texts": ["a"] * 1025}).status_code == 413
-    big = httpx.post(f"{stack.langdetect_url}/v1/detect", content=b'{"texts": ["' + b"a" * (5 << 20) + b'"]}')
+    assert _detect(stack.language_url, {"texts": ["a"] * 1025}).status_code == 413
+    big = httpx.post(f"{stack.language_url}/v1/detect", content=b'{"texts": ["' + b"a" * (5 << 20) + b'"]}')
     assert big.status_code == 413
-    assert _detect(stack.langdetect_url, {"texts": ["still serving after that"]}).status_code == 200
+    assert _detect(stack.language_url, {"texts": ["still serving after that"]}).status_code == 200

@@ -46,7 +46,7 @@ def canaries(stack, trained, tmp_path_factory):
         for version, extra in (("2.0.0", ("--confidence_threshold", "0.99")), ("3.0.0", ())):
             artifact = tmp_path_factory.mktemp(f"artifact-{version}")
             write_artifact(trained, version, artifact, {}, SIGNING_KEY)
-            ports = Ports.any(langdetect=stack.stack.ports.langdetect)
+            ports = Ports.any(language=stack.stack.ports.language)
             chain = Stack(ports=ports, model_dir=str(artifact), transformer_args=extra, env=SOURCE_ENV)
             for name in ("predictor", "transformer"):  # the transformer to the ports the predictor got
                 chain, process = start_service(

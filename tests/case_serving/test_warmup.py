@@ -35,7 +35,7 @@ def test_transformer_is_not_ready_until_its_warm_up_reached_the_predictor(artifa
     predictor_http, predictor_grpc = candidate_ports(2)
     stack = Stack(
         # --language_mode local: no language service is called (port 1 unanswered).
-        ports=Ports.any(langdetect=1, predictor_http=predictor_http, predictor_grpc=predictor_grpc),
+        ports=Ports.any(language=1, predictor_http=predictor_http, predictor_grpc=predictor_grpc),
         model_dir=str(artifact_dir),
         env=SOURCE_ENV,
         transformer_args=("--language_mode", "local", "--warmup_timeout_seconds", "120"),

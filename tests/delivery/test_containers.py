@@ -32,7 +32,7 @@ from tests.support.v2 import infer, infer_body, outputs
 from tests.transformer.test_contract import AUTO, BATTERY, GERMAN
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("containers")]
-SERVICES = ("langdetect", "feedback", "predictor", "transformer")
+SERVICES = ("language", "feedback", "predictor", "transformer")
 ENGINE = find_engine()
 
 
@@ -199,7 +199,7 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
             spec["predictor"]["tmp"],
         )
         # As the Deployments run them; the listen address is loopback here (host networking).
-        for service in ("langdetect", "feedback"):
+        for service in ("language", "feedback"):
             container = spec[service]
             env = _env(container)
             # No signing key is mounted: each image verifies its model with the key built into it.
@@ -223,7 +223,7 @@ def test_the_images_classify_as_pods_and_drain_on_sigterm(images, tmp_path, reli
         transformer_env = {
             **spec["transformer-config"],
             **_env(spec["transformer"]),
-            "TRANSFORMER_LANGUAGE_URL": f"{url['langdetect']}/v1/detect",
+            "TRANSFORMER_LANGUAGE_URL": f"{url['language']}/v1/detect",
             "TRANSFORMER_FEEDBACK_URL": f"{url['feedback']}/v1/predictions",
             **{f"TRANSFORMER_AUTH_{key}": value for key, value in trust.items()},
         }

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("package_index")]
 IMAGES = {
     "predictor": ("predictor", "predictor"),
     "transformer": ("transformer", "transformer"),
-    "langdetect": ("case_language[service]", "case_language"),
+    "language": ("case_language[service]", "case_language"),
     "feedback": ("case_feedback[service]", "case_feedback"),
     "batch": ("case_batch", "case_batch"),
     "retrain": ("case_batch[retrain]", "case_signing.model_cli"),
@@ -282,8 +282,8 @@ def test_entrypoints_serve_from_the_replayed_installs(installed, tmp_path):
         (
             ("lang",),
             lambda: Service(
-                "image-langdetect",
-                [installed["langdetect"], "-m", "case_language", "--port", str(ports["lang"])],
+                "image-language",
+                [installed["language"], "-m", "case_language", "--port", str(ports["lang"])],
                 f"{url}:{ports['lang']}/readyz",
                 bare,
             ),
@@ -473,7 +473,7 @@ NOT_IN = {
     ],
     # The transformer carries the prediction log's emitter, never the feedback service's store.
     "transformer": ["predictor", "case_batch", "case_rollout", "dev", "tornado", "ray", "sqlalchemy", "alembic"],
-    "langdetect": ["kserve", "transformer", "predictor", "case_feedback", "case_batch", "case_rollout", "dev", "ray"],
+    "language": ["kserve", "transformer", "predictor", "case_feedback", "case_batch", "case_rollout", "dev", "ray"],
     "feedback": ["kserve", "transformer", "predictor", "case_language", "case_batch", "case_rollout", "dev", "ray"],
     "batch": ["kserve", "transformer", "predictor", "case_rollout", "dev", "tornado", "sqlalchemy"],
     "retrain": ["kserve", "transformer", "predictor", "case_rollout", "dev", "tornado"],

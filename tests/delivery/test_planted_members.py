@@ -50,7 +50,7 @@ def test_the_image_build_refuses_a_planted_member(name, model_wheel, tmp_path, r
             "MODEL_INDEX_URL": index_url,
             "MODEL_WHEEL_SHA256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
             "MODEL_SIGNING_PUBLIC_KEY": Path(os.environ["MODEL_SIGNING_PUBLIC_KEY"]).read_text(),
-            "LOCK": "langdetect",
+            "LOCK": "language",
         }
         env.pop("PYTHONPATH", None)
         install = ["sh", str(ROOT / "docker" / "install.sh"), "case_language[service]"]

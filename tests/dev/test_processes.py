@@ -60,7 +60,7 @@ def _listens(port: int) -> bool:
 @pytest.mark.parametrize(
     ("service", "port", "reuse_port"),
     [
-        ("langdetect", "langdetect", False),
+        ("language", "language", False),
         ("feedback", "feedback", False),
         ("predictor", "predictor_http", False),
         ("predictor", "predictor_grpc", False),
@@ -95,7 +95,7 @@ def test_the_launcher_starts_again_on_other_ports_and_reports_those(artifact_dir
             # the first candidate is taken before the service binds it, as on a busy machine
             port = held if not tried else candidates[0]
             tried.append(port)
-            return _on(stack, "langdetect", {"langdetect": port})
+            return _on(stack, "language", {"language": port})
 
         running, ports = start_on_ports(factory, 1, tmp_path)
         try:
@@ -108,15 +108,15 @@ def test_the_launcher_starts_again_on_other_ports_and_reports_those(artifact_dir
 
 
 def test_launch_returns_the_ports_its_services_hold(artifact_dir, labels, tmp_path):
-    launched = launch(_stack(artifact_dir, labels, tmp_path), tmp_path, ["langdetect", "feedback"])
+    launched = launch(_stack(artifact_dir, labels, tmp_path), tmp_path, ["language", "feedback"])
     try:
         ports = launched.stack.ports
-        assert ports.langdetect
+        assert ports.language
         assert ports.feedback
-        for port in (ports.langdetect, ports.feedback):
+        for port in (ports.language, ports.feedback):
             assert _listens(port)
             assert httpx.get(f"http://{LOOPBACK}:{port}/readyz", timeout=10).status_code == 200
-        assert set(launched.processes) == {"langdetect", "feedback"}
+        assert set(launched.processes) == {"language", "feedback"}
     finally:
         launched.stop()
 

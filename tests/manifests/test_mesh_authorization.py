@@ -53,7 +53,7 @@ def test_every_istio_object_validates_against_istios_crds(rendered):
     istio = _istio(objects)
     assert sorted(f"{o['kind']}/{o['metadata']['name']}" for o in istio) == [
         "AuthorizationPolicy/feedback",
-        "AuthorizationPolicy/langdetect",
+        "AuthorizationPolicy/language",
         "AuthorizationPolicy/predictor",
         "AuthorizationPolicy/transformer",
         "RequestAuthentication/feedback-tokens",
@@ -233,21 +233,21 @@ CASES = [
     ("predictor-blue", Request(None, _person("crm"), INFER), False),
     ("predictor-blue", Request(BATCH, None, INFER), False),
     ("predictor-blue", Request(_sa("case-feedback"), None, INFER), False),
-    ("predictor-blue", Request(_sa("case-langdetect"), None, INFER), False),
+    ("predictor-blue", Request(_sa("case-language"), None, INFER), False),
     ("predictor-blue", Request(_sa("crm", "crm"), None, INFER), False),
     ("predictor-blue", Request(GATEWAY, None, "/healthz", "GET"), True),
     ("predictor-blue", Request(PROMETHEUS, None, "/metrics", "GET"), True),
     ("predictor-blue", Request(PROMETHEUS, None, INFER), False),
     # The language service: the transformers and the batch job.
-    ("langdetect", Request(TRANSFORMER, None, "/v1/detect"), True),
-    ("langdetect", Request(BATCH, None, "/v1/detect"), True),
-    ("langdetect", Request(_sa("case-feedback"), None, "/v1/detect"), False),
-    ("langdetect", Request(_sa("case-predictor"), None, "/v1/detect"), False),
-    ("langdetect", Request(_sa("case-retrain"), None, "/v1/detect"), False),
-    ("langdetect", Request(GATEWAY, _person("crm"), "/v1/detect"), False),
-    ("langdetect", Request(None, None, "/v1/detect"), False),
-    ("langdetect", Request(PROMETHEUS, None, "/metrics", "GET"), True),
-    ("langdetect", Request(PROMETHEUS, None, "/v1/detect"), False),
+    ("language", Request(TRANSFORMER, None, "/v1/detect"), True),
+    ("language", Request(BATCH, None, "/v1/detect"), True),
+    ("language", Request(_sa("case-feedback"), None, "/v1/detect"), False),
+    ("language", Request(_sa("case-predictor"), None, "/v1/detect"), False),
+    ("language", Request(_sa("case-retrain"), None, "/v1/detect"), False),
+    ("language", Request(GATEWAY, _person("crm"), "/v1/detect"), False),
+    ("language", Request(None, None, "/v1/detect"), False),
+    ("language", Request(PROMETHEUS, None, "/metrics", "GET"), True),
+    ("language", Request(PROMETHEUS, None, "/v1/detect"), False),
     # The feedback service: the transformers' and the batch job's certificates (with their own
     # tokens, whose issuer the sidecar must know), people with one of the four roles, Prometheus.
     ("feedback", Request(TRANSFORMER, _service_token("case-transformer"), "/v1/predictions"), True),
@@ -255,7 +255,7 @@ CASES = [
     ("feedback", Request(TRANSFORMER, None, "/v1/predictions"), True),
     ("feedback", Request(_sa("case-retrain"), _service_token("case-retrain"), "/v1/predictions"), False),
     ("feedback", Request(_sa("case-predictor"), None, "/v1/predictions"), False),
-    ("feedback", Request(_sa("case-langdetect"), None, "/v1/predictions"), False),
+    ("feedback", Request(_sa("case-language"), None, "/v1/predictions"), False),
     ("feedback", Request(None, _service_token("case-transformer"), "/v1/predictions"), False),
     *[("feedback", Request(_sa("crm", "crm"), _person(role), "/v1/corrections"), True) for role in ("crm", "agent")],
     ("feedback", Request(None, _person("privacy"), "/v1/cases/CT-1", "DELETE"), True),
@@ -290,7 +290,7 @@ def test_every_serving_workload_is_under_one_allow_policy_and_each_policy_select
         "transformer-green",
         "predictor-blue",
         "predictor-green",
-        "langdetect",
+        "language",
         "feedback",
     ):
         assert sum(_selects(p["spec"]["selector"], pods[name].labels) for p in policies) == 1, name
@@ -339,7 +339,7 @@ def test_every_pod_runs_as_a_service_account_of_its_own_that_exists(rendered):
     assert used == {
         "isvc/predictor": "case-predictor",
         "isvc/transformer": "case-transformer",
-        "deployment/langdetect": "case-langdetect",
+        "deployment/language": "case-language",
         "deployment/feedback": "case-feedback",
         "cronjob/case-retrain": "case-retrain",
         "rayjob/head": "case-batch",

@@ -171,7 +171,7 @@ def test_each_alert_fires_when_its_condition_is_provoked_and_not_before(chain, p
     until(lambda: _fires(prometheus, "CaseClassifierAgreementFalling"))
     provoked.append("CaseClassifierAgreementFalling")
     # The language service goes away: the breaker opens, languages come from the fallback.
-    running["langdetect"].stop()
+    running["language"].stop()
     _send(base, 40, "nolang")
     until(lambda: _fires(prometheus, "CaseClassifierLanguageBreakerOpen"))
     until(lambda: _fires(prometheus, "CaseClassifierLanguageFallbacks"))

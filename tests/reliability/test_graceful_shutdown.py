@@ -29,7 +29,7 @@ DRAIN = 1.5
 SERVICE_NAMES = {
     "predictor": "predictor",
     "transformer": "transformer",
-    "langdetect": "language service",
+    "language": "language service",
     "feedback": "feedback service",
 }
 TEXTS = ["The battery of my laptop does not charge any more.", "The screen flickers after the update."]
@@ -52,17 +52,17 @@ def _corrections_body(n: int) -> dict:
     return {"corrections": corrections}
 
 
-@pytest.mark.parametrize("service", ["predictor", "transformer", "langdetect", "feedback"])
+@pytest.mark.parametrize("service", ["predictor", "transformer", "language", "feedback"])
 def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, service, reliability):
     drain = ("--drain_seconds", str(DRAIN))
     stack = Stack(
         # The service under test alone: --language_mode local calls no language service, and the
         # prediction log's feedback service stays unanswered (port 1) beside the transformer.
-        ports=Ports.any(**{name: 1 for name in ("langdetect", "feedback") if name != service}),
+        ports=Ports.any(**{name: 1 for name in ("language", "feedback") if name != service}),
         model_dir=str(artifact_dir),
         feedback_store=f"sqlite:///{tmp_path / 'feedback.sqlite'}",
         env={**SOURCE_ENV, "FEEDBACK_LABELS": "display,storage"},
-        langdetect_args=drain if service == "langdetect" else (),
+        language_args=drain if service == "language" else (),
         # One agent's hundreds of corrections a second: past its daily limit, which is not under test.
         feedback_args=(*drain, "--corrections_per_agent_per_day=0") if service == "feedback" else (),
         predictor_args=drain if service == "predictor" else (),
@@ -71,10 +71,10 @@ def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, servic
     # The transformer's infer route and the feedback service's corrections take a CRM's token; the
     # predictor and the language service have no in-app auth.
     headers = bearer("crm") if service in ("transformer", "feedback") else {}
-    if service == "langdetect":
+    if service == "language":
         predictor = transformer = None
-        stack, target = start_service(stack, "langdetect", tmp_path)
-        base = stack.url(stack.ports.langdetect)
+        stack, target = start_service(stack, "language", tmp_path)
+        base = stack.url(stack.ports.language)
         url, ready_url, body = f"{base}/v1/detect", f"{base}/readyz", _detect_body
     elif service == "feedback":
         predictor = transformer = None

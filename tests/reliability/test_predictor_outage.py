@@ -21,7 +21,7 @@ CASE = "The battery of my laptop does not charge any more."
 def test_predictor_killed_and_restarted(artifact_dir, tmp_path, protocol, reliability):
     stack = Stack(
         # No language service: --language_mode local never calls it (port 1 stays unanswered).
-        ports=Ports.any(langdetect=1),
+        ports=Ports.any(language=1),
         model_dir=str(artifact_dir),
         env=SOURCE_ENV,
         predictor_protocol=protocol,

@@ -128,13 +128,18 @@ def test_low_confidence_status_below_the_threshold(fault_transformer, healthy):
     assert out["confidence"][0] < 0.99
 
 
+def _answered(stack) -> float:
+    """Detect calls the stack's language service answered with 200 (its own count)."""
+    return metric(stack.language_url, "case_classifier_language_service_requests_total", {"status": "200"})
+
+
 def test_real_language_service_killed_and_restarted_mid_run(stack, reliability):
     """The transformer of the main stack keeps answering through the outage and recovers alone."""
     base = stack.transformer_url
-    process = stack.processes["langdetect"]
-    before = metric(stack.langdetect_url, "langdetect_requests_total", {"status": "200"})
+    process = stack.processes["language"]
+    before = _answered(stack)
     assert outputs(infer(base, infer_body([_case()])))["language"] == ["en"]
-    assert metric(stack.langdetect_url, "langdetect_requests_total", {"status": "200"}) == before + 1
+    assert _answered(stack) == before + 1
     process.stop()
     for _ in range(8):
         started = time.monotonic()
@@ -142,9 +147,9 @@ def test_real_language_service_killed_and_restarted_mid_run(stack, reliability):
         assert time.monotonic() - started < BOUND_SECONDS
         assert out["language"] == ["en", "de"]  # fallback: the in-process detector
     restarted = start(process.service, process.log_path.parent)
-    stack.processes["langdetect"] = restarted
+    stack.processes["language"] = restarted
     deadline = time.monotonic() + 15
-    while metric(stack.langdetect_url, "langdetect_requests_total", {"status": "200"}) == 0:
+    while _answered(stack) == 0:
         assert time.monotonic() < deadline, "detection did not resume after the restart"
         infer(base, infer_body([_case()]))
         time.sleep(0.3)

@@ -110,7 +110,7 @@ def _logging_chain(stack, labels, tmp_path, token_roles=("service",)):
     write_token(service_token, list(token_roles), "logging-transformer", 3 * 3600)
     ports = Ports.any(
         predictor_grpc=stack.stack.ports.predictor_grpc,
-        langdetect=stack.stack.ports.langdetect,
+        language=stack.stack.ports.language,
         feedback=feedback_port,
     )
     chain = Stack(

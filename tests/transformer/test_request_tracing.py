@@ -36,7 +36,7 @@ def test_request_id_reaches_predictor_and_language_service_and_texts_stay_out_of
     )
     assert response.status_code == 200
     time.sleep(0.5)  # let the processes flush their log lines
-    for name in ("transformer", "predictor", "langdetect"):
+    for name in ("transformer", "predictor", "language"):
         log = stack.processes[name].log_path
         assert any(record.get("request_id") == request_id for record in _records(log)), f"{name} lacks the id"
         assert "Zweistein" not in log.read_text(errors="replace"), f"{name} logged a case text"

@@ -47,7 +47,7 @@ def chains(stack, trained, model_wheel, tmp_path_factory):
     try:
         for version, model_dir, predictor_env in (("1.0.0", None, installed), ("2.0.0", str(other), SOURCE_ENV)):
             # Each on ports it holds; the transformer pointed at the ones the predictor got.
-            chain = Stack(ports=Ports.any(langdetect=stack.stack.ports.langdetect), model_dir=model_dir, env=installed)
+            chain = Stack(ports=Ports.any(language=stack.stack.ports.language), model_dir=model_dir, env=installed)
             with _unmeasured(predictor_env is installed):
                 chain, predictor = start_service(
                     chain,

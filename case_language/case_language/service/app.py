@@ -23,7 +23,10 @@ from case_serving.logs import REQUEST_ID_HEADER, new_request_id, request_id
 from case_serving.readiness import Drain
 from case_serving.refusals import Invalid, Refusal, TooLarge, too_large
 
-log = logging.getLogger("langdetect")
+log = logging.getLogger("case_language")
+#: The service's own metrics. The transformer's calls to it are counted on the client's side as
+#: ``case_classifier_language_*`` (:mod:`case_language.client_metrics`); ``_service`` keeps the two apart.
+PREFIX = "case_classifier_language_service"
 
 
 @dataclass
@@ -39,12 +42,10 @@ class ServiceState:
     drain: Drain = field(default_factory=lambda: Drain(0.0))
 
     def __post_init__(self) -> None:
-        self.requests = Counter(
-            "langdetect_requests", "Detect calls by HTTP status", ["status"], registry=self.registry
-        )
-        self.texts = Counter("langdetect_texts", "Texts detected, by language", ["language"], registry=self.registry)
+        self.requests = Counter(f"{PREFIX}_requests", "Detect calls by HTTP status", ["status"], registry=self.registry)
+        self.texts = Counter(f"{PREFIX}_texts", "Texts detected, by language", ["language"], registry=self.registry)
         self.latency = Histogram(
-            "langdetect_request_seconds",
+            f"{PREFIX}_request_seconds",
             "Detect call latency",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
             registry=self.registry,
