@@ -111,9 +111,9 @@ async def test_an_empty_batch_is_an_empty_answer(service, client):
     ("body", "fragment"),
     [
         (b"{not json", "not valid JSON"),
-        (b'{"texts": "abc"}', "expected a JSON object"),
+        (b'{"texts": "abc"}', "body must be a JSON object"),
         (b'{"texts": [1, 2]}', "must be a string"),
-        (b"[]", "expected a JSON object"),
+        (b"[]", "body must be a JSON object"),
         (b"", "not valid JSON"),
     ],
 )

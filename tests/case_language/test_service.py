@@ -35,9 +35,9 @@ def test_no_real_words_is_unknown(stack, text):
     ("body", "fragment"),
     [
         (b"{not json", "not valid JSON"),
-        (b'{"texts": "abc"}', "expected a JSON object"),
+        (b'{"texts": "abc"}', "body must be a JSON object"),
         (b'{"texts": [1, 2]}', "must be a string"),
-        (b"[]", "expected a JSON object"),
+        (b"[]", "body must be a JSON object"),
     ],
 )
 def test_bad_requests_get_a_json_error(stack, body, fragment):

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from case_language.protocol import DETECT_PATH
 from case_language.service.settings import LanguageServiceSettings
 from case_model import LocalDetector
+from case_serving.json_body import json_object
 from case_serving.logs import REQUEST_ID_HEADER, new_request_id, request_id
 from case_serving.readiness import Drain
 from case_serving.refusals import Invalid, Refusal, TooLarge, too_large
@@ -112,12 +113,9 @@ class DetectHandler(_JsonHandler):
             Invalid: not ``{"texts": [string, ...]}``.
             TooLarge: more texts than ``max_texts``.
         """
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as error:
-            raise Invalid(f"body is not valid JSON: {error}") from None
-        if not isinstance(payload, dict) or not isinstance(payload.get("texts"), list):
-            raise Invalid('expected a JSON object {"texts": [string, ...]}')
+        payload = json_object(body, expected='a JSON object {"texts": [string, ...]}')
+        if not isinstance(payload.get("texts"), list):
+            raise Invalid('invalid request: body must be a JSON object {"texts": [string, ...]}')
         texts: list[str] = payload["texts"]
         if len(texts) > self.state.settings.max_texts:
             raise TooLarge(f"too many texts: {len(texts)} > {self.state.settings.max_texts}")
