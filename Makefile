@@ -19,7 +19,7 @@ KEYS := .keys
 MODEL_SIGNING_KEY ?= $(CURDIR)/$(KEYS)/model-signing.key
 export MODEL_SIGNING_PUBLIC_KEY ?= $(CURDIR)/$(KEYS)/model-signing.pub
 
-.PHONY: venv model run test check tools lint security bench index publish demo-data batch clean constraints images keys lock token
+.PHONY: venv model run test check tools lint security bench index publish demo-data batch clean constraints images dockerfiles keys lock token
 
 venv: $(STAMP)
 
@@ -72,6 +72,10 @@ $(DIST)/.model-built: $(MODEL_SOURCES) $(DATA)/cases.parquet | $(KEYS)/model-sig
 	$(SRC_ENV) $(PY) -m case_model.training.cli train --data $(DATA)/cases.parquet \
 		--validation $(DATA)/validation.parquet --feedback $(DATA)/feedback.csv --out $(DIST) --synthetic \
 		--built-file $@ --signing-key $(MODEL_SIGNING_KEY)
+
+## make dockerfiles: write the six Dockerfiles from their one template (dev/dockerfiles.py)
+dockerfiles: $(STAMP)
+	$(PY) -m dev.dockerfiles
 
 ## make images: the six images from the Dockerfiles (Docker if an engine runs, else podman), for the wheel make model built
 images: model tools

@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from case_signing import public_key_path
+from dev.dockerfiles import IMAGES as DOCKERFILES
 from dev.processes import LOOPBACK, Service, python_module, start_on_ports
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGES = ("predictor", "transformer", "language", "feedback", "batch", "retrain")
+#: Every image, in the order its Dockerfile's template lists them (dev/dockerfiles.py).
+IMAGES = tuple(image.name for image in DOCKERFILES)
 LOCAL_BASE = "localhost/python-base:bookworm"
 #: What pip inside a build needs from the host to reach the registries (read-only mounts).
 HOST_PIP_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf")
