@@ -47,7 +47,7 @@ ALL_SETUPS = (
 )
 #: The language cache is off in the benchmark: the bodies rotate over 400 texts, production cases
 #: are unique, so every case pays for its detection call here as it would there.
-NO_CACHE = ("--language_cache_size", "0")
+NO_CACHE = ("--language-cache-size", "0")
 NOLOG = "ours: full chain, no prediction log"
 NOAUTH = "ours: full chain, authentication off"
 
@@ -105,7 +105,7 @@ def _plain_chain(pickled_dir: str, with_transformer: bool) -> Setup:
 
     def predictor(ports: tuple[int, ...]) -> Service:
         argv = python_module(
-            "bench.plain_kserve", "predictor", "--model_dir", pickled_dir, "--http_port", str(ports[0])
+            "bench.plain_kserve", "predictor", "--model-dir", pickled_dir, "--http_port", str(ports[0])
         )
         return Service("plain-predictor", argv, f"http://{LOOPBACK}:{ports[0]}/v2/models/{MODEL_NAME}/ready")
 

@@ -1,6 +1,6 @@
 """The baseline: the plain way to serve this model on KServe, for comparison only.
 
-``python -m bench.plain_kserve predictor --model_dir DIR --http_port N`` is a custom
+``python -m bench.plain_kserve predictor --model-dir DIR --http_port N`` is a custom
 ``kserve.Model`` that unpickles the same model file and predicts per request, as KServe's
 examples do. ``python -m bench.plain_kserve transformer --predictor_host H --http_port N`` is a
 plain KServe transformer that cleans the texts in ``preprocess`` and forwards every request to
@@ -60,7 +60,7 @@ class PlainTransformer(Model):
 def main() -> None:
     parser = argparse.ArgumentParser(parents=[model_server.parser])
     parser.add_argument("role", choices=["predictor", "transformer"])
-    parser.add_argument("--model_dir")
+    parser.add_argument("--model-dir")
     args = parser.parse_args()
     model = PlainPredictor(args.model_dir) if args.role == "predictor" else PlainTransformer()
     ModelServer(http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=False).start([model])

@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flap-seconds", type=float, default=20.0, help="language service up-period; 0: no flapping")
     parser.add_argument("--memory-bound-mb", type=float, default=64.0, help="allowed RSS growth per service")
     parser.add_argument("--request-timeout", type=float, default=10.0, help="seconds before a request counts as hung")
-    parser.add_argument("--model_dir", help="model artifact directory (default: the installed demo model)")
+    parser.add_argument("--model-dir", help="model artifact directory (default: the installed demo model)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--report", type=Path, default=RESULTS / "soak-latest.json")
     parser.add_argument("--restarts", type=int, default=0, help="language restarts the load lasts for, at least")
@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(
         ports=Ports.any(),
         model_dir=model_dir,
-        transformer_args=("--language_cache_size", "0", "--breaker_reset_seconds", str(reset)),
+        transformer_args=("--language-cache-size", "0", "--breaker-reset-seconds", str(reset)),
     )
     logs = Path(tempfile.mkdtemp(prefix="case-soak-"))
     # Each service on ports it holds (the language service flaps on its own port later).

@@ -118,9 +118,9 @@ class Stack:
             LOOPBACK,
             "--port",
             str(self.ports.feedback),
-            "--store_url",
+            "--store-url",
             self.feedback_store or "",
-            "--auth_jwks_url",
+            "--auth-jwks-url",
             self.jwks,
             *self._served_models(),
             *self.feedback_args,
@@ -132,11 +132,11 @@ class Stack:
         each slot's transformer); a feedback service started without a predictor takes fixed ones."""
         if not self.ports.predictor_http:
             return ()
-        return ("--served_models", self.url(self.ports.predictor_http, LABELS_PATH.format(name=MODEL_NAME)))
+        return ("--served-models", self.url(self.ports.predictor_http, LABELS_PATH.format(name=MODEL_NAME)))
 
     def predictor(self) -> Service:
         """The predictor (KServe ModelServer)."""
-        model_dir = ("--model_dir", self.model_dir) if self.model_dir else ()
+        model_dir = ("--model-dir", self.model_dir) if self.model_dir else ()
         argv = python_module(
             "predictor",
             "--http_port",
@@ -164,13 +164,13 @@ class Stack:
             f"{LOOPBACK}:{predictor_port}",
             "--predictor_protocol",
             self.predictor_protocol,
-            "--language_url",
+            "--language-url",
             self.url(self.ports.language, "/v1/detect"),
-            "--feedback_url",
+            "--feedback-url",
             self.url(self.ports.feedback, PREDICTIONS_PATH) if self.feedback_store else "",
-            "--feedback_token_file",
+            "--feedback-token-file",
             self.service_token_file,
-            "--auth_jwks_url",
+            "--auth-jwks-url",
             self.jwks,
             *self.transformer_args,
         )

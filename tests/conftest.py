@@ -181,7 +181,7 @@ def stack(artifact_dir, tmp_path_factory):
         env={**SOURCE_ENV, **access_logs, "FEEDBACK_LABELS": labels},
         service_token_file=str(service_token),
         # Tests poll the quality figures far above a reader's default rate.
-        feedback_args=("--auth_rate_limits=crm=1000,agent=1000,service=1000,privacy=1000,reader=1000",),
+        feedback_args=("--auth-rate-limits=crm=1000,agent=1000,service=1000,privacy=1000,reader=1000",),
     )
     # Each service on ports it really holds (started again on others if one was taken meanwhile);
     # the transformer last, pointed at the ports the others got.
@@ -226,22 +226,22 @@ def fault_transformer(stack, fault_language, tmp_path_factory):
             f"{LOOPBACK}:{stack.stack.ports.predictor_http}",
             "--predictor_protocol",
             "v2",
-            "--language_url",
+            "--language-url",
             f"{fault_language}/v1/detect",
-            "--language_timeout_ms",
+            "--language-timeout-ms",
             "300",
-            "--language_retries",
+            "--language-retries",
             "1",
-            "--breaker_failures",
+            "--breaker-failures",
             "3",
-            "--breaker_reset_seconds",
+            "--breaker-reset-seconds",
             "1",
-            "--language_cache_size",
+            "--language-cache-size",
             "0",
-            "--confidence_threshold",
+            "--confidence-threshold",
             "0.99",
             # The development issuer's keys by absolute path: the process starts in pytest's cwd.
-            "--auth_jwks_url",
+            "--auth-jwks-url",
             str(DEV_JWKS),
         )
         ready = f"http://{LOOPBACK}:{ports[0]}/v2/models/case-classifier/ready"
@@ -360,6 +360,6 @@ def feedback(request, labels, tmp_path_factory):
         store = f"sqlite:///{tmp_path_factory.mktemp('store') / 'feedback.sqlite'}"
     else:
         store = request.getfixturevalue("postgres_url")
-    service = start_feedback(store, labels, tmp_path_factory.mktemp("feedback-logs"), "--quality_cache_seconds=0")
+    service = start_feedback(store, labels, tmp_path_factory.mktemp("feedback-logs"), "--quality-cache-seconds=0")
     yield service
     service.process.stop()

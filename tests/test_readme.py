@@ -99,14 +99,14 @@ def test_numbers_quoted_from_the_settings_and_limits():
 
 def test_numbers_quoted_about_the_feedback_loop():
     feedback, transformer = FeedbackSettings(), TransformerSettings()
-    assert f"(`--feedback_buffer_events`, {transformer.feedback_buffer_events:,})" in FLAT
+    assert f"(`--feedback-buffer-events`, {transformer.feedback_buffer_events:,})" in FLAT
     assert f"more than {feedback.max_items:,} items (counted before any is validated)" in FLAT
     corrections_mib, body_mib = feedback.max_corrections_body_bytes // 2**20, feedback.max_body_bytes // 2**20
     assert f"a corrections body over {corrections_mib} MiB or any other body over {body_mib} MiB" in FLAT
     assert f"A SIGKILL (or an OOM kill) loses at most the buffer: {transformer.feedback_buffer_events:,}" in FLAT
-    assert f"`--corrections_per_agent_per_day` ({feedback.corrections_per_agent_per_day:,})" in FLAT
-    assert f"`--quality_cache_seconds` ({feedback.quality_cache_seconds:g})" in FLAT
-    assert f"after `--text_retention_days` ({feedback.text_retention_days:g})" in FLAT
+    assert f"`--corrections-per-agent-per-day` ({feedback.corrections_per_agent_per_day:,})" in FLAT
+    assert f"`--quality-cache-seconds` ({feedback.quality_cache_seconds:g})" in FLAT
+    assert f"after `--text-retention-days` ({feedback.text_retention_days:g})" in FLAT
     assert f"port {Ports().feedback};" in FLAT
 
 

@@ -3,6 +3,11 @@
 Each service declares one pydantic-settings class (env prefix, a description per field) built
 once at start-up by :func:`load_settings`, which attaches its fields as flags to the service's
 argparse parser (KServe's, for the predictor and transformer) and passes the object down.
+
+Flags have one style: ours are kebab-case (``--max-body-bytes``), as every command line of the
+project writes them; the flags KServe defines keep KServe's own names (``--http_port``), because
+KServe's documentation and manifests use them. The former underscore spelling of our flags is
+still read for one release, with a warning (:func:`former_flag_spellings`).
 :class:`HttpServiceSettings` holds the fields every HTTP service shares; :class:`ModelServerSettings` adds
 what the KServe services need. Nothing here imports KServe, so the language and feedback
 services use it too.
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
@@ -24,6 +30,7 @@ from pydantic_settings import (
     EnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
+    SettingsConfigDict,
 )
 
 from case_serving.access import Gate, RateLimiter, parse_rates
@@ -37,6 +44,8 @@ DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 class HttpServiceSettings(BaseSettings):
     """What every HTTP service of ours reads: body limit, drain and shutdown, logging."""
+
+    model_config = SettingsConfigDict(cli_kebab_case=True)
 
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES, description="Largest REST request body accepted (413 above); gRPC: KServe's flag."
@@ -126,6 +135,8 @@ class AuthSettings(BaseSettings):
     A service adds the roles each of its routes accepts; see :class:`case_serving.access.Gate`.
     """
 
+    model_config = SettingsConfigDict(cli_kebab_case=True)
+
     auth: bool = Field(
         True, description="Check bearer tokens. Off only on a test bench: no manifest turns it off (a test holds it)."
     )
@@ -165,6 +176,27 @@ class AuthSettings(BaseSettings):
         return Gate(verifier, RateLimiter(parse_rates(self.auth_rate_limits)))
 
 
+def former_flag_spellings(
+    settings_cls: type[BaseSettings], parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> list[str]:
+    """``argv`` with the former underscore spelling of our flags (``--max_body_bytes``) written as
+    today's (``--max-body-bytes``), each one warned about; KServe's flags, which the parser knows
+    by their underscore names, are left as they are."""
+    known = {option for action in parser._actions for option in action.option_strings}
+    ours = {f"--{name}" for name in settings_cls.model_fields if "_" in name}
+    rewritten = []
+    for arg in argv:
+        flag, sep, value = arg.partition("=")
+        if flag in ours and flag not in known:
+            new = flag.replace("_", "-")
+            message = f"{flag} is the former spelling of {new}: still read until the next release; write {new}"
+            log.warning(message, extra={"flag": flag, "new_name": new})
+            warnings.warn(message, DeprecationWarning, stacklevel=2)
+            arg = f"{new}{sep}{value}"
+        rewritten.append(arg)
+    return rewritten
+
+
 def load_settings(
     settings_cls: type[SettingsT], parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
 ) -> tuple[SettingsT, argparse.Namespace]:
@@ -178,5 +210,5 @@ def load_settings(
     source: CliSettingsSource[argparse.ArgumentParser] = CliSettingsSource(
         settings_cls, root_parser=parser, cli_avoid_json=True
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(former_flag_spellings(settings_cls, parser, sys.argv[1:] if argv is None else argv))
     return settings_cls(_cli_settings_source=source(parsed_args=args)), args

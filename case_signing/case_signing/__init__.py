@@ -11,7 +11,7 @@ model checks the signature with the public key first:
   :func:`verify_installed`), the retraining job included (``python -m case_signing.model_cli``);
 * every Ray worker of the batch job, as it starts (:func:`verify_worker`, Ray's
   ``worker_process_setup_hook``);
-* the predictor and the batch job, on an artifact directory given with ``--model_dir``
+* the predictor and the batch job, on an artifact directory given with ``--model-dir``
   (:func:`verify_directory`);
 * the retraining job, on the champion wheel it scores against.
 

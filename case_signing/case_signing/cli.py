@@ -3,7 +3,7 @@
     python -m case_signing keygen .keys                       # a development key pair
     python -m case_signing verify-wheel dist/case_model-1.2.0-py3-none-any.whl
     python -m case_signing verify-installed                   # the package `import case_model` loads
-    python -m case_signing verify-dir DIR                      # an artifact directory (--model_dir)
+    python -m case_signing verify-dir DIR                      # an artifact directory (--model-dir)
 
 The public key comes from ``--public-key`` or ``$MODEL_SIGNING_PUBLIC_KEY``. Exit 0: verified;
 exit 3: refused, with the reason on stderr; exit 2: bad usage.

@@ -3,7 +3,7 @@
 A signature is a Sigstore bundle (``model.sig``) over every file of a directory, written inside it
 and excluded from what it signs. Two directories are signed at build time with the same key: the
 artifact directory (``case_model/_artifact``: what the predictor and batch load, and what
-``--model_dir`` names), then the whole package (code, artifact and the artifact's signature), so
+``--model-dir`` names), then the whole package (code, artifact and the artifact's signature), so
 a wheel whose code was altered is refused as surely as one whose arrays were.
 
 The installed package is located without importing it (``importlib.util.find_spec`` on a

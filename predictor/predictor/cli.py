@@ -1,7 +1,7 @@
 """The predictor's start-up (``python -m predictor``, after the model's signature check): flags and wiring only.
 
 Takes KServe's standard flags (``--http_port``, ``--grpc_port``, ``--model_name``, ...) and ours
-(``--model_dir``, ``--max_batch_cases``, ...; see ``predictor/settings.py``).
+(``--model-dir``, ``--max-batch-cases``, ...; see ``predictor/settings.py``).
 """
 
 from __future__ import annotations

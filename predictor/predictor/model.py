@@ -54,7 +54,7 @@ class CaseClassifierModel(LeanLifecycle):
             case_model.ArtifactError: its files do not match its metadata, or are malformed.
         """
         # The bundled artifact was checked with its whole package at start (python -m predictor);
-        # an artifact directory given by --model_dir carries a signature of its own.
+        # an artifact directory given by --model-dir carries a signature of its own.
         directory = Path(self.settings.model_dir) if self.settings.model_dir else None
         if directory is not None:
             verify_directory(directory)

@@ -133,7 +133,7 @@ def test_an_erasure_removes_the_case_and_keeps_its_audit_trail(feedback):
 
 def test_limits_answer_429_with_retry_after_per_principal(labels, tmp_path):
     service = start_feedback(
-        f"sqlite:///{tmp_path / 'f.sqlite'}", labels, tmp_path, "--auth_rate_limits=agent=2,crm=50"
+        f"sqlite:///{tmp_path / 'f.sqlite'}", labels, tmp_path, "--auth-rate-limits=agent=2,crm=50"
     )
     try:
         agent = [_correct(service, "agent", "agent-loop", case_id=f"C-loop-{n}") for n in range(12)]

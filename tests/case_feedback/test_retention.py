@@ -23,7 +23,7 @@ def _texts(store_url: str) -> dict[str, str | None]:
 def test_texts_past_retention_are_erased_and_the_rest_stays(labels, tmp_path):
     store = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
     # Retention of one second, checked every 0.2 s.
-    args = ("--text_retention_days", str(1 / 86400), "--retention_interval_seconds", "0.2", "--quality_cache_seconds=0")
+    args = ("--text-retention-days", str(1 / 86400), "--retention-interval-seconds", "0.2", "--quality-cache-seconds=0")
     service = start_feedback(store, labels, tmp_path / "logs", *args)
     try:
         service.log([event("OLD-1", "1.0.0", predicted_at=1_000_000.0), event("NEW-1", "1.0.0")])
@@ -38,7 +38,7 @@ def test_texts_past_retention_are_erased_and_the_rest_stays(labels, tmp_path):
 
 def test_retention_zero_keeps_texts(labels, tmp_path):
     store = f"sqlite:///{tmp_path / 'feedback.sqlite'}"
-    service = start_feedback(store, labels, tmp_path / "logs", "--text_retention_days=0")
+    service = start_feedback(store, labels, tmp_path / "logs", "--text-retention-days=0")
     try:
         service.log([event("OLD-1", "1.0.0", predicted_at=1_000_000.0)])
         assert _texts(store)["OLD-1"] == "the case OLD-1 as the model saw it"

@@ -4,7 +4,7 @@ PostgreSQL.
 
 An agent may name a label only the canary has; a label no served version has, or an event of a
 version no server serves, is refused. When the canary goes away its version and its new label stop
-being accepted once ``--served_models_keep_seconds`` have passed, and before any server has been
+being accepted once ``--served-models-keep-seconds`` have passed, and before any server has been
 read nothing is accepted (503, try again).
 """
 
@@ -70,7 +70,7 @@ def store_url(request, tmp_path):
 
 
 def _served(predictors, *versions: str) -> str:
-    return "--served_models=" + ",".join(predictors[v][0] for v in versions)
+    return "--served-models=" + ",".join(predictors[v][0] for v in versions)
 
 
 def test_a_server_says_its_version_and_labels_on_any_of_its_paths(predictors, labels):
@@ -119,9 +119,9 @@ def test_a_version_no_longer_served_stops_being_taken(predictors, canary_dir, st
         store_url,
         labels,
         tmp_path,
-        f"--served_models={predictors['1.0.0'][0]},{canary_url}",
-        "--served_models_refresh_seconds=0.5",
-        "--served_models_keep_seconds=2",
+        f"--served-models={predictors['1.0.0'][0]},{canary_url}",
+        "--served-models-refresh-seconds=0.5",
+        "--served-models-keep-seconds=2",
     )
     case = f"R-{uuid.uuid4().hex[:8]}"
     try:
@@ -140,7 +140,7 @@ def test_a_version_no_longer_served_stops_being_taken(predictors, canary_dir, st
 def test_nothing_is_taken_before_a_served_model_has_been_read(store_url, labels, tmp_path):
     """A server that never answers: the service cannot know what to take, and says so (503)."""
     nowhere = f"http://127.0.0.1:9{LABELS_PATH.format(name=MODEL_NAME)}"  # the discard port: refused
-    feedback = start_feedback(store_url, labels, tmp_path, f"--served_models={nowhere}")
+    feedback = start_feedback(store_url, labels, tmp_path, f"--served-models={nowhere}")
     try:
         refused = feedback.log([event(f"N-{uuid.uuid4().hex[:8]}", "1.0.0")])
         assert refused.status_code == 503

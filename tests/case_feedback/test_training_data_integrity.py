@@ -199,8 +199,8 @@ def test_daily_limits_per_agent_and_for_all(labels, tmp_path):
         f"sqlite:///{tmp_path / 'f.sqlite'}",
         labels,
         tmp_path,
-        "--corrections_per_agent_per_day=3",
-        "--corrections_per_day=5",
+        "--corrections-per-agent-per-day=3",
+        "--corrections-per-day=5",
     )
     try:
         assert service.correct(("L-1", "display"), ("L-2", "display"), ("L-3", "display")).status_code == 200

@@ -65,5 +65,5 @@ def test_a_flag_wins_over_both_names(monkeypatch):
     monkeypatch.setenv("LANGUAGE_MIN_CONFIDENCE", "0.9")
     monkeypatch.setenv("LANGDETECT_MIN_CONFIDENCE", "0.8")
     with pytest.warns(DeprecationWarning, match="LANGDETECT_"):
-        settings = _load(["--max_texts", "9", "--min_confidence", "0.7"])
+        settings = _load(["--max-texts", "9", "--min-confidence", "0.7"])
     assert (settings.max_texts, settings.min_confidence) == (9, 0.7)

@@ -43,7 +43,7 @@ def canaries(stack, trained, tmp_path_factory):
     running, urls = [], {}
     logs = tmp_path_factory.mktemp("canary-logs")
     try:
-        for version, extra in (("2.0.0", ("--confidence_threshold", "0.99")), ("3.0.0", ())):
+        for version, extra in (("2.0.0", ("--confidence-threshold", "0.99")), ("3.0.0", ())):
             artifact = tmp_path_factory.mktemp(f"artifact-{version}")
             write_artifact(trained, version, artifact, {}, SIGNING_KEY)
             ports = Ports.any(language=stack.stack.ports.language)

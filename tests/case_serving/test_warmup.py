@@ -34,15 +34,15 @@ def test_transformer_is_not_ready_until_its_warm_up_reached_the_predictor(artifa
     # transformer's own ports are chosen at its start, again on a bind failure.
     predictor_http, predictor_grpc = candidate_ports(2)
     stack = Stack(
-        # --language_mode local: no language service is called (port 1 unanswered).
+        # --language-mode local: no language service is called (port 1 unanswered).
         ports=Ports.any(language=1, predictor_http=predictor_http, predictor_grpc=predictor_grpc),
         model_dir=str(artifact_dir),
         env=SOURCE_ENV,
-        transformer_args=("--language_mode", "local", "--warmup_timeout_seconds", "120"),
+        transformer_args=("--language-mode", "local", "--warmup-timeout-seconds", "120"),
         # The predictor's own warm-up off: every predict call it counts is then the transformer's.
         # (Counting from the moment the predictor was up raced with the transformer's warm-up,
         # which may already be through by then.)
-        predictor_args=("--warmup_requests", "0"),
+        predictor_args=("--warmup-requests", "0"),
     )
     # Started once alive: it cannot be ready before its predictor is.
     stack, transformer = start_service(

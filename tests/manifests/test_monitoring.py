@@ -72,9 +72,9 @@ def chain(stack, artifact_dir, tmp_path_factory):
     service_token = tmp_path_factory.mktemp("monitoring-token") / "token"
     write_token(service_token, ["service"], "monitored-transformer", 3 * 3600)
     args = (
-        "--confidence_threshold=0.99",
-        "--breaker_reset_seconds=600",
-        "--feedback_buffer_events=20",
+        "--confidence-threshold=0.99",
+        "--breaker-reset-seconds=600",
+        "--feedback-buffer-events=20",
     )
     chain = Stack(
         ports=Ports.any(),
@@ -83,7 +83,7 @@ def chain(stack, artifact_dir, tmp_path_factory):
         transformer_args=args,
         service_token_file=str(service_token),
         # The test polls the quality figures faster than a reader's default rate.
-        feedback_args=("--auth_rate_limits=crm=1000,service=1000,reader=1000",),
+        feedback_args=("--auth-rate-limits=crm=1000,service=1000,reader=1000",),
         env={
             **SOURCE_ENV,
             "FEEDBACK_LABELS": stack.stack.env.get("FEEDBACK_LABELS", ""),

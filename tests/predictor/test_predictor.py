@@ -76,7 +76,7 @@ def test_tampered_artifact_keeps_the_predictor_from_ever_serving(artifact_dir, t
                 sys.executable,
                 "-m",
                 "predictor",
-                "--model_dir",
+                "--model-dir",
                 str(tampered),
                 "--http_port",
                 str(port),

@@ -54,9 +54,9 @@ def _corrections_body(n: int) -> dict:
 
 @pytest.mark.parametrize("service", ["predictor", "transformer", "language", "feedback"])
 def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, service, reliability):
-    drain = ("--drain_seconds", str(DRAIN))
+    drain = ("--drain-seconds", str(DRAIN))
     stack = Stack(
-        # The service under test alone: --language_mode local calls no language service, and the
+        # The service under test alone: --language-mode local calls no language service, and the
         # prediction log's feedback service stays unanswered (port 1) beside the transformer.
         ports=Ports.any(**{name: 1 for name in ("language", "feedback") if name != service}),
         model_dir=str(artifact_dir),
@@ -64,9 +64,9 @@ def test_sigterm_drains_then_stops_losing_nothing(artifact_dir, tmp_path, servic
         env={**SOURCE_ENV, "FEEDBACK_LABELS": "display,storage"},
         language_args=drain if service == "language" else (),
         # One agent's hundreds of corrections a second: past its daily limit, which is not under test.
-        feedback_args=(*drain, "--corrections_per_agent_per_day=0") if service == "feedback" else (),
+        feedback_args=(*drain, "--corrections-per-agent-per-day=0") if service == "feedback" else (),
         predictor_args=drain if service == "predictor" else (),
-        transformer_args=("--language_mode", "local", *drain),
+        transformer_args=("--language-mode", "local", *drain),
     )
     # The transformer's infer route and the feedback service's corrections take a CRM's token; the
     # predictor and the language service have no in-app auth.

@@ -20,13 +20,13 @@ CASE = "The battery of my laptop does not charge any more."
 @pytest.mark.parametrize("protocol", ["grpc-v2", "v2"])
 def test_predictor_killed_and_restarted(artifact_dir, tmp_path, protocol, reliability):
     stack = Stack(
-        # No language service: --language_mode local never calls it (port 1 stays unanswered).
+        # No language service: --language-mode local never calls it (port 1 stays unanswered).
         ports=Ports.any(language=1),
         model_dir=str(artifact_dir),
         env=SOURCE_ENV,
         predictor_protocol=protocol,
         transformer_args=(
-            "--language_mode",
+            "--language-mode",
             "local",
             "--enable_predictor_health_check",
             "--predictor_request_timeout_seconds",

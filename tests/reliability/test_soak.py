@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("soak")]
 def test_short_soak_has_nothing_unexpected(artifact_dir, tmp_path, reliability):
     report_path = tmp_path / "soak.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench.soak", "--short", "--model_dir", str(artifact_dir), "--report", str(report_path)],
+        [sys.executable, "-m", "bench.soak", "--short", "--model-dir", str(artifact_dir), "--report", str(report_path)],
         capture_output=True,
         text=True,
         timeout=300,

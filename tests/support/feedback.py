@@ -54,14 +54,14 @@ def start_feedback(store_url: str, labels: Sequence[str], logs: Path, *args: str
     """The feedback service on ``store_url``, on a port it holds (0: any; started again on another
     if one was taken meanwhile) or on ``port`` (a restart on its own port, no retry)."""
     env = {**SOURCE_ENV, "FEEDBACK_LABELS": ",".join(labels)}
-    if not any(arg.startswith("--auth_rate_limits") for arg in args):
+    if not any(arg.startswith("--auth-rate-limits") for arg in args):
         # Tests poll (quality every 0.1 s): far above a reader's default rate. The limits' own
         # test starts a service with the defaults (tests/case_feedback/test_access.py).
-        args = (*args, "--auth_rate_limits=crm=1000,agent=1000,service=1000,privacy=1000,reader=1000")
+        args = (*args, "--auth-rate-limits=crm=1000,agent=1000,service=1000,privacy=1000,reader=1000")
     if not any(arg.startswith("--corrections_per") for arg in args):
         # Tests share one service per store and correct under a few agent names all session; the
         # daily limits' own test starts a service with them (test_training_data_integrity.py).
-        args = (*args, "--corrections_per_agent_per_day=0", "--corrections_per_day=0")
+        args = (*args, "--corrections-per-agent-per-day=0", "--corrections-per-day=0")
     stack = Stack(ports=Ports.any(feedback=port), feedback_store=store_url, feedback_args=args, env=env)
     stack, running = start_service(stack, "feedback", logs)
     return Feedback(stack.url(stack.ports.feedback), store_url, running)

@@ -99,7 +99,7 @@ def test_breaker_opens_then_closes_when_the_service_is_back(fault_language, faul
         infer(fault_transformer, infer_body([_case()]))
     trials = metric(fault_transformer, transitions, {"state": "half_open"}) - trials_before
     assert trials < 3
-    # A trial is one call, retried once (--language_retries 1) while the service fails.
+    # A trial is one call, retried once (--language-retries 1) while the service fails.
     assert trials <= _calls(fault_language) - calls <= 2 * trials
     assert (
         metric(fault_transformer, "case_classifier_language_calls_total", {"outcome": "skipped_open_breaker"})

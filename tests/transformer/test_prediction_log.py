@@ -116,7 +116,7 @@ def _logging_chain(stack, labels, tmp_path, token_roles=("service",)):
     chain = Stack(
         ports=ports,
         feedback_store="its own",  # the feedback service above; the chain's transformer logs to it
-        transformer_args=("--language_mode", "local", "--feedback_buffer_events", "20", "--feedback_batch_events", "5"),
+        transformer_args=("--language-mode", "local", "--feedback-buffer-events", "20", "--feedback-batch-events", "5"),
         env=SOURCE_ENV,
         service_token_file=str(service_token),
     )

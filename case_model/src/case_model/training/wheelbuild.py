@@ -83,7 +83,7 @@ def write_artifact(
     result: TrainingResult, version: str, directory: Path, extra: dict[str, Any], signing_key: Path | None
 ) -> dict[str, Any]:
     """Write the scorer's files, metadata (with their SHA-256), confusion matrix and model card, then
-    sign the directory with the release key (``--model_dir`` loads verify that signature).
+    sign the directory with the release key (``--model-dir`` loads verify that signature).
 
     Without a key (a retraining candidate) the directory stays unsigned: the release pipeline signs
     it inside the wheel (:func:`sign_package`), and nothing loads it before that.
@@ -147,7 +147,7 @@ def stage_package(artifact_dir: Path, version: str, staging: Path) -> Path:
 
 
 def sign_package(package: Path, signing_key: Path) -> None:
-    """Sign the artifact (what ``--model_dir`` loads check), then the whole package (code, artifact
+    """Sign the artifact (what ``--model-dir`` loads check), then the whole package (code, artifact
     and the artifact's signature), so altered code is refused as surely as altered arrays."""
     from case_signing import sign_directory
 
