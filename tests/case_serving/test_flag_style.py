@@ -45,9 +45,11 @@ def test_the_former_underscore_spelling_still_works_and_warns(caplog) -> None:
 
 
 def test_no_command_line_of_ours_writes_the_former_spelling() -> None:
-    """The manifests, the README, the local stack and the tests write our flags one way."""
+    """The manifests, the README, the local stack and the tests write our flags one way (a prefix
+    test such as ``arg.startswith("--corrections-per")`` included)."""
     names = {name for cls in SERVICES for name in cls.model_fields if "_" in name}
-    former = re.compile(r"--(" + "|".join(sorted(names, key=len, reverse=True)) + r")(?![a-z0-9_])")
+    prefixes = {name[:end] for name in names for end in range(name.index("_") + 2, len(name) + 1)}
+    former = re.compile(r"--(" + "|".join(sorted(prefixes, key=len, reverse=True)) + r")(?![a-z0-9_])")
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     exempt = {"case_serving/case_serving/settings.py", "tests/case_serving/test_flag_style.py"}
     offenders = []
@@ -55,5 +57,8 @@ def test_no_command_line_of_ours_writes_the_former_spelling() -> None:
         path = ROOT / name
         if name in exempt or path.suffix not in {".py", ".yaml", ".yml", ".md", ".sh", ""} or not path.is_file():
             continue
-        offenders += [f"{name}: {m.group(0)}" for m in former.finditer(path.read_text(errors="replace"))]
+        for line in path.read_text(errors="replace").splitlines():
+            if "former" in line or "(underscores)" in line:  # the rename's own notes name the old spelling
+                continue
+            offenders += [f"{name}: {m.group(0)}" for m in former.finditer(line)]
     assert not offenders, offenders[:10]

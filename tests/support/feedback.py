@@ -58,7 +58,7 @@ def start_feedback(store_url: str, labels: Sequence[str], logs: Path, *args: str
         # Tests poll (quality every 0.1 s): far above a reader's default rate. The limits' own
         # test starts a service with the defaults (tests/case_feedback/test_access.py).
         args = (*args, "--auth-rate-limits=crm=1000,agent=1000,service=1000,privacy=1000,reader=1000")
-    if not any(arg.startswith("--corrections_per") for arg in args):
+    if not any(arg.startswith("--corrections-per") for arg in args):
         # Tests share one service per store and correct under a few agent names all session; the
         # daily limits' own test starts a service with them (test_training_data_integrity.py).
         args = (*args, "--corrections-per-agent-per-day=0", "--corrections-per-day=0")
