@@ -13,17 +13,21 @@ this image does not install (an extra it was not built with) is skipped, and sai
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import pkgutil
 import sys
 
-PROJECT_PREFIXES = ("case_", "transformer", "predictor")
+from local_packages import FROM_THE_MODEL_INDEX, local_packages
+
+#: The project's own top-level modules: each package directory's name (the model wheel's too).
+PROJECT_MODULES = frozenset(
+    {path.name for path in local_packages().values()} | {FROM_THE_MODEL_INDEX.replace("-", "_")}
+)
 #: Scripts that only their tool runs (alembic's migration environment reads alembic's context).
 SCRIPTS = (".migrations",)
 
 
 def _is_project_module(name: str) -> bool:
-    return name.split(".")[0].startswith(PROJECT_PREFIXES)
+    return name.split(".")[0] in PROJECT_MODULES
 
 
 def check(package: str) -> list[str]:

@@ -81,8 +81,13 @@ def warn_renamed(old: str, new: str, new_is_set: bool) -> None:
         message = f"{old} is ignored: {new}, its new name, is set too; remove {old}"
     else:
         message = f"{old} is the former name of {new}: still read until the next release; set {new} instead"
-    log.warning(message, extra={"variable": old, "new_name": new})
-    warnings.warn(message, DeprecationWarning, stacklevel=2)
+    _deprecated(message, variable=old, new_name=new)
+
+
+def _deprecated(message: str, **names: str) -> None:
+    """A former name in use: one log line (the service's JSON log) and a :class:`DeprecationWarning`."""
+    log.warning(message, extra=names)
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
 
 
 class FormerEnvPrefix(EnvSettingsSource):
@@ -189,9 +194,11 @@ def former_flag_spellings(
         flag, sep, value = arg.partition("=")
         if flag in ours and flag not in known:
             new = flag.replace("_", "-")
-            message = f"{flag} is the former spelling of {new}: still read until the next release; write {new}"
-            log.warning(message, extra={"flag": flag, "new_name": new})
-            warnings.warn(message, DeprecationWarning, stacklevel=2)
+            _deprecated(
+                f"{flag} is the former spelling of {new}: still read until the next release; write {new}",
+                flag=flag,
+                new_name=new,
+            )
             arg = f"{new}{sep}{value}"
         rewritten.append(arg)
     return rewritten

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.support.auth import bearer, forged
-from tests.support.feedback import event, start_feedback
+from tests.support.events import event
+from tests.support.feedback import start_feedback
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feedback")]
 

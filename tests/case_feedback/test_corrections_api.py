@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.auth import bearer
-from tests.support.feedback import event
+from tests.support.events import event
 from tests.support.v2 import metric
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feedback")]

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.support.auth import bearer
-from tests.support.feedback import event
+from tests.support.events import event
 from tests.support.fuzz import fuzz, operations
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feedback")]

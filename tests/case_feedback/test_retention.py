@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support.feedback import event, eventually, start_feedback
+from tests.support.events import event
+from tests.support.feedback import eventually, start_feedback
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feedback")]
 

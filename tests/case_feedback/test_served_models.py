@@ -21,7 +21,8 @@ from case_model import MODEL_NAME
 from case_serving.model_labels import LABELS_PATH
 from dev.stack import Ports, Stack, start_service
 from tests.conftest import SIGNING_KEY, SOURCE_ENV
-from tests.support.feedback import event, eventually, start_feedback
+from tests.support.events import event
+from tests.support.feedback import eventually, start_feedback
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("served-models")]
 #: The label only the canary has.

@@ -19,7 +19,8 @@ import pytest
 
 from case_feedback.service.store import Store
 from tests.support.auth import bearer
-from tests.support.feedback import event, start_feedback
+from tests.support.events import event
+from tests.support.feedback import start_feedback
 from tests.support.v2 import metric
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("feedback")]

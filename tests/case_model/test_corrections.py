@@ -13,8 +13,7 @@ import pytest
 from case_feedback.service.store import Correction, Store
 from case_model.training import DataError, classifiable, cli
 from case_model.training.corrections import apply_corrections, read_corrections
-from tests.support.events import answered
-from tests.support.feedback import event
+from tests.support.events import answered, event
 
 pytestmark = pytest.mark.slow
 

@@ -67,25 +67,6 @@ def start_feedback(store_url: str, labels: Sequence[str], logs: Path, *args: str
     return Feedback(stack.url(stack.ports.feedback), store_url, running)
 
 
-def event(case_id: str | None, version: str, label: str = "display", status: str = "ok", **fields) -> dict:
-    """A prediction-log event as the transformer sends it."""
-    return {
-        "case_id": case_id,
-        "request_id": f"req-{case_id}",
-        "model_version": version,
-        "label": label,
-        "confidence": 0.9,
-        "status": status,
-        "language": "en",
-        "top_labels": [label, "storage", "boot_bios"],
-        "top_probabilities": [0.9, 0.06, 0.04],
-        "text": f"the case {case_id} as the model saw it",
-        "predicted_at": time.time(),
-        "source": "online",
-        **fields,
-    }
-
-
 def eventually(probe: Callable[[], T | None], timeout: float = 15.0, every: float = 0.1) -> T:
     """``probe()``'s first truthy answer within ``timeout`` seconds (fails the test otherwise)."""
     deadline = time.monotonic() + timeout

@@ -55,9 +55,9 @@ class Plan:
         return self.flow.texts
 
     @property
-    def statuses(self) -> list[str]:
-        """Each case's status as the wire carries it."""
-        return self.flow.status_values()
+    def statuses(self) -> Sequence[str]:
+        """Each case's status; a :class:`case_model.Status` is the string the wire carries."""
+        return self.flow.statuses
 
     @property
     def languages(self) -> list[str]:

@@ -125,7 +125,7 @@ class CaseTransformer(LeanLifecycle):
         plan.started = started
         candidates = plan.classifiable
         if candidates:
-            languages = await self.language.detect([plan.texts[i] for i in candidates])
+            languages = await self.language.detect(plan.flow.texts_of(candidates))
             apply_languages(plan, candidates, languages, self.rules)
         if self.settings.log_texts:
             log.info("cases", extra={"texts": plan.texts})
@@ -137,10 +137,11 @@ class CaseTransformer(LeanLifecycle):
 
     async def predict(self, plan: Plan, headers: dict[str, str] | None = None) -> Plan:
         """Classify the plan's classifiable cases (none: no predictor call at all)."""
-        if not plan.classifiable:
+        classifiable = plan.classifiable
+        if not classifiable:
             metrics.CALLS["skipped"].inc()
             return plan
-        texts = [plan.texts[i] for i in plan.classifiable]
+        texts = plan.flow.texts_of(classifiable)
         if plan.explain:  # rare, and the predictor explains per request: not batched
             answers, part = await self._call_predictor(texts, request_id.get(), explain=True), slice(0, len(texts))
         else:
