@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
-import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from case_serving.access import Forbidden, Gate, RateLimited
+from case_serving.asgi_answers import header_pairs, send_error
 from case_serving.tokens import Principal, TokenRefused
 
 _AUTHORIZATION = b"authorization"
@@ -72,18 +72,15 @@ class BearerGateMiddleware:
         try:
             scope.setdefault("state", {})["principal"] = await self.gate.admit(header, self.roles)
         except (TokenRefused, Forbidden, RateLimited) as error:
-            status, headers = refusal(error, header is not None)
-            await _answer(send, status, headers, str(error))
+            await send_refusal(send, error, header is not None)
             return
         await self.app(scope, receive, send)
 
 
-async def _answer(send: Send, status: int, headers: dict[str, str], message: str) -> None:
-    body = orjson.dumps({"error": message})
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+async def send_refusal(send: Send, error: Exception, token_sent: bool) -> None:
+    """Answer one of the gate's refusals at the ASGI level (401, 403 or 429 with its headers)."""
+    status, headers = refusal(error, token_sent)
+    await send_error(send, status, str(error), header_pairs(headers))
 
 
 #: Declares the scheme in the OpenAPI document (clients and fuzzers see that a token is wanted);

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from case_serving.asgi_answers import send_error
 from case_serving.refusals import too_large
 
 #: Most bytes of a refused body read and thrown away so that the 413 reaches the client: loopback
@@ -27,10 +27,6 @@ DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 
 class BodyTooLarge(Exception):
     """A chunked body crossed the limit while it was being read."""
-
-
-def _message(limit: int, size: int | None) -> bytes:
-    return orjson.dumps({"error": str(too_large(limit, size))})
 
 
 async def _discard_body(receive: Receive, already: int = 0) -> None:
@@ -44,14 +40,28 @@ async def _discard_body(receive: Receive, already: int = 0) -> None:
 
 
 async def _refuse(send: Send, limit: int, size: int | None) -> None:
-    body = _message(limit, size)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 413, str(too_large(limit, size)), [(b"connection", b"close")])
+
+
+def announced_length(headers: Mapping[bytes, bytes]) -> int | None:
+    """The body length a request announces (``Content-Length``), if it announces one."""
+    length = headers.get(b"content-length")
+    return int(length) if length is not None and length.isdigit() else None
+
+
+async def refuse_announced(headers: Mapping[bytes, bytes], receive: Receive, send: Send, limit: int, size: int) -> None:
+    """413 for a body that announced ``size`` bytes, over ``limit``: read and dropped first (see
+    the module's docstring), unless the client waits for "100 Continue" and has sent nothing yet,
+    or the body is too large to be worth reading."""
+    if headers.get(b"expect", b"").lower() != b"100-continue" and size <= DRAIN_LIMIT_BYTES:
+        await _discard_body(receive)
+    await _refuse(send, limit, size)
+
+
+async def refuse_read(receive: Receive, send: Send, limit: int, received: int) -> None:
+    """413 for a body that crossed ``limit`` while it was read (``received`` bytes so far)."""
+    await _discard_body(receive, received)
+    await _refuse(send, limit, None)
 
 
 class BodyLimitMiddleware:
@@ -70,13 +80,9 @@ class BodyLimitMiddleware:
             return
         limit = self.by_path.get(scope["path"], self.max_bytes)
         headers = dict(scope["headers"])
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            # A client waiting for "100 Continue" has sent nothing yet: answer at once. So does a
-            # body too large to be worth reading.
-            if headers.get(b"expect", b"").lower() != b"100-continue" and int(length) <= DRAIN_LIMIT_BYTES:
-                await _discard_body(receive)
-            await _refuse(send, limit, int(length))
+        length = announced_length(headers)
+        if length is not None and length > limit:
+            await refuse_announced(headers, receive, send, limit, length)
             return
         received = 0
         started = False
@@ -99,5 +105,4 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if started:
                 raise
-            await _discard_body(receive, received)
-            await _refuse(send, limit, None)
+            await refuse_read(receive, send, limit, received)

@@ -20,6 +20,9 @@ and why no public path does it:
 - **The request lifecycle.** ``case_serving.lifecycle`` replaces ``Model.__call__`` for predict
   calls (KServe's stage histograms from ``kserve.metrics``, bound once); it is kept beside this
   module because both models inherit it.
+- **The application Uvicorn serves.** KServe hands Uvicorn the import string of its app; the
+  lean infer route (:mod:`case_serving.infer_front`) has to be in front of that app, so the
+  server's Uvicorn configuration is given our application once KServe has made it.
 - **Timing middleware.** KServe adds ``TimingMiddleware`` to every app; its only output is
   ``kserve.trace`` lines, silenced below DEBUG, yet measuring CPU time twice per request cost 5%
   of the transformer's CPU under load (py-spy). It is left out while nobody reads it.
@@ -37,6 +40,7 @@ from typing import Any, cast
 import uvicorn
 from fastapi import FastAPI
 from kserve import ModelServer
+from starlette.types import ASGIApp
 from timing_asgi import TimingMiddleware
 
 from case_serving.grpc_infer import GrpcServer
@@ -88,6 +92,7 @@ class CaseModelServer(ModelServer):
         on_drained: What to finish once the drain period after SIGTERM is over, while the servers
             still answer (the prediction log: its last flush and its count of what it dropped
             must reach ``/metrics`` before ``/metrics`` stops).
+        rest_app: The ASGI application Uvicorn serves, wrapping KServe's app (None: KServe's app).
         kwargs: KServe's ``ModelServer`` arguments (gRPC is ours, so ``enable_grpc`` is not one).
     """
 
@@ -98,9 +103,11 @@ class CaseModelServer(ModelServer):
         tasks: list[Callable[[], Awaitable[None]]],
         on_stop: list[Callable[[], Awaitable[None]]],
         on_drained: list[Callable[[], Awaitable[None]]] | None = None,
+        rest_app: ASGIApp | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(enable_grpc=False, **kwargs)
+        self.rest_app = rest_app
         self.drain = drain
         self.grpc = grpc
         self.tasks = tasks
@@ -117,6 +124,12 @@ class CaseModelServer(ModelServer):
         if self.grpc is not None:
             self.servers.append(self.grpc.start())
         super().start(models)
+
+    async def _serve(self) -> None:
+        """KServe's servers, with Uvicorn serving ``rest_app`` (KServe has made its server by now)."""
+        if self.rest_app is not None and self._rest_server is not None:
+            self._rest_server.config.app = self.rest_app
+        await super()._serve()
 
     def stop(self, sig: int) -> None:
         """KServe's stop (called once Uvicorn has stopped and re-raised the signal), then ours."""

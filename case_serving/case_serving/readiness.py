@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import orjson
+from case_serving.asgi_answers import send_error
 
 if TYPE_CHECKING:  # annotations only: the language service (tornado, no Starlette) shares Drain
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-_NOT_READY = orjson.dumps({"error": "not ready: warming up or shutting down"})
+NOT_READY = "not ready: warming up or shutting down"
 
 
 class Drain:
@@ -52,8 +52,6 @@ class ReadinessGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.is_readiness(scope["path"]) and not self.ready():
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(_NOT_READY)).encode())]
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": _NOT_READY})
+            await send_error(send, 503, NOT_READY)
             return
         await self.app(scope, receive, send)

@@ -15,7 +15,7 @@ metadata, health, other model names) stays on KServe's routes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -124,10 +124,10 @@ def _requested_outputs(document: dict[str, Any], limits: RequestLimits) -> list[
     return names
 
 
-def _json_length(request: Request) -> int | None:
-    value = request.headers.get(BINARY_HEADER)
+def _json_length(headers: Mapping[str, str]) -> int | None:
+    value = headers.get(BINARY_HEADER)
     if value is None:
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
         if media not in _JSON_TYPES:
             raise UnsupportedMediaType(
                 f"unsupported Content-Type {media or '(none)'!r}: send application/json "
@@ -137,6 +137,16 @@ def _json_length(request: Request) -> int | None:
     if not value.isdigit():
         raise InvalidInput(f"{BINARY_HEADER} must be a byte count, got {value!r}")
     return int(value)
+
+
+def check_headers(model: Model, limits: RequestLimits, headers: Mapping[str, str]) -> int | None:
+    """What is checked before the body is read: its media type, the request id header, the
+    model's readiness. Returns the length of the JSON part (binary extension), or None."""
+    json_length = _json_length(headers)
+    limits.check_request_id(headers.get(REQUEST_ID_HEADER), f"{REQUEST_ID_HEADER} header")
+    if not model.ready:
+        raise ModelNotReady(model.name)
+    return json_length
 
 
 def encode_response(response: InferResponse, request: InferRequest) -> bytes:
@@ -161,19 +171,27 @@ def encode_response(response: InferResponse, request: InferRequest) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+async def answer(
+    model: Model, limits: RequestLimits, headers: dict[str, str], body: bytes, json_length: int | None
+) -> tuple[bytes, dict[str, str]]:
+    """Decode ``body``, run the model's KServe lifecycle, encode: the JSON answer and the response
+    headers the model adds. Refusals are raised as KServe's exceptions (the app's handlers answer)."""
+    infer_request = decode_request(body, model.name, limits, json_length)
+    response, extra = await model(infer_request, headers=headers)
+    extra.pop("content-length", None)
+    extra.pop("content-type", None)
+    return encode_response(response, infer_request), extra
+
+
 def infer_endpoint(model: Model, limits: RequestLimits) -> Callable[[Request], Awaitable[Response]]:
-    """The route handler for ``model``: decode, run the KServe lifecycle, encode."""
+    """The route handler for ``model`` inside the FastAPI app (its OpenAPI document and in-process
+    callers); a served request reaches :mod:`case_serving.infer_front` first, which answers alike."""
 
     async def infer(request: Request) -> Response:
-        json_length = _json_length(request)
-        limits.check_request_id(request.headers.get(REQUEST_ID_HEADER), f"{REQUEST_ID_HEADER} header")
-        if not model.ready:
-            raise ModelNotReady(model.name)
-        infer_request = decode_request(await request.body(), model.name, limits, json_length)
-        response, headers = await model(infer_request, headers=dict(request.headers))
-        headers.pop("content-length", None)
-        headers.pop("content-type", None)
-        return Response(encode_response(response, infer_request), headers=headers, media_type="application/json")
+        headers = dict(request.headers)
+        json_length = check_headers(model, limits, headers)
+        body, extra = await answer(model, limits, headers, await request.body(), json_length)
+        return Response(body, headers=extra, media_type="application/json")
 
     return infer
 

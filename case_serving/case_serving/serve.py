@@ -16,6 +16,7 @@ from case_serving.access import Gate
 from case_serving.access_grpc import GateInterceptor
 from case_serving.access_http import BearerGateMiddleware
 from case_serving.grpc_infer import CaseInferenceServicer, GrpcServer
+from case_serving.infer_front import InferFront
 from case_serving.kserve_adapter import CaseModelServer, leave_out_unread_timings, use_event_loop
 from case_serving.limits import RequestLimits
 from case_serving.readiness import Drain, ReadinessGate
@@ -93,6 +94,9 @@ def serve(
     # collection would scan it all (~50 ms, measured), a pause inside some request's latency.
     gc.collect()
     gc.freeze()
+    front = InferFront(
+        model_server.app, model, limits, settings.max_body_bytes, (access.gate, access.roles) if access else None
+    )
     use_event_loop(args.event_loop)
     server = CaseModelServer(
         drain,
@@ -100,6 +104,7 @@ def serve(
         [lambda: warmup.run(args.http_port)],
         list(on_stop),
         list(on_drained),
+        rest_app=front,
         registered_models=repository,
         http_port=args.http_port,
         grpc_port=args.grpc_port,

@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from case_serving.asgi_answers import send_error
 from case_serving.refusals import SHOWN_CHARS
 
 _VERSIONED_PATH = re.compile(r"^/v2/models/([^/]+)/versions/([^/]+)(/.*)?$")
@@ -52,7 +52,7 @@ class VersionRoutes:
             return
         served = self.served_version()
         if version != served:
-            await _refuse(send, not_served(model, version, served))
+            await send_error(send, 404, not_served(model, version, served))
             return
         await self.app({**scope, "path": f"/v2/models/{model}{rest}", "raw_path": None}, receive, send)
 
@@ -70,10 +70,3 @@ class VersionRoutes:
         model, _, rest = path.removeprefix("/v2/models/").partition("/")
         kept = urlencode([(key, value) for key, value in query if key != "model_version"]).encode("latin-1")
         return model, versions[0], f"/{rest}" if rest else "", {**scope, "query_string": kept}
-
-
-async def _refuse(send: Send, message: str) -> None:
-    body = orjson.dumps({"error": message})
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 404, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -47,3 +47,19 @@ def test_our_server_switches_kserve_grpc_off_and_keeps_the_rest():
 
     server = CaseModelServer(Drain(0), None, [], [], http_port=0)
     assert server.enable_grpc is False
+
+
+def test_kserve_makes_its_rest_server_before_its_loop_and_uvicorn_serves_an_application_object():
+    """``CaseModelServer._serve`` gives the REST server's Uvicorn config our front (the lean infer
+    route) once ``start`` has made that server, and Uvicorn takes an application object as is."""
+    source = inspect.getsource(ModelServer.start)
+    assert "self._rest_server = RESTServer(" in source
+    assert source.index("self._rest_server = RESTServer(") < source.index("asyncio.run(self._serve())")
+    assert "self._server.serve()" in inspect.getsource(kserve_rest.RESTServer.start)
+
+    async def application(scope, receive, send) -> None:  # pragma: no cover - loaded, never called
+        pass
+
+    config = uvicorn.Config(application, proxy_headers=False)
+    config.load()
+    assert config.loaded_app is application

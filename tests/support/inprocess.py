@@ -38,6 +38,7 @@ from case_feedback.prediction_log import LogConfig, PredictionLog
 from case_model.training.demo_data import generate_cases
 from case_serving import rest_app, schema
 from case_serving.grpc_infer import CaseInferenceServicer, GrpcServer
+from case_serving.infer_front import InferFront
 from case_serving.kserve_adapter import leave_out_unread_timings
 from case_serving.limits import RequestLimits
 from case_serving.readiness import ReadinessGate
@@ -83,8 +84,9 @@ def build_app(
     limits: RequestLimits,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ready: Callable[[], bool] = lambda: True,
-) -> FastAPI:
-    """The REST app ``case_serving.serve.serve`` would serve for ``model``, built in-process.
+) -> InferFront:
+    """The REST application ``case_serving.serve.serve`` would serve for ``model``, built in-process:
+    the lean infer route in front of the FastAPI app, as Uvicorn serves it.
 
     ``serve`` prepares KServe's module-level app and lets KServe's ``RESTServer`` add its
     endpoints when the server starts; here the same steps run on a fresh app (KServe's own
@@ -108,7 +110,7 @@ def build_app(
         server.create_application()
     finally:
         model_server.app = shared
-    return app
+    return InferFront(app, model, limits, max_body_bytes)
 
 
 @asynccontextmanager
