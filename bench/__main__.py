@@ -29,7 +29,7 @@ from bench import alternatives, cpu, hostile, tokens, wrk
 from bench.pickled_model import write_pickled_model
 from dev.install import ensure_model_installed, installed_artifact_dir
 from dev.processes import LOOPBACK, RunningService, Service, python_module, start_on_ports
-from dev.stack import MODEL_NAME, Ports, Stack, launch
+from dev.stack import DEPLOYED_HOP, MODEL_NAME, Ports, Stack, launch
 
 RESULTS = Path(__file__).parent / "results"
 INFER = f"/v2/models/{MODEL_NAME}/infer"
@@ -37,7 +37,7 @@ ALL_SETUPS = (
     "chain-nolog",
     "chain-noauth",
     "chain",
-    "chain-rest",
+    "chain-grpc",
     "predictor",
     "plain-predictor",
     "plain-chain",
@@ -246,20 +246,29 @@ def main() -> None:
     crm = tokens.crm_headers()
     service_token = str(tokens.service_token_file(tmp / "tokens"))
     store = f"sqlite:///{tmp / 'feedback.sqlite'}"
-    stack = Stack(ports=Ports.any(), feedback_store=store, transformer_args=NO_CACHE, service_token_file=service_token)
-    nolog_stack = Stack(ports=Ports.any(), transformer_args=NO_CACHE, service_token_file=service_token)
+    stack = Stack(
+        ports=Ports.any(),
+        feedback_store=store,
+        predictor_protocol=DEPLOYED_HOP,
+        transformer_args=NO_CACHE,
+        service_token_file=service_token,
+    )
+    nolog_stack = Stack(
+        ports=Ports.any(), predictor_protocol=DEPLOYED_HOP, transformer_args=NO_CACHE, service_token_file=service_token
+    )
     # The same chain as deployed but for the token checks, so the pair measures what they cost.
     noauth_stack = Stack(
         ports=Ports.any(),
         feedback_store=store,
+        predictor_protocol=DEPLOYED_HOP,
         transformer_args=(*NO_CACHE, "--auth", "false"),
         feedback_args=("--auth", "false"),
         service_token_file=service_token,
     )
-    rest_stack = Stack(
+    grpc_stack = Stack(
         ports=Ports.any(),
         feedback_store=store,
-        predictor_protocol="v2",
+        predictor_protocol="grpc-v2",
         transformer_args=NO_CACHE,
         service_token_file=service_token,
     )
@@ -268,7 +277,7 @@ def main() -> None:
         "chain-nolog": (NOLOG, _stack_setup(nolog_stack, "http"), _bodies(raw), crm),
         "chain-noauth": (NOAUTH, _stack_setup(noauth_stack, "http"), _bodies(raw), crm),
         "chain": ("ours: full chain", _stack_setup(stack, "http"), _bodies(raw), crm),
-        "chain-rest": ("ours: full chain, REST hop", _stack_setup(rest_stack, "http"), _bodies(raw), crm),
+        "chain-grpc": ("ours: full chain, gRPC hop", _stack_setup(grpc_stack, "http"), _bodies(raw), crm),
         "predictor": (
             "ours: predictor alone",
             _stack_setup(stack, "predictor_http", ["predictor"]),

@@ -13,7 +13,7 @@ from pathlib import Path
 from case_model import MODEL_NAME
 from dev.install import ensure_model_installed
 from dev.processes import PortTakenError, StartupError, start
-from dev.stack import Ports, Stack
+from dev.stack import DEPLOYED_HOP, Ports, Stack
 from dev.tokens import write_token
 
 #: The embedded default: a SQLite file under data/ (FEEDBACK_STORE_URL names another store).
@@ -46,6 +46,7 @@ def main() -> int:
     stack = Stack(
         ports=Ports.from_env(),
         feedback_store=os.environ.get("FEEDBACK_STORE_URL", DEFAULT_STORE),
+        predictor_protocol=DEPLOYED_HOP,
         service_token_file=str(token_file),
     )
     running = []

@@ -77,6 +77,11 @@ class Ports:
         return cls(**{**{port.name: 0 for port in dataclasses.fields(cls)}, **given})
 
 
+#: The predictor hop of the cluster's transformer (``--predictor_protocol`` in
+#: ``manifests/base/model/inferenceservice.yaml``): ``make run`` and the bench's chains use it too.
+DEPLOYED_HOP = "v2"
+
+
 @dataclass(frozen=True)
 class Stack:
     """How to run the stack: ports, the predictor protocol of the hop, and extra flags/env per service.
@@ -87,6 +92,8 @@ class Stack:
 
     ports: Ports = field(default_factory=Ports)
     feedback_store: str | None = None
+    #: The hop to the predictor: ``grpc-v2`` (KServe's gRPC client), or ``v2``
+    #: (:data:`DEPLOYED_HOP`, REST as on the cluster: ``transformer.predictor_hop``).
     predictor_protocol: str = "grpc-v2"
     model_dir: str | None = None
     language_args: Sequence[str] = ()

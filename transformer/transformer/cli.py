@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             "auth": settings.auth,
         },
     )
-    closers = [closer.close for closer in (client, prediction_log) if closer is not None]
+    closers = [model.close, *(closer.close for closer in (client, prediction_log) if closer is not None)]
     # The log's last flush, and its count of what it dropped, run before /metrics stops.
     finishers = [prediction_log.flush] if prediction_log is not None else []
     access = Access(settings.gate(), frozenset(settings.classify_roles))

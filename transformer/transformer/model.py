@@ -11,8 +11,10 @@ import asyncio
 import logging
 import time
 
+import aiohttp
 import grpc
 import httpx
+from kserve.constants.constants import PredictorProtocol
 from kserve.errors import ServerNotReady
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
@@ -36,6 +38,7 @@ from transformer.cases import (
     response_for,
     text_chars,
 )
+from transformer.predictor_hop import PredictorStatusError, RestPredictor
 from transformer.settings import TransformerSettings
 
 log = logging.getLogger("transformer")
@@ -91,6 +94,7 @@ class CaseTransformer(LeanLifecycle):
         self.model_version = model_version
         self.prediction_log = prediction_log
         self.rules = settings.status_rules()
+        self._rest: RestPredictor | None = None
         # Concurrent requests share one predictor call: the hop is paid once per batch.
         self._batcher: MicroBatcher[tuple[str, str], Answers] = MicroBatcher(
             self._classify_batch, settings.batch_max_size, settings.batch_max_wait_ms / 1000
@@ -156,16 +160,42 @@ class CaseTransformer(LeanLifecycle):
         # The batch travels under the request id of its first case; each request logs its own.
         return await self._call_predictor([text for text, _ in items], items[0][1], explain=False)
 
+    def _rest_hop(self) -> RestPredictor | None:
+        """The REST client of the predictor hop, made on first use; None over gRPC (KServe's client),
+        or when no predictor is configured (a test's double stands in ``super().predict``)."""
+        if self._rest is None:
+            config = self.predictor_config
+            if config is None or not config.predictor_host or config.protocol == PredictorProtocol.GRPC_V2.value:
+                return None
+            url = f"{config.predictor_base_url}/v2/models/{self.name}/infer"
+            self._rest = RestPredictor(url, config.predictor_request_timeout_seconds, config.predictor_request_retries)
+        return self._rest
+
+    async def close(self) -> None:
+        """Close the predictor hop's session (at shutdown)."""
+        if self._rest is not None:
+            await self._rest.close()
+
     async def _call_predictor(self, texts: list[str], rid: str, explain: bool) -> Answers:
         request = predictor_request(texts, self.name, rid, explain)
+        rest = self._rest_hop()
         try:
-            response = await super().predict(request, {REQUEST_ID_HEADER: rid})
-        except (httpx.TransportError, grpc.aio.AioRpcError, OSError) as error:
+            if rest is not None:
+                response = await rest.infer(request, rid)
+            else:
+                response = await super().predict(request, {REQUEST_ID_HEADER: rid})
+        except (aiohttp.ClientError, TimeoutError, httpx.TransportError, grpc.aio.AioRpcError, OSError) as error:
             metrics.CALLS["unavailable"].inc()
             raise PredictorUnavailable(_describe(error)) from error
+        except PredictorStatusError as error:
+            metrics.CALLS["error"].inc()
+            raise PredictorUnavailable(str(error)) from error
         except httpx.HTTPStatusError as error:
             metrics.CALLS["error"].inc()
             raise PredictorUnavailable(f"HTTP {error.response.status_code} from the predictor") from error
+        except ValueError as error:  # a 200 that is no V2 answer
+            metrics.CALLS["error"].inc()
+            raise PredictorUnavailable(f"unusable answer from the predictor: {error}") from error
         try:
             answers = decode_answers(response, len(texts))
         except ValueError as error:  # an answer that cannot be merged is the predictor's fault, not the caller's
