@@ -27,4 +27,9 @@ class PredictorSettings(ModelServerSettings):
     predict_in_thread: bool = Field(
         True, description="Run predict off the event loop, so requests keep being parsed during a batch."
     )
+    inline_predict_texts: int = Field(
+        8,
+        description="Batches of at most this many texts are predicted on the event loop even so: "
+        "the thread hop costs more than they take.",
+    )
     explain_terms: int = Field(5, description="Terms returned per case when the request asks for an explanation.")

@@ -153,3 +153,29 @@ def test_an_unsigned_artifact_is_refused(model_dir, tmp_path):
     with pytest.raises(ProvenanceError, match="not signed"):
         model.load()
     assert not model.ready
+
+
+async def test_a_small_batch_is_predicted_on_the_loop_and_a_large_one_in_the_predict_thread(model_dir):
+    """Up to ``inline_predict_texts`` texts the thread hop costs more than the prediction; above
+    it the loop must stay free (health checks, the next requests) while the batch is predicted."""
+    import threading
+
+    model = CaseClassifierModel(
+        "case-classifier", PredictorSettings(model_dir=str(model_dir), inline_predict_texts=2, batch_max_size=64)
+    )
+    assert model.load()
+    assert model.classifier is not None
+    threads: list[str] = []
+    predict = model.classifier.predict
+
+    def recording(texts: list[str]):
+        threads.append(threading.current_thread().name)
+        return predict(texts)
+
+    model.classifier.predict = recording  # type: ignore[method-assign]
+    small = await _outputs(model, _request([BATTERY, FAN]))
+    large = await _outputs(model, _request([BATTERY, FAN, BIOS]))
+    assert small["label"] == ["battery_power", "thermal_fan"]
+    assert large["label"] == ["battery_power", "thermal_fan", "boot_bios"]
+    assert threads[0] == threading.current_thread().name
+    assert threads[1].startswith("predict")
