@@ -24,7 +24,7 @@ import aiohttp
 import pyarrow.dataset as ds
 
 from case_feedback.events import DEFAULT_URL, PredictionEvent
-from case_feedback.prediction_log import post_splitting
+from case_feedback.prediction_log import encoded, post_splitting
 from case_feedback.token_file import TokenFile
 
 ATTEMPTS = 4
@@ -95,7 +95,7 @@ async def load(
             for attempt in range(ATTEMPTS):
                 try:
                     authorization = token.authorization() if token else None
-                    rows_refused = await post_splitting(session, url, chunk, timeout_seconds, authorization)
+                    rows_refused = await post_splitting(session, url, encoded(chunk), timeout_seconds, authorization)
                     break
                 except (aiohttp.ClientError, TimeoutError, OSError) as error:
                     if attempt == ATTEMPTS - 1:
