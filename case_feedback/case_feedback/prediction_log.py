@@ -113,10 +113,16 @@ class PredictionLog:
             return
         dropped = 0
         for event in events:
+            try:
+                encoded_event = orjson.dumps(event)
+            except TypeError as error:  # orjson's JSONEncodeError: a value it cannot write
+                EVENTS.labels("dropped").inc()
+                log.error("prediction log event not encodable; dropped", extra={"error": str(error)[:200]})
+                continue
             if len(self._buffer) >= self.config.buffer_events:
                 self._buffer.popleft()
                 dropped += 1
-            self._buffer.append(orjson.dumps(event))
+            self._buffer.append(encoded_event)
         if dropped:
             EVENTS.labels("dropped").inc(dropped)
             log.warning("prediction log buffer full: oldest events dropped", extra={"dropped": dropped})

@@ -18,7 +18,11 @@ It keeps every guarantee the middlewares give that route, in the same order:
    body it has on the app's route; an unexpected error is logged and answered 500.
 
 Readiness (``ReadinessGate``) guards only the readiness paths and version routes only versioned
-addresses; neither is this path, whose unversioned form is the only one served here.
+addresses; neither is this path, whose unversioned form without a query is the only one served
+here. KServe's own middlewares of the app are not run for it either: ``TimingMiddleware`` (left
+out already while ``kserve.trace`` is silent, ``kserve_adapter``) and the access logger of
+``--access_log_format`` (whose package, asgi-logger, is not in our images); Uvicorn's access log
+(``--access-log``) still lists every request.
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ class InferFront:
             scope["type"] != "http"
             or scope["path"] != self.path
             or scope["method"] != "POST"
-            or b"model_version" in scope.get("query_string", b"")
+            or scope.get("query_string")  # a version may be named there, encoded or not: VersionRoutes reads it
         ):
             await self.app(scope, receive, send)
             return
@@ -91,6 +95,9 @@ class InferFront:
                 scope.setdefault("state", {})["principal"] = await self.gate.admit(token, self.roles)
             except _REFUSED as error:
                 await send_refusal(send, error, token is not None)
+                return
+            except Exception as error:  # noqa: BLE001 - the app's 500, as the gate's middleware gets
+                await self._answer_error(scope, receive, send, error)
                 return
         by_name = dict(raw)
         announced = announced_length(by_name)

@@ -109,6 +109,8 @@ async def test_other_paths_and_versioned_addresses_are_the_apps(front: InferFron
         assert other.status_code == 404
         assert "0.0.1" in other.json()["error"]
         assert (await client.get(INFER)).status_code == 405  # the app's answer to a GET
+        encoded = await client.post(f"/v2/models/{MODEL}/infer?model%5Fversion=0.0.1", json=infer_body([BATTERY]))
+        assert encoded.status_code == 404  # a query goes to the app, which decodes it
 
 
 async def test_the_front_asks_for_a_token_with_the_role_and_passes_the_right_caller():

@@ -177,5 +177,8 @@ async def test_a_small_batch_is_predicted_on_the_loop_and_a_large_one_in_the_pre
     large = await _outputs(model, _request([BATTERY, FAN, BIOS]))
     assert small["label"] == ["battery_power", "thermal_fan"]
     assert large["label"] == ["battery_power", "thermal_fan", "boot_bios"]
+    long = await _outputs(model, _request([BATTERY * 40, FAN * 40]))  # two texts, 5,000+ characters
+    assert len(long["label"]) == 2
     assert threads[0] == threading.current_thread().name
     assert threads[1].startswith("predict")
+    assert threads[2].startswith("predict")

@@ -296,3 +296,21 @@ def test_the_transformer_counts_its_shutdown_losses_before_it_stops_serving(logg
     shutting = next(i for i, line in enumerate(lines) if "Shutting down" in line)
     assert dropped < shutting
     assert '"dropped": 3' in lines[dropped]
+
+
+@pytest.mark.anyio
+async def test_an_event_that_cannot_be_encoded_is_dropped_and_counted_never_raised(tmp_path):
+    """Events are encoded when recorded; one the encoder refuses must not fail the answer that
+    recorded it: it is counted as dropped, and the others of the same answer are kept."""
+    from case_feedback.prediction_log import EVENTS, LogConfig, PredictionLog
+    from dev.processes import refusing_port
+
+    with refusing_port() as port:
+        log = PredictionLog(LogConfig(url=f"http://{LOOPBACK}:{port}/v1/predictions", flush_seconds=0.2))
+        good = {"case_id": "kept", "request_id": "r", "event_id": "r/0", "model_version": "1.0.0", "label": "x"}
+        bad = {**good, "case_id": "odd", "confidence": object()}
+        before = EVENTS.labels("dropped")._value.get()
+        log.record([good, bad, good])  # type: ignore[list-item]
+        assert EVENTS.labels("dropped")._value.get() - before == 1
+        assert log.buffered == 2
+        await log.close()

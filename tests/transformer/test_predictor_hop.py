@@ -8,6 +8,7 @@ server on a loopback socket the test holds answers as a failing predictor would.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -19,6 +20,7 @@ from case_serving import schema
 from case_serving.limits import RequestLimits
 from case_serving.rest_infer import decode_request
 from case_serving.tensors import named_inputs, wants_explanation
+from dev.processes import refusing_port
 from tests.support.v2 import MODEL
 from transformer.cases import predictor_request
 from transformer.predictor_hop import PredictorStatusError, RestPredictor, request_body
@@ -83,12 +85,73 @@ async def test_an_answer_a_status_and_garbage_are_told_apart(predictor_double):
 
 
 async def test_a_predictor_that_cannot_be_reached_is_tried_again_then_refused():
-    closed = socket.socket()  # bound and held, never listening: every connection is refused
-    closed.bind(("127.0.0.1", 0))
-    try:
-        hop = RestPredictor(f"http://127.0.0.1:{closed.getsockname()[1]}/v2/models/{MODEL}/infer", 5, retries=2)
+    with refusing_port() as port:  # held, never listening: every connection is refused
+        hop = RestPredictor(f"http://127.0.0.1:{port}/v2/models/{MODEL}/infer", 5, retries=2)
+        started = time.monotonic()
         with pytest.raises(aiohttp.ClientConnectorError):
             await hop.infer(predictor_request(TEXTS, MODEL, "r", False), "r")
+        assert time.monotonic() - started >= 0.3  # paused 0.1 s, then 0.2 s, between the three tries
         await hop.close()
+
+
+async def test_a_tls_predictor_is_trusted_through_the_ca_bundle_kserve_names(tmp_path, monkeypatch):
+    """``--predictor_use_ssl`` with a private CA: KServe's controller names the bundle in
+    ``REQUESTS_CA_BUNDLE``; without it the predictor's certificate is refused, with it the call goes
+    through."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "predictor.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "ca.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert_file, key_file)
+
+    async def infer(request: web.Request) -> web.Response:
+        body = orjson.loads(await request.read())
+        return web.json_response({"id": body["id"], "model_name": MODEL, "outputs": []})
+
+    app = web.Application()
+    app.router.add_post(f"/v2/models/{MODEL}/infer", infer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, held, ssl_context=server_tls).start()
+    url = f"https://127.0.0.1:{held.getsockname()[1]}/v2/models/{MODEL}/infer"
+    try:
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+        untrusted = RestPredictor(url, timeout_seconds=5)
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            await untrusted.infer(predictor_request(TEXTS, MODEL, "tls", False), "tls")
+        await untrusted.close()
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
+        trusted = RestPredictor(url, timeout_seconds=5)
+        assert (await trusted.infer(predictor_request(TEXTS, MODEL, "tls", False), "tls")).id == "tls"
+        await trusted.close()
     finally:
-        closed.close()
+        await runner.cleanup()

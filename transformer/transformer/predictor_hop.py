@@ -8,13 +8,19 @@ chain answered at c=1 in a p50 of 2.8 ms against 3.5 ms over gRPC. The cluster's
 (``manifests/base/model/inferenceservice.yaml``), so this is the path as deployed; with
 ``--predictor_protocol grpc-v2`` KServe's gRPC client is used instead.
 
-KServe's flags keep their meaning: ``--predictor_host`` (and ``--predictor_use_ssl``) say where,
-``--predictor_request_timeout_seconds`` bounds each call, ``--predictor_request_retries`` retries
-a call whose connection could not be made (as KServe's httpx transport does), nothing else.
+KServe's flags keep their meaning: ``--predictor_host`` (and ``--predictor_use_ssl``, verified
+against ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` when set, as KServe's client does) say where,
+``--predictor_request_timeout_seconds`` bounds each call. ``--predictor_request_retries`` sends a
+call again, after a growing pause, when it never reached the predictor or its pooled connection
+was closed under it (KServe 0.21's REST client builds a retrying transport and does not use it);
+predicting has no side effect, so a repeated call is harmless. Nothing else is retried.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import ssl
 from typing import Any
 
 import aiohttp
@@ -23,9 +29,22 @@ from kserve.protocol.infer_type import InferRequest, InferResponse
 
 from case_serving.logs import REQUEST_ID_HEADER
 
-#: Connections kept open to the predictor: the transformer's batcher sends one call at a time, an
-#: explanation may run beside it; more are opened only while a call is stuck.
+#: Most connections open to the predictor: the transformer's batcher sends one call at a time, an
+#: explanation may run beside it; a call beyond this many waits for a free connection.
 MAX_CONNECTIONS = 16
+#: First pause before a call is sent again; doubles with each attempt.
+RETRY_PAUSE_SECONDS = 0.1
+#: A call that never reached the predictor, or whose pooled connection was closed under it.
+_NOT_DELIVERED = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError)
+
+
+def _tls(url: str) -> ssl.SSLContext | bool:
+    """The TLS context of an ``https`` predictor: the CA bundle KServe's client would trust, else
+    the system's; True (aiohttp's default) for plain HTTP, where it is unused."""
+    if not url.startswith("https://"):
+        return True
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return ssl.create_default_context(cafile=bundle) if bundle else ssl.create_default_context()
 
 
 class PredictorStatusError(Exception):
@@ -76,18 +95,19 @@ class RestPredictor:
             aiohttp.ClientError, TimeoutError: it could not be reached, or not in time.
         """
         if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS), timeout=self._timeout
-            )
+            connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ssl=_tls(self.url))
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         body = request_body(request)
         headers = {"content-type": "application/json", REQUEST_ID_HEADER: request_id}
         for attempt in range(self._retries + 1):
+            if attempt:
+                await asyncio.sleep(RETRY_PAUSE_SECONDS * 2 ** (attempt - 1))
             try:
                 async with self._session.post(self.url, data=body, headers=headers) as response:
                     raw = await response.read()
                     if response.status != 200:
                         raise PredictorStatusError(response.status)
-            except aiohttp.ClientConnectorError:
+            except _NOT_DELIVERED:
                 if attempt == self._retries:
                     raise
                 continue
