@@ -120,9 +120,13 @@ def _logging_chain(stack, labels, tmp_path, token_roles=("service",)):
         env=SOURCE_ENV,
         service_token_file=str(service_token),
     )
-    chain, transformer = start_service(
-        chain, "transformer", tmp_path, lambda service: dataclasses.replace(service, name="logging-transformer")
-    )
+    try:
+        chain, transformer = start_service(
+            chain, "transformer", tmp_path, lambda service: dataclasses.replace(service, name="logging-transformer")
+        )
+    except BaseException:  # a transformer that cannot start must not leave its feedback service running
+        feedback.process.stop()
+        raise
     return chain.url(chain.ports.http), feedback, transformer, service_token
 
 
