@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from case_serving import rest_infer
 from case_serving.access import Forbidden, Gate, RateLimited
-from case_serving.access_http import send_refusal
+from case_serving.access_http import authorization, send_refusal
 from case_serving.asgi_answers import header_pairs, send_json
 from case_serving.body_limit import announced_length, refuse_announced, refuse_read
 from case_serving.limits import RequestLimits
@@ -90,7 +90,7 @@ class InferFront:
             return
         raw = scope["headers"]
         if self.gate is not None:
-            token = next((value.decode("latin-1") for name, value in raw if name == b"authorization"), None)
+            token = authorization(scope)
             try:
                 scope.setdefault("state", {})["principal"] = await self.gate.admit(token, self.roles)
             except _REFUSED as error:

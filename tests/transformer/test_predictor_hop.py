@@ -8,8 +8,10 @@ server on a loopback socket the test holds answers as a failing predictor would.
 from __future__ import annotations
 
 import socket
+import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import aiohttp
 import orjson
@@ -39,10 +41,35 @@ def test_the_body_sent_is_what_the_predictor_route_decodes(explain: bool):
     assert wants_explanation(decoded) is explain
 
 
+async def _empty_answer(request: web.Request) -> web.Response:
+    """The predictor's V2 answer with no outputs, under the request's id."""
+    body = orjson.loads(await request.read())
+    return web.json_response({"id": body["id"], "model_name": MODEL, "outputs": []})
+
+
+@asynccontextmanager
+async def _serving(
+    infer: Callable[[web.Request], Awaitable[web.Response]], tls: ssl.SSLContext | None = None
+) -> AsyncIterator[str]:
+    """``infer`` on the predictor's route, on a loopback socket the test holds; yields its URL."""
+    app = web.Application()
+    app.router.add_post(f"/v2/models/{MODEL}/infer", infer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, held, ssl_context=tls).start()
+    scheme = "https" if tls else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{held.getsockname()[1]}/v2/models/{MODEL}/infer"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def predictor_double() -> AsyncIterator[tuple[str, list[str]]]:
     """A server answering by the request id: ``fail`` 500, ``garbage`` a 200 that is not V2, any
-    other an empty V2 answer; yields its base URL and the request ids it saw."""
+    other an empty V2 answer; yields its URL and the request ids it saw."""
     seen: list[str] = []
 
     async def infer(request: web.Request) -> web.Response:
@@ -52,21 +79,10 @@ async def predictor_double() -> AsyncIterator[tuple[str, list[str]]]:
             return web.json_response({"error": "boom"}, status=500)
         if rid == "garbage":
             return web.Response(body=b"<html>proxy error</html>", content_type="text/html")
-        body = orjson.loads(await request.read())
-        return web.json_response({"id": body["id"], "model_name": MODEL, "outputs": []})
+        return await _empty_answer(request)
 
-    app = web.Application()
-    app.router.add_post(f"/v2/models/{MODEL}/infer", infer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))
-    site = web.SockSite(runner, held)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{held.getsockname()[1]}/v2/models/{MODEL}/infer", seen
-    finally:
-        await runner.cleanup()
+    async with _serving(infer) as url:
+        yield url, seen
 
 
 async def test_an_answer_a_status_and_garbage_are_told_apart(predictor_double):
@@ -100,7 +116,6 @@ async def test_a_tls_predictor_is_trusted_through_the_ca_bundle_kserve_names(tmp
     through."""
     import datetime
     import ipaddress
-    import ssl
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -130,19 +145,7 @@ async def test_a_tls_predictor_is_trusted_through_the_ca_bundle_kserve_names(tmp
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert_file, key_file)
 
-    async def infer(request: web.Request) -> web.Response:
-        body = orjson.loads(await request.read())
-        return web.json_response({"id": body["id"], "model_name": MODEL, "outputs": []})
-
-    app = web.Application()
-    app.router.add_post(f"/v2/models/{MODEL}/infer", infer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    held = socket.socket()
-    held.bind(("127.0.0.1", 0))
-    await web.SockSite(runner, held, ssl_context=server_tls).start()
-    url = f"https://127.0.0.1:{held.getsockname()[1]}/v2/models/{MODEL}/infer"
-    try:
+    async with _serving(_empty_answer, server_tls) as url:
         monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
         monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
         untrusted = RestPredictor(url, timeout_seconds=5)
@@ -153,5 +156,3 @@ async def test_a_tls_predictor_is_trusted_through_the_ca_bundle_kserve_names(tmp
         trusted = RestPredictor(url, timeout_seconds=5)
         assert (await trusted.infer(predictor_request(TEXTS, MODEL, "tls", False), "tls")).id == "tls"
         await trusted.close()
-    finally:
-        await runner.cleanup()
