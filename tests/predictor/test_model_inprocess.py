@@ -182,3 +182,21 @@ async def test_a_small_batch_is_predicted_on_the_loop_and_a_large_one_in_the_pre
     assert threads[0] == threading.current_thread().name
     assert threads[1].startswith("predict")
     assert threads[2].startswith("predict")
+
+
+async def test_a_line_per_request_only_with_the_access_log_on(model_dir, caplog):
+    """The request log follows ``--access-log``: off (the default), the predictor writes nothing
+    per request; on, one line with the count of cases and the model version, never the texts."""
+    for access_log, expected in ((False, 0), (True, 1)):
+        settings = PredictorSettings(model_dir=str(model_dir), access_log=access_log)
+        model = CaseClassifierModel("case-classifier", settings)
+        assert model.load()
+        caplog.clear()
+        with caplog.at_level("INFO", logger="predictor"):
+            await _outputs(model, _request([BATTERY, FAN]))
+        lines = [r for r in caplog.records if r.getMessage() == "predicted"]
+        assert len(lines) == expected
+        for record in lines:
+            assert record.__dict__["cases"] == 2
+            assert record.__dict__["model_version"] == VERSION
+            assert BATTERY not in str(record.__dict__)
