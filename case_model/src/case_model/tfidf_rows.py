@@ -24,8 +24,9 @@ fitted pipeline's ``FeatureUnion.transform``.
 from __future__ import annotations
 
 import functools
+from array import array
 from collections.abc import Callable, Iterable, Sequence
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Protocol
 
 import numpy as np
@@ -39,6 +40,9 @@ CACHED_WORDS = 1 << 15
 CACHED_WORD_CHARS = 64
 #: A column lookup's answer for a term outside the vocabulary.
 _UNKNOWN = -1
+#: Columns travel packed as C ints (``array`` code "i", numpy's ``intc``).
+_COLUMN_CODE = "i"
+_COLUMN_BYTES = array(_COLUMN_CODE).itemsize
 
 
 class Weighting(Protocol):
@@ -67,34 +71,31 @@ class TermBlock:
         self._preprocess = vectorizer.build_preprocessor()
         self._decode = vectorizer.decode
 
-    def _cached_word_columns(self, vectorizer: CountVectorizer) -> Callable[[str], list[int]]:
+    def _cached_word_columns(self, vectorizer: CountVectorizer) -> Callable[[str], bytes]:
         column = vectorizer.vocabulary_.get
         # scikit-learn's own n-gram code, applied to one word: it pads the word and cuts it.
         ngrams: Callable[[str], list[str]] = vectorizer._char_wb_ngrams
 
-        def columns(word: str) -> list[int]:
-            return [index for index in map(column, ngrams(word)) if index is not None]
+        def columns(word: str) -> bytes:
+            return array(_COLUMN_CODE, [index for index in map(column, ngrams(word)) if index is not None]).tobytes()
 
         cached = functools.lru_cache(maxsize=CACHED_WORDS)(columns)
         return lambda word: cached(word) if len(word) <= CACHED_WORD_CHARS else columns(word)
 
-    def _columns(self, text: str) -> Iterable[int]:
-        """The column of every term of ``text`` (:data:`_UNKNOWN` for some terms outside the vocabulary)."""
+    def _columns(self, text: str) -> bytes:
+        """The column of every term of ``text`` as packed ``int32`` (:data:`_UNKNOWN` for some
+        terms outside the vocabulary): bytes join and become an array in C; a list of ints did not."""
         if self._word_columns is None:
-            return map(self._column, self._analyze(text), repeat(_UNKNOWN))
+            return array(_COLUMN_CODE, map(self._column, self._analyze(text), repeat(_UNKNOWN))).tobytes()
         # As scikit-learn's char_wb analyzer: decode, preprocess the whole text, split on whitespace.
-        return chain.from_iterable(map(self._word_columns, self._preprocess(self._decode(text)).split()))
+        return b"".join(map(self._word_columns, self._preprocess(self._decode(text)).split()))
 
     def entries(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Row, column (offset into the whole matrix) and TF-IDF value of every non-zero entry,
         sorted by row, then column."""
-        found: list[int] = []
-        lengths: list[int] = []
-        for text in texts:
-            before = len(found)
-            found += self._columns(text)
-            lengths.append(len(found) - before)
-        columns = np.asarray(found, dtype=np.int64)
+        found = [self._columns(text) for text in texts]
+        lengths = [len(packed) // _COLUMN_BYTES for packed in found]
+        columns = np.frombuffer(b"".join(found), dtype=np.intc).astype(np.int64)
         keys = np.repeat(np.arange(len(texts), dtype=np.int64) * self.size, lengths) + columns
         unique, counts = np.unique(keys[columns != _UNKNOWN], return_counts=True)
         rows, columns = np.divmod(unique, self.size)
