@@ -28,7 +28,7 @@ from predictor import metrics
 from predictor.settings import PredictorSettings
 
 log = logging.getLogger("predictor")
-#: Most characters of a batch predicted on the event loop (about 2.5 ms of it); see ``_predict_batch``.
+#: Most characters of a batch predicted on the event loop (about 1 ms of it); see ``_predict_batch``.
 INLINE_PREDICT_CHARS = 4_000
 
 
@@ -128,10 +128,11 @@ class CaseClassifierModel(LeanLifecycle):
 
     async def _predict_batch(self, texts: list[str]) -> Predictions:
         classifier = self._loaded()
-        # A small batch takes about 0.15 ms a text; handing it to the thread and back cost the
-        # predictor 0.14 ms of CPU per call and the chain 0.17 ms of p50 at one request at a time
-        # (make bench's chain, 2026-12-04). A large one would stall the loop: it goes to the thread,
-        # and so do a few long texts (0.6 ms per 1,000 characters: 8 texts of 4,000 took 20 ms).
+        # A small batch takes about 0.08 ms a text (one text 0.21 ms, model wheel 1.2.0); handing it
+        # to the thread and back cost the predictor 0.14 ms of CPU per call and the chain 0.17 ms of
+        # p50 at one request at a time (make bench's chain, 2026-12-04). A large one would stall the
+        # loop: it goes to the thread, and so do a few long texts (8 texts of 4,000 characters took
+        # 7 ms, 20 ms before the model's faster features).
         small = len(texts) <= self.settings.inline_predict_texts and sum(map(len, texts)) <= INLINE_PREDICT_CHARS
         if not self.settings.predict_in_thread or small:
             return classifier.predict(texts)

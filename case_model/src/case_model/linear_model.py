@@ -98,8 +98,7 @@ class LinearScorer:
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.a = np.asarray(a, dtype=np.float64)
         self.b = np.asarray(b, dtype=np.float64)
-        offsets = np.cumsum([0, *(len(v.terms) for v in self.vocabularies)])
-        self._blocks = [TermBlock(v.vectorizer(), v, int(o)) for v, o in zip(self.vocabularies, offsets, strict=False)]
+        self._blocks = [TermBlock(v.vectorizer(), v) for v in self.vocabularies]
 
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline) -> LinearScorer:

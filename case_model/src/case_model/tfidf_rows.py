@@ -59,20 +59,22 @@ class Weighting(Protocol):
 
 
 class TermBlock:
-    """One vocabulary's block of columns: its tokenisation, its weighting, where its columns start."""
+    """One vocabulary's block of columns: its tokenisation and its weighting."""
 
-    def __init__(self, vectorizer: CountVectorizer, weighting: Weighting, offset: int) -> None:
+    def __init__(self, vectorizer: CountVectorizer, weighting: Weighting) -> None:
         self.size = len(vectorizer.vocabulary_)
-        self.offset = offset
         self._weighting = weighting
-        self._word_columns = self._cached_word_columns(vectorizer) if vectorizer.analyzer == "char_wb" else None
-        self._analyze: Callable[[str], Iterable[str]] = vectorizer.build_analyzer()
         self._column = vectorizer.vocabulary_.get
-        self._preprocess = vectorizer.build_preprocessor()
-        self._decode = vectorizer.decode
+        if vectorizer.analyzer == "char_wb":
+            self._word_columns: Callable[[str], bytes] | None = self._cached_word_columns(vectorizer)
+            self._preprocess = vectorizer.build_preprocessor()
+            self._decode = vectorizer.decode
+        else:
+            self._word_columns = None
+            self._analyze: Callable[[str], Iterable[str]] = vectorizer.build_analyzer()
 
     def _cached_word_columns(self, vectorizer: CountVectorizer) -> Callable[[str], bytes]:
-        column = vectorizer.vocabulary_.get
+        column = self._column
         # scikit-learn's own n-gram code, applied to one word: it pads the word and cuts it.
         ngrams: Callable[[str], list[str]] = vectorizer._char_wb_ngrams
 
@@ -91,8 +93,8 @@ class TermBlock:
         return b"".join(map(self._word_columns, self._preprocess(self._decode(text)).split()))
 
     def entries(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Row, column (offset into the whole matrix) and TF-IDF value of every non-zero entry,
-        sorted by row, then column."""
+        """Row, column (within this block) and TF-IDF value of every non-zero entry, sorted by row,
+        then column."""
         found = [self._columns(text) for text in texts]
         lengths = [len(packed) // _COLUMN_BYTES for packed in found]
         columns = np.frombuffer(b"".join(found), dtype=np.intc).astype(np.int64)
@@ -110,16 +112,17 @@ class TermBlock:
             block = sparse.csr_matrix((values, columns, indptr), shape=(len(texts), self.size))
             inplace_csr_row_normalize_l2(block)  # scikit-learn's own, as TfidfTransformer calls it
             values = block.data
-        return rows, columns + self.offset, values
+        return rows, columns, values
 
 
 def tfidf_rows(blocks: Sequence[TermBlock], texts: Sequence[str]) -> sparse.csr_matrix:
     """The TF-IDF rows of ``texts``, every block side by side, as ``FeatureUnion.transform`` makes them."""
     parts = [block.entries(texts) for block in blocks]
+    offsets = np.cumsum([0, *(block.size for block in blocks)])  # each block's first column
     rows = np.concatenate([part[0] for part in parts])
     order = np.argsort(rows, kind="stable")  # a row's blocks stay in block order, each one sorted
-    columns = np.concatenate([part[1] for part in parts])[order].astype(np.int32)
+    columns = np.concatenate([part[1] + offset for part, offset in zip(parts, offsets, strict=False)])
     values = np.concatenate([part[2] for part in parts])[order]
     indptr = np.searchsorted(rows[order], np.arange(len(texts) + 1)).astype(np.int32)
-    width = sum(block.size for block in blocks)
-    return sparse.csr_matrix((values, columns, indptr), shape=(len(texts), width), copy=False)
+    shape = (len(texts), int(offsets[-1]))
+    return sparse.csr_matrix((values, columns[order].astype(np.int32), indptr), shape=shape, copy=False)
